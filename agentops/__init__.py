@@ -1,0 +1,5 @@
+"""agentops: git-native incident memory for autonomous operations agents."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

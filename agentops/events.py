@@ -1,0 +1,281 @@
+"""The Event record: the one shape every source (CLI, webhook, cluster watch) produces.
+
+An event is a fact that happened: a failed deployment, a denied approval, a warning from the
+cluster. It carries an idempotency key, given by the source or derived from its content, so that
+the same fact seen twice is recorded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from agentops.errors import InvalidEventError
+
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+_FRACTION_RE = re.compile(r"(\.\d{6})\d+")
+SUBJECT_FIELDS = ("cluster", "namespace", "kind", "name")
+TOP_FIELDS = (
+    "type", "time", "source", "subject", "environment", "actor", "message", "attributes", "key",
+)
+MAX_MESSAGE = 64 * 1024
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://agentops.dev/schemas/event.json",
+    "title": "agentops Event",
+    "description": "One fact reported to agentops by an agent, a pipeline or the cluster.",
+    "type": "object",
+    "required": ["type"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {
+            "type": "string",
+            "pattern": TYPE_RE.pattern,
+            "description": "Dotted event type, e.g. deployment.failed, attempt.failed, k8s.warning.",
+        },
+        "time": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When it happened (ISO 8601; stored in UTC). Defaults to now.",
+        },
+        "source": {"type": "string", "minLength": 1, "description": "Who reported it."},
+        "subject": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: {"type": ["string", "null"]} for name in SUBJECT_FIELDS},
+        },
+        "environment": {"type": ["string", "null"]},
+        "actor": {"type": ["string", "null"], "description": "Agent or person that acted."},
+        "message": {"type": "string", "maxLength": MAX_MESSAGE},
+        "attributes": {"type": "object", "description": "Type-specific fields."},
+        "key": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Idempotency key; derived from the content when absent.",
+        },
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What the event is about."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    kind: str | None = None
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k in SUBJECT_FIELDS if (v := getattr(self, k)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalised fact. Build it with :func:`make_event` or :func:`event_from_dict`."""
+
+    type: str
+    time: datetime
+    source: str
+    subject: Subject
+    environment: str | None
+    actor: str | None
+    message: str
+    attributes: Mapping[str, Any]
+    key: str
+    id: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "time": format_time(self.time)}
+        out["source"] = self.source
+        subject = self.subject.to_dict()
+        if subject:
+            out["subject"] = subject
+        for name in ("environment", "actor"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.message:
+            out["message"] = self.message
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        out["key"] = self.key
+        return out
+
+
+def format_time(value: datetime) -> str:
+    """UTC, ISO 8601, ``Z`` suffix, microseconds only when present."""
+    value = value.astimezone(timezone.utc)
+    spec = "seconds" if value.microsecond == 0 else "microseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def parse_time(value: Any, *, where: str = "time") -> datetime:
+    """Parse ISO 8601 (any offset, nanoseconds allowed) or epoch seconds into aware UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError(f"{where}: expected an ISO 8601 time, got {value!r}")
+    text = _FRACTION_RE.sub(r"\1", value.strip())
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEventError(
+            f"{where}: {value!r} is not an ISO 8601 time like 2026-11-24T08:30:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def derive_key(content: Mapping[str, Any]) -> str:
+    """A content hash: the same fact reported twice gets the same key."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def event_id(key: str) -> str:
+    """The stable, short id of an event, derived from its idempotency key."""
+    return "ev-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def make_event(
+    type: str,
+    *,
+    time: datetime | str | None = None,
+    source: str = "cli",
+    subject: Subject | Mapping[str, Any] | None = None,
+    environment: str | None = None,
+    actor: str | None = None,
+    message: str = "",
+    attributes: Mapping[str, Any] | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Build a validated event; the single constructor every source goes through."""
+    data: dict[str, Any] = {"type": type, "source": source, "message": message}
+    data["time"] = time if time is not None else (now or datetime.now(timezone.utc))
+    if subject is not None:
+        data["subject"] = subject.to_dict() if isinstance(subject, Subject) else dict(subject)
+    data["environment"] = environment
+    data["actor"] = actor
+    data["attributes"] = dict(attributes or {})
+    if key is not None:
+        data["key"] = key
+    return event_from_dict(data)
+
+
+def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
+    """Validate a JSON object against the Event schema; errors name the offending field."""
+    if not isinstance(data, Mapping):
+        raise InvalidEventError(f"event: expected a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(TOP_FIELDS))
+    if unknown:
+        raise InvalidEventError(
+            f"event.{unknown[0]}: unknown field (allowed: {', '.join(TOP_FIELDS)})"
+        )
+    etype = data.get("type")
+    if not isinstance(etype, str) or not TYPE_RE.match(etype):
+        raise InvalidEventError(
+            f"event.type: {etype!r} is not a dotted lower-case type like deployment.failed"
+        )
+    raw_time = data.get("time")
+    when = parse_time(raw_time, where="event.time") if raw_time is not None else (
+        now or datetime.now(timezone.utc)
+    )
+    subject = _subject(data.get("subject"))
+    source = _text(data, "source", default="unknown", required=True)
+    environment = _text(data, "environment")
+    actor = _text(data, "actor")
+    message = _text(data, "message", default="") or ""
+    if len(message) > MAX_MESSAGE:
+        raise InvalidEventError(f"event.message: longer than {MAX_MESSAGE} characters")
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise InvalidEventError("event.attributes: expected an object")
+    _check_json(attributes, "event.attributes")
+    content = {
+        "type": etype, "time": format_time(when), "source": source,
+        "subject": subject.to_dict(), "environment": environment, "actor": actor,
+        "message": message, "attributes": attributes,
+    }
+    key = data.get("key")
+    if key is None:
+        key = derive_key(content)
+    elif not isinstance(key, str) or not key.strip():
+        raise InvalidEventError("event.key: expected a non-empty string")
+    return Event(
+        type=etype, time=when, source=source, subject=subject, environment=environment,
+        actor=actor, message=message, attributes=dict(attributes), key=key, id=event_id(key),
+    )
+
+
+def _text(
+    data: Mapping[str, Any], name: str, *, default: str | None = None, required: bool = False
+) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidEventError(f"event.{name}: expected a string, got {type(value).__name__}")
+    if required and not value:
+        raise InvalidEventError(f"event.{name}: must not be empty")
+    return value
+
+
+def _subject(value: Any) -> Subject:
+    if value is None:
+        return Subject()
+    if not isinstance(value, Mapping):
+        raise InvalidEventError("event.subject: expected an object with cluster/namespace/kind/name")
+    for name, item in value.items():
+        if name not in SUBJECT_FIELDS:
+            raise InvalidEventError(
+                f"event.subject.{name}: unknown field (allowed: {', '.join(SUBJECT_FIELDS)})"
+            )
+        if item is not None and not isinstance(item, str):
+            raise InvalidEventError(f"event.subject.{name}: expected a string")
+    return Subject(**{k: value.get(k) for k in SUBJECT_FIELDS})
+
+
+def _check_json(value: Any, where: str) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidEventError(f"{where}: keys must be strings")
+            _check_json(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        raise InvalidEventError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def lookup(event: Event, path: str) -> Any:
+    """Read a dotted path (``subject.namespace``, ``attributes.outcome``) from an event."""
+    head, _, rest = path.partition(".")
+    if head == "subject":
+        return getattr(event.subject, rest, None) if rest in SUBJECT_FIELDS else None
+    if head == "attributes":
+        value: Any = event.attributes
+        for part in rest.split(".") if rest else ():
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+    if head == "time" and not rest:
+        return format_time(event.time)
+    if head in TOP_FIELDS and not rest:
+        return getattr(event, head)
+    if head == "id" and not rest:
+        return event.id
+    return None
