@@ -199,7 +199,8 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
     message = _text(data, "message", default="") or ""
     if len(message) > MAX_MESSAGE:
         raise InvalidEventError(f"event.message: longer than {MAX_MESSAGE} characters")
-    attributes = data.get("attributes") or {}
+    attributes = data.get("attributes")
+    attributes = {} if attributes is None else attributes
     if not isinstance(attributes, Mapping):
         raise InvalidEventError("event.attributes: expected an object")
     _check_json(attributes, "event.attributes")

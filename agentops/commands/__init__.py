@@ -1,0 +1,1 @@
+"""One module per command: each takes plain arguments and returns plain data to print."""

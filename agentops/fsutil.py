@@ -1,0 +1,100 @@
+"""Crash-safe file writes: a reader, or a process restarted after a crash, sees old or new bytes.
+
+The ledger promises "never a torn entry" (DESIGN.md, principle 1). Whole-file rewrites go
+through ``atomic_write`` (temp file, fsync, rename, fsync the directory); the journal grows with
+``append_durable`` (one ``write`` on an ``O_APPEND`` descriptor, then fsync). Bytes are written
+as given: no newline translation, so ``render(parse(file)) == file`` holds byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def read_text(path: Path) -> str:
+    """The file's UTF-8 text exactly as stored ('' when it does not exist)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return ""
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` so that it holds either the old or the new content."""
+    if path.is_symlink():
+        path = path.resolve()  # write through the link, keep the link itself
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    _make_dirs(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        _write_new(tmp, payload, mode=_existing_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def append_durable(path: Path, data: bytes) -> None:
+    """Append ``data`` with one ``write`` call (so concurrent appends never interleave), fsync."""
+    _make_dirs(path.parent)
+    created = True
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        created = False
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
+
+
+def _existing_mode(path: Path) -> int | None:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+
+
+def _write_new(tmp: Path, payload: bytes, *, mode: int | None) -> None:
+    # 0o666 lets the umask decide for new files (tempfile.mkstemp would force 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        _write_all(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)  # one call unless the kernel writes short
+        view = view[written:]
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create missing directories, fsyncing each new one's parent so the entry survives a crash."""
+    if directory.is_dir():
+        return
+    _make_dirs(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return
+    _fsync_dir(directory.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

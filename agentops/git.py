@@ -1,0 +1,546 @@
+"""Every git subprocess agentops starts, behind small named queries and one commit primitive.
+
+Why one module: so that there is one place that sets ``LC_ALL=C`` (output we parse is stable),
+turns failures into ``GitError`` showing command, code, stdout and stderr, and counts
+subprocesses. ``agentops record`` must cost little more than the ``git commit`` it performs, so
+the hot path is one cached ``rev-parse`` per process plus one ``git commit --only -- PATHS``;
+the new HEAD is read from the ref file instead of asking git again.
+
+Concurrency: many agent processes commit to the same repository. ``locked`` takes an exclusive
+``flock`` on ``<git-common-dir>/agentops.lock`` around read-state -> write -> commit, so they
+queue instead of failing on ``index.lock``; the kernel drops the lock when a holder dies. An
+``index.lock`` left behind by a killed git is detected (nobody has it open) and removed.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import functools
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+
+from agentops.errors import AgentopsError, RepoError
+
+FALLBACK_NAME = "agentops"
+FALLBACK_EMAIL = "agentops@localhost"
+INDEX_LOCK_WAIT = 2.0  # seconds a live git gets to release index.lock before we give up
+STALE_LOCK_AGE = 60.0  # without /proc, an index.lock older than this is presumed stale
+INCLUDE_THRESHOLD = 1 << 20  # bytes of paths above which a commit may use --include
+_BASE_ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_UNKNOWN_PATH = re.compile(r"^error: pathspec '(.*)' did not match any file\(s\) known to git$")
+_TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_AUTHOR = re.compile(r"[^<>\n]+ <[^<>\n]*>")
+
+
+class GitError(AgentopsError):
+    """A git command failed; str() shows the command, return code, stdout and stderr."""
+
+    def __init__(self, cmd: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
+        super().__init__(tuple(cmd), returncode, stdout, stderr)
+        self.cmd = tuple(cmd)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __str__(self) -> str:
+        def indent(text: str) -> str:
+            return "\n    " + text.rstrip().replace("\n", "\n    ") if text.strip() else " (none)"
+
+        return (
+            f"command: {self.cmd!r}\nreturn code: {self.returncode}\n"
+            f"stdout:{indent(self.stdout)}\nstderr:{indent(self.stderr)}"
+        )
+
+
+# --- running git -------------------------------------------------------------------------------
+
+
+def _exec(
+    repo: Path,
+    args: Sequence[str],
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    cmd = ("git", "-C", str(repo), *args)
+    full_env = {**os.environ, **_BASE_ENV, **(env or {})}
+    stdin = None if input is not None else subprocess.DEVNULL
+    try:
+        return subprocess.run(
+            cmd, input=input, stdin=stdin, capture_output=True, env=full_env, check=False
+        )
+    except FileNotFoundError as exc:
+        raise AgentopsError("git is not installed (no `git` executable on PATH)") from exc
+
+
+def _error(proc: subprocess.CompletedProcess[bytes]) -> GitError:
+    return GitError(proc.args, proc.returncode, _text(proc.stdout), _text(proc.stderr))
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def run(
+    repo: Path,
+    *args: str,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> str:
+    """``git -C repo ARGS`` (no shell, ``LC_ALL=C``, never prompting); returns stdout."""
+    proc = _exec(repo, args, input=input, env=env)
+    if check and proc.returncode != 0:
+        raise _error(proc)
+    return _text(proc.stdout)
+
+
+# --- small named queries -----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _locate(path: str) -> tuple[Path, Path, Path]:
+    """(worktree root, git dir, common git dir) in one subprocess, cached for the process."""
+    proc = _exec(
+        Path(path),
+        ("rev-parse", "--show-toplevel", "--path-format=absolute", "--git-dir", "--git-common-dir"),
+    )
+    lines = _text(proc.stdout).splitlines()
+    if proc.returncode != 0 or len(lines) != 3:
+        raise RepoError(f"not a git repository: {path} (run `git init` first)")
+    root, gdir, common = (Path(line) for line in lines)
+    return root, gdir, common
+
+
+def find_root(path: Path) -> Path:
+    """The top of the work tree containing ``path``; RepoError when there is none."""
+    return _locate(os.path.abspath(path))[0]
+
+
+def git_dir(repo: Path) -> Path:
+    """The absolute git directory of this work tree (``.git/worktrees/X`` for a worktree)."""
+    return _locate(os.path.abspath(repo))[1]
+
+
+def common_dir(repo: Path) -> Path:
+    """The absolute git directory shared by all work trees (refs, objects, our lock)."""
+    return _locate(os.path.abspath(repo))[2]
+
+
+def head(repo: Path) -> str | None:
+    """The commit HEAD points at, or None on an unborn branch."""
+    out = run(repo, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).strip()
+    return out or None
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch name (also when unborn), or None when HEAD is detached."""
+    return run(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
+
+
+def rev_parse(repo: Path, rev: str) -> str:
+    """The full object name of ``rev``; GitError when it does not exist."""
+    _refuse_option(rev)
+    return run(repo, "rev-parse", "--verify", rev).strip()
+
+
+def is_ancestor(repo: Path, a: str, b: str) -> bool:
+    """Whether commit ``a`` is reachable from ``b`` (equal counts)."""
+    _refuse_option(a, b)
+    proc = _exec(repo, ("merge-base", "--is-ancestor", a, b))
+    if proc.returncode not in (0, 1):
+        raise _error(proc)
+    return proc.returncode == 0
+
+
+def log_grep(repo: Path, needle: str, *, fixed: bool = True) -> str | None:
+    """The newest commit on HEAD whose message contains ``needle`` (a regex if not ``fixed``)."""
+    args = ("log", "-1", "--format=%H", *(["-F"] if fixed else []), f"--grep={needle}")
+    proc = _exec(repo, args)
+    if proc.returncode != 0:
+        if b"does not have any commits yet" in proc.stderr:
+            return None
+        raise _error(proc)
+    return _text(proc.stdout).strip() or None
+
+
+def show_file(repo: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``rev``, or None when that path does not exist there."""
+    _refuse_option(rev)
+    proc = _exec(repo, ("cat-file", "blob", f"{rev}:{path}"))
+    if proc.returncode == 0:
+        return proc.stdout
+    if b"does not exist in" in proc.stderr or b"exists on disk, but not in" in proc.stderr:
+        return None
+    raise _error(proc)
+
+
+def remote_url(repo: Path, name: str) -> str | None:
+    """The URL of remote ``name``, or None when no such remote is configured."""
+    proc = _exec(repo, ("remote", "get-url", "--", name))
+    if proc.returncode == 2:
+        return None
+    if proc.returncode != 0:
+        raise _error(proc)
+    return _text(proc.stdout).strip()
+
+
+def _refuse_option(*revs: str) -> None:
+    for rev in revs:
+        if rev.startswith("-"):
+            raise ValueError(f"revision may not start with '-': {rev!r}")
+
+
+# --- the agentops lock -------------------------------------------------------------------------
+
+
+class RepoLock:
+    """An exclusive, per-thread re-entrant ``flock`` on ``<git-common-dir>/agentops.lock``."""
+
+    _held: ClassVar[dict[tuple[str, int], tuple[int, int]]] = {}  # (path, thread) -> (fd, depth)
+
+    def __init__(self, repo: Path, *, timeout: float = 120.0) -> None:
+        self.path = common_dir(repo) / "agentops.lock"
+        self.timeout = timeout
+        self._key = (str(self.path), threading.get_ident())
+
+    def acquire(self) -> None:
+        if self._key in self._held:
+            fd, depth = self._held[self._key]
+            self._held[self._key] = (fd, depth + 1)
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._wait_for(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._held[self._key] = (fd, 1)
+
+    def release(self) -> None:
+        fd, depth = self._held.pop(self._key)
+        if depth > 1:
+            self._held[self._key] = (fd, depth - 1)
+        else:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+    def _wait_for(self, fd: int) -> None:
+        deadline, pause = time.monotonic() + self.timeout, 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise self._timed_out() from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+
+    def _timed_out(self) -> AgentopsError:
+        try:
+            holder = self.path.read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        return AgentopsError(
+            f"timed out after {self.timeout:g}s waiting for the agentops lock"
+            f" held by pid {holder} ({self.path})"
+        )
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+@contextmanager
+def locked(repo: Path, *, timeout: float = 120.0) -> Iterator[None]:
+    """Hold the agentops lock of ``repo`` across read-state -> write files -> commit."""
+    with RepoLock(repo, timeout=timeout):
+        yield
+
+
+# --- stale index.lock --------------------------------------------------------------------------
+
+
+def clear_stale_index_lock(repo: Path) -> None:
+    """Remove an ``index.lock`` no live process uses; wait briefly, then fail, if one does."""
+    lock = git_dir(repo) / "index.lock"
+    deadline = time.monotonic() + INDEX_LOCK_WAIT
+    while lock.exists():
+        in_use = _lock_in_use(lock, find_root(repo))
+        if in_use is False or (in_use is None and _age(lock) > STALE_LOCK_AGE):
+            lock.unlink(missing_ok=True)
+            print(
+                f"agentops: warning: removed stale index.lock left by a killed git process: {lock}",
+                file=sys.stderr,
+            )
+            return
+        if time.monotonic() >= deadline:
+            raise AgentopsError(
+                f"another git process holds {lock}; let it finish (or stop it) and retry"
+            )
+        time.sleep(0.05)
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _lock_in_use(lock: Path, root: Path) -> bool | None:
+    """True if a process has ``lock`` open or is a git running in ``root``; None without /proc."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+    except OSError:
+        return None
+    if not pids:
+        return None
+    target, top = os.path.realpath(lock), os.path.realpath(root)
+    return any(_is_git_in(pid, top) or _has_open(pid, target) for pid in pids)
+
+
+def _is_git_in(pid: str, top: str) -> bool:
+    try:
+        if not Path(f"/proc/{pid}/comm").read_text().startswith("git"):
+            return False
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except FileNotFoundError:
+        return False  # the process has exited
+    except OSError:
+        return True  # a git we may not inspect: assume it is working here
+    return cwd == top or cwd.startswith(top + os.sep)
+
+
+def _has_open(pid: str, target: str) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+# --- commit ------------------------------------------------------------------------------------
+
+
+def commit(
+    repo: Path,
+    *,
+    paths: Sequence[str],
+    subject: str,
+    body: str = "",
+    trailers: Sequence[tuple[str, str]] = (),
+    author: str | None = None,
+    allow_empty: bool = False,
+) -> str | None:
+    """Commit the work-tree content of exactly ``paths`` (nothing else staged goes in).
+
+    Returns the new commit, or None when those paths did not change (and not ``allow_empty``).
+    One ``git commit --only -- PATHS`` in the usual case; new files are added first, and a
+    repository without an identity is retried as ``agentops <agentops@localhost>``.
+    """
+    message = format_message(subject, body, trailers)
+    clear_stale_index_lock(repo)
+    options = _commit_options(repo, paths, author=author, allow_empty=allow_empty)
+    pending: list[str] = list(paths)
+    env: dict[str, str] = {}
+    for _attempt in range(3):
+        proc = _exec(repo, (*options, "--", *pending), input=message, env=env)
+        if proc.returncode == 0:
+            return _new_head(repo)
+        if _nothing_to_commit(proc):
+            return None
+        if unknown := _unknown_paths(proc.stderr):
+            pending = _add_new_files(repo, pending, unknown)
+            if not pending and not allow_empty:
+                return None
+        elif _identity_missing(proc.stderr) and not env:
+            env = _fallback_identity(author)
+        else:
+            break
+    raise _error(proc)
+
+
+def format_message(subject: str, body: str = "", trailers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """Subject, blank line, body, blank line, ``Key: value`` trailers (git's trailer block)."""
+    if not subject.strip() or "\n" in subject:
+        raise ValueError(f"a commit subject is one non-empty line: {subject!r}")
+    for key, value in trailers:
+        if not _TRAILER_KEY.fullmatch(key) or "\n" in value:
+            raise ValueError(f"invalid trailer {key!r}: {value!r}")
+    block = "\n".join(f"{key}: {value}" for key, value in trailers)
+    parts = [subject.strip(), body.strip("\n"), block]
+    return ("\n\n".join(part for part in parts if part.strip()) + "\n").encode("utf-8")
+
+
+def _commit_options(
+    repo: Path, paths: Sequence[str], *, author: str | None, allow_empty: bool
+) -> list[str]:
+    # useConfigOnly: never guess an identity from the hostname; we fall back explicitly.
+    options = ["-c", "user.useConfigOnly=true", "--literal-pathspecs", "commit", "-q", "-uno"]
+    options.append(_selection(repo, paths))
+    if author is not None:
+        if not _AUTHOR.fullmatch(author):
+            raise ValueError(f"author must look like 'Name <email>': {author!r}")
+        options.append(f"--author={author}")
+    if allow_empty:
+        options.append("--allow-empty")
+    return [*options, "-F", "-"]
+
+
+def _selection(repo: Path, paths: Sequence[str]) -> str:
+    """``--only`` unless ``--include`` is both faster and equivalent.
+
+    ``--only`` hashes every path twice (real and temporary index): ~25 ms extra for a 10 MB
+    file. ``--include`` hashes once but commits the whole index, so it is used only for large
+    paths and only when nothing else is staged (one ``diff-index``, ~1.5 ms).
+    """
+    if sum(_size(repo / p) for p in paths) < INCLUDE_THRESHOLD:
+        return "--only"
+    excludes = [f":(exclude,literal){p}" for p in paths]
+    proc = _exec(repo, ("diff-index", "--cached", "--quiet", "HEAD", "--", *excludes))
+    return "--include" if proc.returncode == 0 else "--only"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _nothing_to_commit(proc: subprocess.CompletedProcess[bytes]) -> bool:
+    out = proc.stdout
+    return (
+        proc.returncode == 1
+        and not proc.stderr.strip()
+        and (
+            b"nothing to commit" in out
+            or b"no changes added to commit" in out
+            or b"nothing added to commit" in out
+        )
+    )
+
+
+def _unknown_paths(stderr: bytes) -> list[str]:
+    lines = _text(stderr).splitlines()
+    return [m.group(1) for line in lines if (m := _UNKNOWN_PATH.match(line))]
+
+
+def _add_new_files(repo: Path, paths: list[str], unknown: list[str]) -> list[str]:
+    """Add the untracked ``unknown`` paths that exist; drop those that exist nowhere."""
+    present = [p for p in unknown if os.path.lexists(repo / p)]
+    if present:
+        run(repo, "--literal-pathspecs", "add", "-f", "--", *present)
+    return [p for p in paths if p not in unknown or p in present]
+
+
+def _identity_missing(stderr: bytes) -> bool:
+    return b"Please tell me who you are" in stderr or b"empty ident name" in stderr
+
+
+def _fallback_identity(author: str | None) -> dict[str, str]:
+    env = {"GIT_COMMITTER_NAME": FALLBACK_NAME, "GIT_COMMITTER_EMAIL": FALLBACK_EMAIL}
+    if author is None:
+        env |= {"GIT_AUTHOR_NAME": FALLBACK_NAME, "GIT_AUTHOR_EMAIL": FALLBACK_EMAIL}
+    return env
+
+
+def _new_head(repo: Path) -> str:
+    """HEAD right after our commit, read from the ref file (saves a subprocess)."""
+    try:
+        target = (git_dir(repo) / "HEAD").read_text().strip()
+        if target.startswith("ref: refs/heads/"):
+            target = (common_dir(repo) / target[5:]).read_text().strip()
+    except OSError:
+        target = ""
+    return target if _SHA.fullmatch(target) else rev_parse(repo, "HEAD")
+
+
+# --- remotes -----------------------------------------------------------------------------------
+
+
+class PushStatus(enum.Enum):
+    OK = "ok"
+    REJECTED = "rejected"  # non-fast-forward: fetch, replay our operations, push again
+    FAILED = "failed"  # anything else: network, auth, hooks, protected branch
+
+
+@dataclass(frozen=True)
+class PushResult:
+    status: PushStatus
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is PushStatus.OK
+
+
+def push(repo: Path, remote: str, branch: str) -> PushResult:
+    """Push ``branch`` to the same branch on ``remote``; never raises for a refused push."""
+    ref = f"refs/heads/{branch}"
+    proc = _exec(repo, ("push", "--porcelain", remote, f"{ref}:{ref}"))
+    return parse_push(proc.returncode, _text(proc.stdout), _text(proc.stderr))
+
+
+def parse_push(returncode: int, stdout: str, stderr: str) -> PushResult:
+    """Classify ``git push --porcelain`` output (flag TAB from:to TAB summary per ref)."""
+    refs = [line for line in stdout.splitlines() if line[:2] in ("!\t", " \t", "=\t", "+\t")]
+    detail = "\n".join(part for part in (stdout.strip(), stderr.strip()) if part)
+    if returncode == 0:
+        return PushResult(PushStatus.OK, detail)
+    rejected = [line for line in refs if line.startswith("!\t")]
+    if rejected and all(_is_non_fast_forward(line) for line in rejected):
+        return PushResult(PushStatus.REJECTED, detail)
+    return PushResult(PushStatus.FAILED, detail)
+
+
+def _is_non_fast_forward(line: str) -> bool:
+    summary = line.rsplit("\t", 1)[-1]
+    return summary.startswith("[rejected]") and (
+        "non-fast-forward" in summary or "fetch first" in summary
+    )
+
+
+def fetch(repo: Path, remote: str, branch: str) -> str | None:
+    """Fetch ``branch`` from ``remote``; returns its tip, or None when the remote lacks it."""
+    proc = _exec(repo, ("fetch", "-q", "--no-tags", remote, f"refs/heads/{branch}"))
+    if proc.returncode != 0:
+        if b"couldn't find remote ref" in proc.stderr:
+            return None
+        raise _error(proc)
+    return rev_parse(repo, "FETCH_HEAD")
+
+
+def reset_hard(repo: Path, rev: str) -> None:
+    """Move the branch and work tree to ``rev`` (used to drop local commits before replay)."""
+    _refuse_option(rev)
+    run(repo, "reset", "-q", "--hard", rev)

@@ -1,0 +1,90 @@
+"""Incident entries of INCIDENTS.md: metadata keys, summary line, render and parse."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from agentops.ledger import markdown as md
+from agentops.ledger.markdown import MetaField
+from agentops.ledger.model import CATEGORIES, SEVERITIES, STATUSES, Incident
+
+SUMMARY_PREFIX: Final = "**Severity:**"
+SEP: Final = " · "
+
+META: Final = (
+    MetaField("id", "str", required=True),
+    MetaField("uid", "str", required=True),
+    MetaField("status", "str", STATUSES, required=True),
+    MetaField("severity", "str", SEVERITIES, required=True),
+    MetaField("category", "str", CATEGORIES, required=True),
+    MetaField("rule", "ostr"),
+    MetaField("dedup_key", "ostr"),
+    MetaField("occurrences", "int"),
+    MetaField("events", "list"),
+    MetaField("environment", "ostr"),
+    MetaField("subject", "ostr"),
+    MetaField("impact_started", "otime"),
+    MetaField("detected", "otime"),
+    MetaField("acknowledged", "otime"),
+    MetaField("mitigated", "otime"),
+    MetaField("resolved", "otime"),
+    MetaField("review_required", "bool"),
+    MetaField("review_scheduled", "otime"),
+    MetaField("review_done", "otime"),
+    MetaField("troubleshooting", "ostr"),
+    MetaField("memory", "list"),
+    MetaField("root_cause_category", "ostr"),
+)
+TIME_ORDER: Final = ("impact_started", "detected", "acknowledged", "mitigated", "resolved")
+
+
+def format_when(value: datetime | None) -> str:
+    """A time for people: ``2026-11-24 08:30 UTC``."""
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_duration(value: timedelta) -> str:
+    """``45s``, ``12m``, ``1h 05m``, ``2d 3h``; negative spans are shown as such."""
+    seconds = int(value.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if hours == 0:
+        return f"{sign}{minutes}m"
+    if days == 0:
+        return f"{sign}{hours}h {minutes % 60:02d}m"
+    return f"{sign}{days}d {hours % 24}h"
+
+
+def summary_line(inc: Incident) -> str:
+    """The one human-readable line rendered from the data; ``lint`` checks it did not drift."""
+    parts = [f"{SUMMARY_PREFIX} {inc.severity}", f"**Status:** {inc.status}",
+             f"**Category:** {inc.category}", f"**Detected:** {format_when(inc.detected)}"]
+    spans = (("Time to acknowledge", inc.time_to_acknowledge),
+             ("Time to mitigate", inc.time_to_mitigate),
+             ("Time to resolve", inc.time_to_resolve),
+             ("Impact", inc.impact_duration))
+    parts += [f"**{label}:** {format_duration(span)}" for label, span in spans if span is not None]
+    return SEP.join(parts)
+
+
+def meta_values(inc: Incident) -> dict[str, Any]:
+    return {f.name: getattr(inc, f.name) for f in META}
+
+
+def render_incident(inc: Incident) -> str:
+    """The full entry text, begin marker to end marker, ending with a newline."""
+    return md.render(md.EntryText(
+        "incident", inc.id, inc.uid, inc.title, summary_line(inc),
+        md.render_meta(META, meta_values(inc)), inc.sections,
+    ))
+
+
+def parse_incident(text: str) -> Incident:
+    layout = md.scan(text, SUMMARY_PREFIX)
+    md.expect_kind(layout, "incident")
+    meta = md.read_meta(text, layout, META)
+    return Incident(title=md.read_title(text, layout), sections=md.read_sections(text, layout),
+                    **meta)

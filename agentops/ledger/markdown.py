@@ -1,0 +1,314 @@
+"""The shared shape of an entry: markers, heading, summary line, flat YAML block, sections.
+
+Every entry of every ledger file has the same skeleton, so one scanner finds its parts as
+character spans. Updates then replace exactly one span (one metadata line, one section body),
+and everything a human wrote around it stays byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal, TypeAlias
+
+import yaml
+
+from agentops.errors import AgentopsError, LedgerError
+from agentops.events import format_time, parse_time
+from agentops.ledger.model import Kind, Sections
+
+DASH: Final = "—"
+SECTION_PREFIX: Final = "#### "
+HEADING_PREFIX: Final = "### "
+META_OPEN: Final = "```yaml"
+META_CLOSE: Final = "```"
+REGION_BEGIN: Final = "<!-- agentops:entries:begin -->"
+REGION_END: Final = "<!-- agentops:entries:end -->"
+BEGIN_RE: Final = re.compile(
+    r"^<!-- agentops:(incident|troubleshooting|memory) (\S+) uid=(\S+) -->$", re.MULTILINE
+)
+END_RE: Final = re.compile(r"^<!-- /agentops:(incident|troubleshooting|memory) (\S+) -->$",
+                           re.MULTILINE)
+_FENCE_RE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def begin_prefix(kind: Kind, entry_id: str | None = None) -> str:
+    """The start of a begin marker line; with an id, specific enough for ``str.find``."""
+    return f"<!-- agentops:{kind} " + (f"{entry_id} uid=" if entry_id is not None else "")
+
+
+def begin_marker(kind: Kind, entry_id: str, uid: str) -> str:
+    return f"<!-- agentops:{kind} {entry_id} uid={uid} -->"
+
+
+def end_marker(kind: Kind, entry_id: str) -> str:
+    return f"<!-- /agentops:{kind} {entry_id} -->"
+
+
+def heading_line(entry_id: str, title: str) -> str:
+    return f"{HEADING_PREFIX}{entry_id} {DASH} {title}"
+
+
+def anchor_line(entry_id: str) -> str:
+    """An explicit anchor, so ``#mem-0003`` links work whatever the title is."""
+    return f'<a id="{entry_id.lower()}"></a>'
+
+
+# --- flat YAML metadata ---------------------------------------------------------------------
+
+FieldType: TypeAlias = Literal["str", "ostr", "int", "bool", "otime", "list"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetaField:
+    """One metadata key: its YAML line is the only place the value lives."""
+
+    name: str
+    type: FieldType
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+_PLAIN_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_./@-]*$")
+_YAML_WORDS: Final = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+_YAML_UNSAFE_RE: Final = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def yaml_scalar(value: Any) -> str:
+    """One YAML scalar on one line; times quoted so the C loader keeps them as strings."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f'"{format_time(value)}"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(yaml_scalar(item) for item in value) + "]"
+    if not isinstance(value, str):
+        raise LedgerError(f"cannot write {type(value).__name__} {value!r} as metadata")
+    if _PLAIN_RE.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    quoted = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", quoted)
+
+
+def meta_line(name: str, value: Any) -> str:
+    return f"{name}: {yaml_scalar(value)}"
+
+
+def render_meta(fields: Sequence[MetaField], values: Mapping[str, Any]) -> list[str]:
+    return [meta_line(f.name, values.get(f.name)) for f in fields]
+
+
+def load_meta(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as exc:
+        detail = str(exc).replace("\n", " ")
+        raise LedgerError(f"{where}: metadata is not valid YAML: {detail}") from None
+    if not isinstance(data, dict):
+        raise LedgerError(f"{where}: metadata must be a mapping of keys to values")
+    return data
+
+
+def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, Any]:
+    """Load the YAML block and check each known key; unknown keys (human notes) are ignored."""
+    data = load_meta(text, where)
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in data:
+            if f.required:
+                raise LedgerError(f"{where}: metadata.{f.name}: missing")
+            continue
+        out[f.name] = _check(f, data[f.name], f"{where}: metadata.{f.name}")
+    return out
+
+
+def _check(f: MetaField, value: Any, where: str) -> Any:
+    if f.type == "otime" or (f.type in ("ostr", "list") and value is None):
+        return _check_time(value, where) if f.type == "otime" else (None if f.type == "ostr" else ())
+    if f.type == "bool" and isinstance(value, bool):
+        return value
+    if f.type == "int" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if f.type in ("str", "ostr") and isinstance(value, str) and value:
+        if f.choices and value not in f.choices:
+            raise LedgerError(f"{where}: {value!r} is not one of {', '.join(f.choices)}")
+        return value
+    if f.type == "list" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    expected = {"str": "a non-empty string", "ostr": "a non-empty string or null",
+                "int": "a whole number >= 0", "bool": "true or false",
+                "list": "a list of strings like [a, b]"}[f.type]
+    raise LedgerError(f"{where}: expected {expected}, got {value!r}")
+
+
+def _check_time(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, where=where)
+    except AgentopsError as exc:
+        raise LedgerError(str(exc)) from None
+
+
+# --- scanning an entry ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpan:
+    """``start``: the heading line; ``body``: just after it; ``end``: the next heading or end."""
+
+    heading: str
+    start: int
+    body: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the parts of one entry are, as character offsets into its text."""
+
+    kind: Kind
+    id: str
+    uid: str
+    heading: tuple[int, int] | None
+    summary: tuple[int, int] | None
+    meta: tuple[int, int] | None
+    sections: tuple[SectionSpan, ...]
+    end: int
+
+    def section(self, heading: str) -> SectionSpan | None:
+        return next((s for s in self.sections if s.heading == heading), None)
+
+
+def lines(text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line in text[start:stop], end excluding the newline."""
+    stop = len(text) if stop is None else stop
+    pos = start
+    while pos < stop:
+        nl = text.find("\n", pos, stop)
+        end = stop if nl < 0 else nl
+        yield pos, end
+        pos = end + 1
+
+
+def scan(text: str, summary_prefix: str | None = None) -> Layout:
+    """Find the parts of an entry; raises LedgerError when its frame is broken."""
+    begin = BEGIN_RE.match(text)
+    if begin is None:
+        raise LedgerError(f"entry does not start with a begin marker: {text[:80]!r}")
+    kind: Kind = begin.group(1)  # type: ignore[assignment]
+    entry_id, uid = begin.group(2), begin.group(3)
+    end = text.rfind("\n" + end_marker(kind, entry_id))
+    if end < 0:
+        raise LedgerError(f"{entry_id}: entry has no end marker {end_marker(kind, entry_id)!r}")
+    end += 1
+    head = _scan_head(text, begin.end() + 1, end, summary_prefix)
+    sections = _scan_sections(text, head[3], end)
+    return Layout(kind, entry_id, uid, head[0], head[1], head[2], sections, end)
+
+
+def _scan_head(
+    text: str, start: int, stop: int, summary_prefix: str | None
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None, tuple[int, int] | None, int]:
+    """Heading, summary line and YAML block, then the offset where sections may begin."""
+    heading = summary = meta = None
+    meta_start = -1
+    for a, b in lines(text, start, stop):
+        line = text[a:b]
+        if meta_start >= 0:
+            if line == META_CLOSE:
+                return heading, summary, (meta_start, a), b + 1
+            continue
+        if line.startswith(SECTION_PREFIX):
+            return heading, summary, meta, a
+        if heading is None and line.startswith(HEADING_PREFIX):
+            heading = (a, b)
+        elif summary is None and summary_prefix and line.startswith(summary_prefix):
+            summary = (a, b)
+        elif line == META_OPEN:
+            meta_start = b + 1
+    return heading, summary, meta, stop
+
+
+def _scan_sections(text: str, start: int, stop: int) -> tuple[SectionSpan, ...]:
+    found: list[tuple[str, int, int]] = []
+    fence = ""
+    for a, b in lines(text, start, stop):
+        line = text[a:b]
+        match = _FENCE_RE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = "" if not line.strip().strip(fence[0]) else fence
+        elif match:
+            fence = match.group(1)
+        elif line.startswith(SECTION_PREFIX):
+            found.append((line[len(SECTION_PREFIX):], a, min(b + 1, stop)))
+    ends = [s for _, s, _ in found[1:]] + [stop]
+    return tuple(SectionSpan(h, s, body, e) for (h, s, body), e in zip(found, ends))
+
+
+def section_body(text: str, span: SectionSpan) -> str:
+    return text[span.body:span.end].strip("\n")
+
+
+def expect_kind(layout: Layout, kind: Kind) -> None:
+    if layout.kind != kind:
+        raise LedgerError(f"{layout.id}: expected a {kind} entry, found a {layout.kind} entry")
+
+
+def read_sections(text: str, layout: Layout) -> Sections:
+    return Sections((s.heading, section_body(text, s)) for s in layout.sections)
+
+
+def read_title(text: str, layout: Layout) -> str:
+    if layout.heading is None:
+        raise LedgerError(f"{layout.id}: entry has no '### {layout.id} {DASH} title' heading")
+    line = text[layout.heading[0]:layout.heading[1]]
+    prefix = f"{HEADING_PREFIX}{layout.id} {DASH} "
+    return line[len(prefix):] if line.startswith(prefix) else line[len(HEADING_PREFIX):]
+
+
+def read_meta(text: str, layout: Layout, fields: Sequence[MetaField]) -> dict[str, Any]:
+    if layout.meta is None:
+        raise LedgerError(f"{layout.id}: entry has no ```yaml metadata block")
+    return parse_meta(text[layout.meta[0]:layout.meta[1]], fields, layout.id)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    """Everything needed to write one entry."""
+
+    kind: Kind
+    id: str
+    uid: str
+    title: str
+    summary: str
+    meta: list[str]
+    sections: Sections
+    anchor: bool = False
+
+
+def render(entry: EntryText) -> str:
+    _one_line(entry.title, f"{entry.id}: title")
+    out = [begin_marker(entry.kind, entry.id, entry.uid)]
+    if entry.anchor:
+        out += [anchor_line(entry.id), ""]
+    out += [heading_line(entry.id, entry.title), "", entry.summary, "", META_OPEN, *entry.meta]
+    out += [META_CLOSE, ""]
+    for heading, body in entry.sections.items():
+        _one_line(heading, f"{entry.id}: section heading")
+        out += [SECTION_PREFIX + heading, ""] + ([body, ""] if body else [])
+    out.append(end_marker(entry.kind, entry.id))
+    return "\n".join(out) + "\n"
+
+
+def _one_line(value: str, where: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise LedgerError(f"{where}: must be one line (use safety.escape_inline)")

@@ -1,0 +1,250 @@
+"""The engine: a pure function from (policy, derived state, event, now) to decisions.
+
+``decide`` never mutates; ``observe`` folds an event and its decisions into the state. The split
+keeps ``rules explain`` and ``--dry-run`` honest (they call ``decide`` only) and lets the ledger
+attach real incident ids before the state learns about an opened incident.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from agentops.events import Event
+from agentops.policy.model import Policy, Trigger
+
+OPEN, RECUR, RESOLVE = "open", "recur", "resolve"
+TROUBLESHOOTING, MEMORY = "troubleshooting", "memory"
+SUPPRESSED, IGNORED = "suppressed", "ignored"
+ACTIONS = (OPEN, RECUR, RESOLVE, TROUBLESHOOTING, MEMORY, SUPPRESSED, IGNORED)
+
+
+class Decision(NamedTuple):
+    """One thing the ledger should do (or the reason it should do nothing)."""
+
+    action: str
+    rule: str | None = None
+    dedup_key: str | None = None
+    incident: str | None = None  # the open incident a recur/resolve applies to
+    severity: str | None = None
+    category: str | None = None
+    title: str | None = None
+    problem: str | None = None
+    review: bool | None = None
+    reason: str = ""
+    silence: str | None = None
+    count: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self._asdict().items() if v is not None and v != ""}
+
+
+@dataclass(slots=True)
+class OpenIncident:
+    id: str
+    rule: str
+    dedup_key: str
+    opened: datetime
+    last_seen: datetime
+    severity: str
+    occurrences: int = 1
+
+
+@dataclass(slots=True)
+class State:
+    """Everything the engine needs to remember, derivable from the journal and the ledger."""
+
+    open: dict[str, OpenIncident] = field(default_factory=dict)
+    hits: dict[tuple[str, tuple[Any, ...]], deque[datetime]] = field(default_factory=dict)
+    samples: dict[tuple[str, tuple[Any, ...]], deque[tuple[datetime, float]]] = field(
+        default_factory=dict
+    )
+    known_problems: set[str] = field(default_factory=set)
+
+
+_NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
+
+
+def normalise(policy: Policy, event: Event) -> Event:
+    """Canonical environment: an alias (``prod``) or a production namespace -> ``production``."""
+    env = event.environment
+    for environment in policy.environments:
+        if env is not None:
+            if env.lower() in environment.aliases:
+                return event if env == environment.name else replace(event, environment=environment.name)
+        elif event.subject.namespace is not None and environment.namespaces(event):
+            return replace(event, environment=environment.name)
+    return event
+
+
+def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[Decision, ...]:
+    """What the policy says about one (normalised) event, given the state before it."""
+    etype = event.type
+    triggers = policy.triggers_for(etype)
+    resolvers = policy.resolvers_for(etype)
+    if not triggers and not resolvers:
+        return _NOTHING
+    out: list[Decision] = []
+    for trig in resolvers:
+        if trig.resolve is not None and trig.resolve.match(event):
+            key = trig.dedup_key(event)
+            inc = state.open.get(key)
+            if inc is not None:
+                out.append(Decision(RESOLVE, trig.name, key, inc.id, reason="recovery event"))
+    opened: set[str] = set()
+    for trig in triggers:
+        if not trig.match(event) or (trig.when is not None and not trig.when(event)):
+            continue
+        out.extend(_fire(policy, state, trig, event, now, opened))
+    return tuple(out) if out else (Decision(IGNORED, reason="no trigger matched"),)
+
+
+def _fire(
+    policy: Policy, state: State, trig: Trigger, event: Event, now: datetime, opened: set[str]
+) -> list[Decision]:
+    count = None
+    if trig.threshold is not None:
+        th = trig.threshold
+        count = _recent(state.hits.get((trig.name, th.group(event))), event.time - th.within) + 1
+        if count < th.count:
+            return [Decision(IGNORED, trig.name, reason=f"threshold: {count} of {th.count} "
+                                                         f"within {_human(th.within)}", count=count)]
+    if trig.aggregate is not None:
+        verdict = _aggregate(state, trig, event)
+        if verdict is not None:
+            return [Decision(IGNORED, trig.name, reason=verdict)]
+    key = trig.dedup_key(event)
+    for silence in policy.silences:
+        if silence.applies(event, trig.name, now):
+            return [Decision(SUPPRESSED, trig.name, key, silence=silence.name,
+                             reason=f"{silence.kind} {silence.name}")]
+    inc = state.open.get(key)
+    if key in opened or (inc is not None and event.time - inc.last_seen <= trig.dedup_window):
+        return [Decision(RECUR, trig.name, key, inc.id if inc else None, count=count,
+                         reason="an incident with this dedup key is open")]
+    opened.add(key)
+    severity = trig.severity.of(event)
+    review = trig.review if trig.review is not None else severity in policy.sla.review_severities
+    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
+                    trig.problem(event), review, count=count)]
+    problem = trig.problem(event)
+    if "troubleshooting" in trig.write and problem not in state.known_problems:
+        out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
+                            problem=problem, reason="new problem type"))
+    if "memory" in trig.write and trig.lesson is not None:
+        out.append(Decision(MEMORY, trig.name, key, title=trig.lesson(event)))
+    return out
+
+
+def _recent(times: deque[datetime] | None, since: datetime) -> int:
+    if not times:
+        return 0
+    return sum(1 for t in times if t > since) if times[0] <= since else len(times)
+
+
+def _aggregate(state: State, trig: Trigger, event: Event) -> str | None:
+    """None when the aggregate crosses its bound (fire), else the reason it does not."""
+    agg = trig.aggregate
+    assert agg is not None
+    since = event.time - agg.within
+    past = state.samples.get((trig.name, agg.group(event)), ())
+    values = [v for t, v in past if t > since]
+    current = _number(agg.value(event))
+    if current is not None:
+        values.append(current)
+    if len(values) < agg.min_samples:
+        return f"aggregate: {len(values)} of {agg.min_samples} samples"
+    result = _reduce(agg.function, values)
+    if agg.below is not None and result < agg.below:
+        return None
+    if agg.above is not None and result > agg.above:
+        return None
+    return f"aggregate: {agg.function} {result:.6g} within bounds"
+
+
+def _reduce(function: str, values: list[float]) -> float:
+    if function == "count":
+        return float(len(values))
+    if function == "sum":
+        return sum(values)
+    if function == "min":
+        return min(values)
+    if function == "max":
+        return max(values)
+    return sum(values) / len(values)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def observe(
+    policy: Policy, state: State, event: Event, decisions: Iterable[Decision],
+    *, ids: dict[str, str] | None = None,
+) -> None:
+    """Fold an event and its decisions into the state. ``ids`` maps dedup keys to incident ids."""
+    for trig in policy.resetters_for(event.type):
+        th = trig.threshold
+        if th is not None and th.reset_match(event):
+            state.hits.pop((trig.name, th.group(event)), None)
+    for trig in policy.triggers_for(event.type):
+        if trig.threshold is None and trig.aggregate is None:
+            continue
+        if not trig.match(event) or (trig.when is not None and not trig.when(event)):
+            continue
+        _remember(state, trig, event)
+    for d in decisions:
+        _apply(state, d, event, ids or {})
+
+
+def _remember(state: State, trig: Trigger, event: Event) -> None:
+    if trig.threshold is not None:
+        th = trig.threshold
+        times = state.hits.setdefault((trig.name, th.group(event)), deque())
+        times.append(event.time)
+        cutoff = event.time - th.within
+        while times and times[0] <= cutoff:
+            times.popleft()
+    if trig.aggregate is not None:
+        agg = trig.aggregate
+        value = _number(agg.value(event))
+        if value is not None:
+            samples = state.samples.setdefault((trig.name, agg.group(event)), deque())
+            samples.append((event.time, value))
+            cutoff = event.time - agg.within
+            while samples and samples[0][0] <= cutoff:
+                samples.popleft()
+
+
+def _apply(state: State, d: Decision, event: Event, ids: dict[str, str]) -> None:
+    if d.action == OPEN and d.dedup_key is not None:
+        state.open[d.dedup_key] = OpenIncident(
+            id=ids.get(d.dedup_key, d.dedup_key), rule=d.rule or "", dedup_key=d.dedup_key,
+            opened=event.time, last_seen=event.time, severity=d.severity or "MEDIUM",
+        )
+    elif d.action == RECUR and d.dedup_key in state.open:
+        inc = state.open[d.dedup_key]
+        inc.last_seen = max(inc.last_seen, event.time)
+        inc.occurrences += 1
+    elif d.action == RESOLVE and d.dedup_key is not None:
+        state.open.pop(d.dedup_key, None)
+    elif d.action == TROUBLESHOOTING and d.problem:
+        state.known_problems.add(d.problem)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
