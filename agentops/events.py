@@ -91,6 +91,14 @@ class Event:
     key: str
     id: str = field(default="", compare=False)
 
+    def with_environment(self, environment: str | None) -> Event:
+        """A copy placed in another environment (the hot path of normalisation)."""
+        new = object.__new__(Event)
+        for name in _EVENT_SLOTS:
+            _set(new, name, getattr(self, name))
+        _set(new, "environment", environment)
+        return new
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "time": format_time(self.time)}
         out["source"] = self.source
@@ -106,6 +114,10 @@ class Event:
             out["attributes"] = dict(self.attributes)
         out["key"] = self.key
         return out
+
+
+_EVENT_SLOTS = Event.__slots__
+_set = object.__setattr__
 
 
 def format_time(value: datetime) -> str:
@@ -193,7 +205,7 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
         now or datetime.now(timezone.utc)
     )
     subject = _subject(data.get("subject"))
-    source = _text(data, "source", default="unknown", required=True)
+    source = _text(data, "source", required=True) or "unknown"
     environment = _text(data, "environment")
     actor = _text(data, "actor")
     message = _text(data, "message", default="") or ""

@@ -398,7 +398,7 @@ class Store:
         with self._cond:
             self._pending_list_errors.setdefault(res, []).append(code)
 
-    def list(self, res: Resource, namespace: str | None, *, matches: Callable[[Obj], bool],
+    def list_objects(self, res: Resource, namespace: str | None, *, matches: Callable[[Obj], bool],
              limit: int = 0, token: str = "") -> Obj:
         with self._cond:
             pending = self._pending_list_errors.get(res)
@@ -775,10 +775,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _list(self, res: Resource, namespace: str | None, query: dict[str, str]) -> None:
         fake = self.server.fake
-        listing = fake.store.list(
+        listing = fake.store.list_objects(
             res, namespace,
             matches=selector(query.get("labelSelector", ""), query.get("fieldSelector", "")),
-            limit=int(query.get("limit") or 0), token=query.get("continue", ""),
+            limit=int(_number(query, "limit")), token=query.get("continue", ""),
         )
         self._send_json(200, as_table(res, listing) if self._wants_table() else listing)
 
@@ -792,6 +792,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rv and not rv.isdigit():
             raise ApiError(400, f"invalid resource version: {rv!r}")
         matches = selector(query.get("labelSelector", ""), query.get("fieldSelector", ""))
+        timeout = _number(query, "timeoutSeconds") or fake.default_watch_timeout
+        bookmarks = query.get("allowWatchBookmarks") in ("1", "true", "True")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -801,7 +803,9 @@ class _Handler(BaseHTTPRequestHandler):
                                                  sock=self.connection)
         try:
             table = self._wants_table()
-            for event in self._watch_events(stream, initial, query):
+            events = self._watch_events(stream, initial, deadline=time.monotonic() + timeout,
+                                        bookmarks=bookmarks)
+            for event in events:
                 if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                     event = {"type": event["type"], "object": as_table(res, {
                         "metadata": {"resourceVersion": str(stream.last_rv)},
@@ -817,12 +821,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             fake.store.close_stream(stream)
 
-    def _watch_events(self, stream: _Stream, initial: list[Obj],
-                      query: dict[str, str]) -> Iterator[Obj]:
+    def _watch_events(self, stream: _Stream, initial: list[Obj], *, deadline: float,
+                      bookmarks: bool) -> Iterator[Obj]:
         fake = self.server.fake
-        timeout = float(query.get("timeoutSeconds") or fake.default_watch_timeout)
-        deadline = time.monotonic() + timeout
-        bookmarks = query.get("allowWatchBookmarks") in ("1", "true", "True")
         next_bookmark = time.monotonic() + fake.bookmark_interval if bookmarks else float("inf")
         yield from initial
         while not stream.done:
@@ -838,6 +839,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def _number(query: dict[str, str], key: str) -> float:
+    try:
+        value = float(query.get(key) or 0)
+    except ValueError as err:
+        raise ApiError(400, f"{key}: {query[key]!r} is not a number") from err
+    if value < 0:
+        raise ApiError(400, f"{key}: must not be negative")
+    return value
 
 
 # --- the public face -----------------------------------------------------------------------
@@ -1018,3 +1029,9 @@ def _items(doc: Obj) -> list[Obj]:
         defaults = {"apiVersion": doc.get("apiVersion", "v1"), "kind": item_kind}
         return [{**defaults, **item} if item_kind else item for item in doc.get("items") or []]
     return [doc]
+
+
+def serve(**options: Any) -> Iterator[FakeApiServer]:
+    """Body of a pytest fixture: ``yield from serve(crds=True)`` starts and stops a server."""
+    with FakeApiServer(**options) as server:
+        yield server

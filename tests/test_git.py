@@ -280,43 +280,7 @@ def test_commit_of_tracked_file_runs_one_git_process(
     assert [cmd[cmd.index("commit")] for cmd in calls] == ["commit"]
 
 
-def test_large_commit_uses_include_when_nothing_else_is_staged(
-    git_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(git, "INCLUDE_THRESHOLD", 0)
-    calls: list[list[str]] = []
-    real_run = subprocess.run
-
-    def recording_run(cmd: list[str], **kwargs: object) -> object:
-        calls.append(cmd)
-        return real_run(cmd, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(subprocess, "run", recording_run)
-    (git_repo / "README.md").write_text("big\n")
-    (git_repo / "new.md").write_text("new\n")
-    git.commit(git_repo, paths=["README.md", "new.md"], subject="big")
-    assert "--include" in calls[-1]
-    assert sh(git_repo, "show", "--name-only", "--format=", "HEAD") == "README.md\nnew.md\n"
-    assert status(git_repo) == ""
-
-
-def test_large_commit_keeps_other_staged_content_out(
-    git_repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(git, "INCLUDE_THRESHOLD", 0)
-    (git_repo / "staged.md").write_text("s\n")
-    sh(git_repo, "add", "staged.md")
-    (git_repo / "README.md").write_text("big\n")
-    git.commit(git_repo, paths=["README.md"], subject="big")
-    assert sh(git_repo, "show", "--name-only", "--format=", "HEAD") == "README.md\n"
-    assert status(git_repo) == "A  staged.md\n"
-
-
-@pytest.mark.parametrize("threshold", [0, 1 << 20])
-def test_first_commit_of_an_unborn_repository(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int
-) -> None:
-    monkeypatch.setattr(git, "INCLUDE_THRESHOLD", threshold)
+def test_first_commit_of_an_unborn_repository(tmp_path: Path) -> None:
     repo = tmp_path / "fresh"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     (repo / "INCIDENTS.md").write_text("# Incidents\n")

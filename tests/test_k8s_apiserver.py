@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import urllib3
 from conftest import fixture_path
-from k8s_apiserver import FakeApiServer
+from k8s_apiserver import FakeApiServer, serve
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
@@ -31,8 +31,7 @@ needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kube
 
 @pytest.fixture
 def api() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        yield server
+    yield from serve()
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def explain(text: str, *, rules_dir: Path | None, repo: Path | None) -> dict[str
 
 
 def _why(policy: Policy, trig: Trigger, event: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"trigger": trig.name, "file": f"{trig.file}:{trig.line}"}
+    out: dict[str, Any] = {"trigger": trig.name, "file": _where(trig)}
     if trig in policy.resolvers_for(event.type) and trig.resolve and trig.resolve.match(event):
         out.update(matched=False, resolves=True, dedup_key=trig.dedup_key(event),
                    reason="recovery event for this trigger")
@@ -91,6 +91,17 @@ def _why(policy: Policy, trig: Trigger, event: Any) -> dict[str, Any]:
     if reason:
         out["reason"] = reason
     return out
+
+
+def _where(trig: Trigger) -> str:
+    from agentops.policy.loader import line_of
+
+    path = Path(trig.file)
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return f"{trig.file}:{line_of(candidate.read_text(encoding='utf-8'), trig.path)}"
+    return f"{trig.file}: {trig.path}"
 
 
 def explain_text(result: dict[str, Any]) -> str:

@@ -172,9 +172,9 @@ def parse_file(kind: Kind, text: str) -> LedgerDoc:
     cursor, open_at, open_id, open_uid = start, -1, "", ""
     for m in MARKER_RE.finditer(text, start, stop):
         closing, mkind, mid = m.group(1) == "/", m.group(2), m.group(3)
-        line = text.count("\n", 0, m.start()) + 1
         if mkind != kind:
-            raise LedgerError(f"{name}:{line}: a {mkind} marker does not belong in this file")
+            raise LedgerError(f"{_where(name, text, m.start())}: a {mkind} marker does not "
+                              "belong in this file")
         if not closing and open_at < 0 and m.group(4):
             open_at, open_id, open_uid = m.start(), mid, m.group(4)
         elif closing and open_at >= 0 and mid == open_id:
@@ -183,10 +183,14 @@ def parse_file(kind: Kind, text: str) -> LedgerDoc:
             cursor, open_at = end, -1
         else:
             what = f"{open_id} is not closed" if open_at >= 0 else "marker without its entry"
-            raise LedgerError(f"{name}:{line}: {m.group(0)}: {what}")
+            raise LedgerError(f"{_where(name, text, m.start())}: {m.group(0)}: {what}")
     if open_at >= 0:
         raise LedgerError(f"{name}: {open_id} has a begin marker but no end marker (torn entry)")
     return LedgerDoc(kind, text[:start], tuple(entries), text[cursor:])
+
+
+def _where(name: str, text: str, pos: int) -> str:
+    return f"{name}:{text.count(chr(10), 0, pos) + 1}"
 
 
 def render_file(doc: LedgerDoc) -> str:

@@ -136,13 +136,13 @@ def _check(f: MetaField, value: Any, where: str) -> Any:
         return value
     if f.type == "int" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if f.type in ("str", "ostr") and isinstance(value, str) and value:
+    if f.type in ("str", "ostr") and isinstance(value, str) and (value or f.type == "ostr"):
         if f.choices and value not in f.choices:
             raise LedgerError(f"{where}: {value!r} is not one of {', '.join(f.choices)}")
         return value
     if f.type == "list" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    expected = {"str": "a non-empty string", "ostr": "a non-empty string or null",
+    expected = {"str": "a non-empty string", "ostr": "a string or null",
                 "int": "a whole number >= 0", "bool": "true or false",
                 "list": "a list of strings like [a, b]"}[f.type]
     raise LedgerError(f"{where}: expected {expected}, got {value!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from agentops.ledger import markdown as md
@@ -26,7 +26,7 @@ META: Final = (
     MetaField("tags", "list"),
     MetaField("superseded_by", "ostr"),
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _day(value: datetime | None) -> str:

@@ -78,12 +78,14 @@ def id_sort_key(kind: Kind, entry_id: str) -> tuple[str, int]:
 class Sections(Mapping[str, str]):
     """An immutable, ordered mapping of section heading to body (order matters for equality)."""
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        pairs = tuple(items.items() if isinstance(items, Mapping) else items)
-        self._items: tuple[tuple[str, str], ...] = pairs
-        self._index = {k: v for k, v in pairs}
+        pairs: tuple[tuple[str, str], ...] = tuple(
+            items.items() if isinstance(items, Mapping) else items
+        )
+        self._items = pairs
+        self._index: dict[str, str] = dict(pairs)
         if len(self._index) != len(pairs):
             raise LedgerError("sections: a heading appears twice")
 
@@ -121,7 +123,7 @@ def template_sections(kind: Kind, **bodies: str) -> Sections:
     given = {k.replace("_", " ").replace("Follow up", "Follow-up"): v for k, v in bodies.items()}
     unknown = set(given) - set(headings)
     if unknown:
-        raise LedgerError(f"{kind}: unknown section {sorted(unknown)[0]!r}")
+        raise LedgerError(f"{kind}: unknown section {min(unknown)!r}")
     return Sections((h, given.get(h, _default_body(h))) for h in headings)
 
 

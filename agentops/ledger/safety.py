@@ -33,22 +33,29 @@ _SECRET_KEY_RE = re.compile(rf"(?i:{_KEYWORDS})")
 # as "Basic authentication failed" is left alone.
 _TOKENISH = r"(?=[A-Za-z0-9._~+/=-]*[0-9=+/._~-])[A-Za-z0-9._~+/=-]{8,}"
 _PATTERNS = (
-    r"(?P<pem>-----BEGIN (?P<pemkind>[A-Z0-9 ]*)PRIVATE KEY-----)(?s:.*?)"
-    r"(?:-----END (?P=pemkind)PRIVATE KEY-----|\Z)",
+    (r"(?P<pem>-----BEGIN (?P<pemkind>[A-Z0-9 ]*)PRIVATE KEY-----)(?s:.*?)"
+     r"(?:-----END (?P=pemkind)PRIVATE KEY-----|\Z)"),
     r"(?P<urlhead>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+(?=@)",
-    rf"(?P<authhead>(?i:\bauthorization)[\"']?\s*[:=]\s*[\"']?"
-    rf"(?:(?i:bearer|basic|token|digest)\s+)?){_TOKENISH}",
+    (r"(?P<authhead>(?i:\bauthorization)[\"']?\s*[:=]\s*[\"']?"
+     r"(?:(?i:bearer|basic|token|digest)\s+)?)[^\s\"',;]{4,}"),
     rf"(?P<scheme>\b(?:Bearer|Basic|bearer|basic|BEARER|BASIC)\s+){_TOKENISH}",
-    r"(?P<jsonhead>\"[^\"\n]*(?i:" + _KEYWORDS + r")[^\"\n]*\"\s*:\s*\")(?:[^\"\\\n]|\\.)*(?=\")",
-    r"(?P<kvhead>(?<![\w-])[\w.-]*(?i:" + _KEYWORDS + r")[\w.-]*[\"']?\s*[:=]\s*)"
-    r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'][^\s,;&]*)",
-    r"(?P<awsid>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"
-    r"(?:(?P<awssep>[\s,:;=/\"']{1,5})[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?",
-    r"(?P<plain>\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|xox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*))",
+    rf"(?P<jsonhead>\"[^\"\n]*(?i:{_KEYWORDS})[^\"\n]*\"\s*:\s*\")(?:[^\"\\\n]|\\.)*(?=\")",
+    (rf"(?P<kvhead>(?<![\w-])[\w.-]*(?i:{_KEYWORDS})[\w.-]*[\"']?\s*[:=]\s*)"
+     r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'][^\s,;&]*)"),
+    (r"(?P<awsid>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"
+     r"(?:(?P<awssep>[\s,:;=/\"']{1,5})[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?"),
+    (r"(?P<plain>\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+     r"|xox[abprs]-[A-Za-z0-9-]{10,}"
+     r"|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*))"),
 )
 _SECRET_RE = re.compile("|".join(_PATTERNS))
+# Every pattern above needs one of these (lower-cased) substrings; checking them with ``in``
+# keeps a clean message at about a microsecond instead of running the big regex.
+_TRIGGERS = (
+    "pass", "secret", "token", "key", "auth", "credential", "bearer", "basic", "://", "akia",
+    "asia", "ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "xox", "eyj", "-----begin",
+    "certificate-",
+)
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -91,7 +98,8 @@ def _replace_extra(match: re.Match[str]) -> str:
 
 def redact(text: str, extra_patterns: Sequence[str] = ()) -> str:
     """Replace secrets in ``text`` with ``[REDACTED]``, keeping key names and quotes."""
-    out = _SECRET_RE.sub(_replace, text)
+    lowered = text.lower()
+    out = _SECRET_RE.sub(_replace, text) if any(t in lowered for t in _TRIGGERS) else text
     for pattern in _compile_extra(tuple(extra_patterns)):
         out = pattern.sub(_replace_extra, out)
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -70,36 +70,51 @@ _NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
 
 def normalise(policy: Policy, event: Event) -> Event:
     """Canonical environment: an alias (``prod``) or a production namespace -> ``production``."""
+    memo_key = (event.environment, event.subject.namespace)
+    env = policy._env_memo.get(memo_key, _UNSEEN)
+    if env is _UNSEEN:
+        env = _environment(policy, event)
+        if len(policy._env_memo) < 4096:
+            policy._env_memo[memo_key] = env
+    return event if env == event.environment else event.with_environment(env)
+
+
+_UNSEEN: Any = object()
+
+
+def _environment(policy: Policy, event: Event) -> str | None:
     env = event.environment
     for environment in policy.environments:
         if env is not None:
             if env.lower() in environment.aliases:
-                return event if env == environment.name else replace(event, environment=environment.name)
+                return environment.name
         elif event.subject.namespace is not None and environment.namespaces(event):
-            return replace(event, environment=environment.name)
-    return event
+            return environment.name
+    return env
 
 
 def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[Decision, ...]:
     """What the policy says about one (normalised) event, given the state before it."""
-    etype = event.type
-    triggers = policy.triggers_for(etype)
-    resolvers = policy.resolvers_for(etype)
-    if not triggers and not resolvers:
+    index = policy._by_type.get(event.type) or policy.index_for(event.type)
+    if index.idle:
         return _NOTHING
     out: list[Decision] = []
-    for trig in resolvers:
+    for trig in index.resolvers:
         if trig.resolve is not None and trig.resolve.match(event):
             key = trig.dedup_key(event)
             inc = state.open.get(key)
             if inc is not None:
                 out.append(Decision(RESOLVE, trig.name, key, inc.id, reason="recovery event"))
-    opened: set[str] = set()
-    for trig in triggers:
-        if not trig.match(event) or (trig.when is not None and not trig.when(event)):
-            continue
-        out.extend(_fire(policy, state, trig, event, now, opened))
-    return tuple(out) if out else (Decision(IGNORED, reason="no trigger matched"),)
+    mask = index.match(event)
+    if mask:
+        opened: set[str] = set()
+        for i, trig in enumerate(index.triggers):
+            if mask >> i & 1:
+                out.extend(_fire(policy, state, trig, event, now, opened))
+    return tuple(out) if out else _NO_MATCH
+
+
+_NO_MATCH = (Decision(IGNORED, reason="no trigger matched"),)
 
 
 def _fire(
@@ -128,9 +143,9 @@ def _fire(
     opened.add(key)
     severity = trig.severity.of(event)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
-    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
-                    trig.problem(event), review, count=count)]
     problem = trig.problem(event)
+    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
+                    problem, review, count=count)]
     if "troubleshooting" in trig.write and problem not in state.known_problems:
         out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
                             problem=problem, reason="new problem type"))
@@ -193,18 +208,19 @@ def observe(
     *, ids: dict[str, str] | None = None,
 ) -> None:
     """Fold an event and its decisions into the state. ``ids`` maps dedup keys to incident ids."""
-    for trig in policy.resetters_for(event.type):
+    index = policy._by_type.get(event.type) or policy.index_for(event.type)
+    for trig in index.resetters:
         th = trig.threshold
         if th is not None and th.reset_match(event):
             state.hits.pop((trig.name, th.group(event)), None)
-    for trig in policy.triggers_for(event.type):
-        if trig.threshold is None and trig.aggregate is None:
-            continue
-        if not trig.match(event) or (trig.when is not None and not trig.when(event)):
-            continue
-        _remember(state, trig, event)
+    if index.counted:
+        mask = index.match(event)
+        for i, trig in index.counted:
+            if mask >> i & 1:
+                _remember(state, trig, event)
     for d in decisions:
-        _apply(state, d, event, ids or {})
+        if d.action != IGNORED:
+            _apply(state, d, event, ids or {})
 
 
 def _remember(state: State, trig: Trigger, event: Event) -> None:

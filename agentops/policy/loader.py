@@ -18,7 +18,9 @@ import yaml
 
 from agentops.errors import InvalidEventError, InvalidRulesError
 from agentops.events import TYPE_RE, Event, parse_time
-from agentops.policy.matchers import MatchSpecError, check_path, compile_match, getter
+from agentops.policy.matchers import (
+    MatchSpecError, check_path, compile_match, getter, split_match,
+)
 from agentops.policy.model import (
     CATEGORIES, SEVERITIES, SEVERITY_ALIASES, WRITES, Aggregate, Environment, Policy, Resolve,
     SeverityRule, Silence, Sla, Threshold, Trigger, compile_template, template_fields,
@@ -340,13 +342,16 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
     if review is not None and not isinstance(review, bool):
         raise RuleError(f"{path}.review", "expected true or false")
     when_src = spec.get("when")
+    when = _cel(when_src, f"{path}.when") if when_src is not None else None
+    tests, residual = split_match(spec.get("match"), f"{path}.match")
+    if when is not None:
+        residual = when if residual is None else _both(residual, when)
     lesson = spec.get("lesson")
     return Trigger(
         name=name, description=str(spec.get("description", "")),
         types=_types(spec["on"], f"{path}.on"),
         match=compile_match(spec.get("match"), f"{path}.match"), match_spec=spec.get("match"),
-        when=_cel(when_src, f"{path}.when") if when_src is not None else None,
-        when_source=when_src,
+        when=when, when_source=when_src,
         threshold=_threshold(spec["threshold"], f"{path}.threshold") if "threshold" in spec else None,
         aggregate=_aggregate(spec["aggregate"], f"{path}.aggregate") if "aggregate" in spec else None,
         dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
@@ -358,8 +363,12 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
-        file=label, line=line_of(text, path) or 0,
+        file=label, path=path, tests=tuple(tests), residual=residual,
     )
+
+
+def _both(a: Callable[[Event], bool], b: Callable[[Event], bool]) -> Callable[[Event], bool]:
+    return lambda e: a(e) and b(e)
 
 
 def _threshold(value: Any, path: str) -> Threshold:

@@ -85,7 +85,7 @@ def _equals(expected: Any) -> Callable[[Any], bool]:
         target = float(expected)
         return lambda v: _number(v) == target
     text = str(expected)
-    return lambda v: v == text or (v is not None and _scalar_text(v) == text)
+    return lambda v: v == text or (v is not None and type(v) is not str and _scalar_text(v) == text)
 
 
 def _operator(op: str, arg: Any, where: str) -> Callable[[Any], bool]:
@@ -100,7 +100,7 @@ def _operator(op: str, arg: Any, where: str) -> Callable[[Any], bool]:
         tests = [_equals(a) for a in arg]
         texts = {_scalar_text(a) for a in arg}
         hit: Callable[[Any], bool] = (
-            (lambda v: _scalar_text(v) in texts)
+            (lambda v: (v in texts) if type(v) is str else (_scalar_text(v) in texts))
             if all(isinstance(a, str) for a in arg) else (lambda v: any(t(v) for t in tests))
         )
         return hit if op == "in" else (lambda v: not hit(v))
@@ -139,20 +139,47 @@ def _comparison(op: str, arg: Any, where: str) -> Callable[[Any], bool]:
     raise MatchSpecError(where, f"unknown operator {op!r}")
 
 
-def _condition(path: str, spec: Any, where: str) -> Predicate:
-    get = getter(path)
+def value_test(spec: Any, where: str) -> Callable[[Any], bool]:
+    """The test one path's value must pass: a scalar (equality) or a mapping of operators."""
     if not isinstance(spec, Mapping):
-        test = _equals(spec)
-        return lambda e: test(get(e))
+        return _equals(spec)
     tests = []
     for op, arg in spec.items():
         if op not in OPERATORS:
             raise MatchSpecError(f"{where}.{op}", f"unknown operator {op!r}")
         tests.append(_operator(op, arg, f"{where}.{op}"))
     if len(tests) == 1:
-        only = tests[0]
-        return lambda e: only(get(e))
-    return lambda e: all(t(get(e)) for t in tests)
+        return tests[0]
+    return lambda v: all(t(v) for t in tests)
+
+
+def _condition(path: str, spec: Any, where: str) -> Predicate:
+    get = getter(path)
+    test = value_test(spec, where)
+    return lambda e: test(get(e))
+
+
+def split_match(
+    block: Any, where: str = "match"
+) -> tuple[list[tuple[str, Callable[[Any], bool]]], Predicate | None]:
+    """Split a block into per-path value tests (indexable) and a residual predicate.
+
+    Top-level path conditions are ANDed and depend on one value each, so the engine can
+    memoise them per value; ``all``/``any``/``not`` stay a residual closure.
+    """
+    if block is None:
+        return [], None
+    if not isinstance(block, Mapping):
+        return [], compile_match(block, where)
+    tests: list[tuple[str, Callable[[Any], bool]]] = []
+    rest: dict[str, Any] = {}
+    for key, spec in block.items():
+        if key in COMBINATORS:
+            rest[key] = spec
+            continue
+        check_path(str(key), f"{where}.{key}")
+        tests.append((str(key), value_test(spec, f"{where}.{key}")))
+    return tests, (compile_match(rest, where) if rest else None)
 
 
 def compile_match(block: Any, where: str = "match") -> Predicate:

@@ -31,29 +31,31 @@ Template = Callable[[Event], str]
 def compile_template(text: str) -> Template:
     """``"deploy/{subject.namespace}/{subject.name}"`` -> a function of the event.
 
-    A missing value renders as ``-`` so keys stay stable and readable.
+    A missing value renders as ``-`` so keys stay stable and readable. Templates run for every
+    matching event, so they are compiled into one expression: literal parts become constants
+    and each field a fetch through its getter.
     """
-    parts: list[str | Callable[[Event], Any]] = []
+    parts: list[str] = []
+    env: dict[str, Any] = {"_v": _value_text}
     pos = 0
-    for m in _FIELD_RE.finditer(text):
-        parts.append(text[pos:m.start()])
-        parts.append(getter(m.group(1).strip()))
+    for n, m in enumerate(_FIELD_RE.finditer(text)):
+        if m.start() > pos:
+            parts.append(repr(text[pos:m.start()]))
+        env[f"_g{n}"] = getter(m.group(1).strip())
+        parts.append(f"_v(_g{n}(e))")
         pos = m.end()
-    parts.append(text[pos:])
-    if len(parts) == 1:
-        return lambda e: text
+    if pos < len(text):
+        parts.append(repr(text[pos:]))
+    if not parts:
+        return lambda e: ""
+    fn: Template = eval("lambda e: " + " + ".join(parts), env)  # noqa: S307 - built from repr()
+    return fn
 
-    def render(event: Event) -> str:
-        out = []
-        for part in parts:
-            if isinstance(part, str):
-                out.append(part)
-            else:
-                value = part(event)
-                out.append("-" if value is None or value == "" else str(value))
-        return "".join(out)
 
-    return render
+def _value_text(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    return value if type(value) is str else str(value)
 
 
 def template_fields(text: str) -> list[str]:
@@ -130,7 +132,9 @@ class Trigger:
     review: bool | None
     runbook: str | None
     file: str
-    line: int
+    path: str  # key path in its file, e.g. triggers[3]
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
+    residual: Predicate | None = None  # all/any/not blocks and the CEL condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,39 +190,32 @@ class Policy:
     sla: Sla
     files: tuple[str, ...]
     uses_cel: bool = False
-    _by_type: dict[str, tuple[Trigger, ...]] = field(default_factory=dict)
-    _resolvers: dict[str, tuple[Trigger, ...]] = field(default_factory=dict)
-    _resetters: dict[str, tuple[Trigger, ...]] = field(default_factory=dict)
+    _by_type: dict[str, TypeIndex] = field(default_factory=dict)
+    _env_memo: dict[tuple[str | None, str | None], str | None] = field(default_factory=dict)
 
     def trigger(self, name: str) -> Trigger | None:
         return next((t for t in self.triggers if t.name == name), None)
 
-    def triggers_for(self, event_type: str) -> tuple[Trigger, ...]:
-        """Triggers listening to a type; memoised so unrelated rules cost nothing."""
+    def index_for(self, event_type: str) -> TypeIndex:
+        """Everything the engine needs for one event type, built on first use."""
         found = self._by_type.get(event_type)
         if found is None:
-            found = tuple(t for t in self.triggers if _listens(t.types, event_type))
+            found = TypeIndex(
+                tuple(t for t in self.triggers if _listens(t.types, event_type)),
+                resolvers=tuple(t for t in self.triggers
+                                if t.resolve and _listens(t.resolve.types, event_type)),
+                resetters=tuple(t for t in self.triggers
+                                if t.threshold and _listens(t.threshold.reset_types, event_type)),
+            )
             self._by_type[event_type] = found
         return found
 
-    def resolvers_for(self, event_type: str) -> tuple[Trigger, ...]:
-        found = self._resolvers.get(event_type)
-        if found is None:
-            found = tuple(
-                t for t in self.triggers if t.resolve and _listens(t.resolve.types, event_type)
-            )
-            self._resolvers[event_type] = found
-        return found
+    def triggers_for(self, event_type: str) -> tuple[Trigger, ...]:
+        """Triggers listening to a type; unrelated rules cost nothing."""
+        return self.index_for(event_type).triggers
 
-    def resetters_for(self, event_type: str) -> tuple[Trigger, ...]:
-        found = self._resetters.get(event_type)
-        if found is None:
-            found = tuple(
-                t for t in self.triggers
-                if t.threshold and _listens(t.threshold.reset_types, event_type)
-            )
-            self._resetters[event_type] = found
-        return found
+    def resolvers_for(self, event_type: str) -> tuple[Trigger, ...]:
+        return self.index_for(event_type).resolvers
 
 
 def _listens(types: tuple[str, ...] | frozenset[str], event_type: str) -> bool:
@@ -228,3 +225,73 @@ def _listens(types: tuple[str, ...] | frozenset[str], event_type: str) -> bool:
         if t.endswith(".*") and event_type.startswith(t[:-1]):
             return True
     return False
+
+
+_MEMO_LIMIT = 4096
+
+
+class TypeIndex:
+    """All triggers of one event type, matched together.
+
+    Each top-level path condition depends on one value, so per path the index remembers, for
+    every value seen, the set (a bit mask) of triggers whose conditions on that path pass. An
+    event then costs one dictionary lookup per distinct path instead of one closure call per
+    condition per trigger. Residual conditions (all/any/not, CEL) run only for survivors.
+    """
+
+    __slots__ = ("triggers", "full", "columns", "residual", "counted", "resolvers", "resetters",
+                 "idle")
+
+    def __init__(self, triggers: tuple[Trigger, ...], *, resolvers: tuple[Trigger, ...] = (),
+                 resetters: tuple[Trigger, ...] = ()) -> None:
+        self.triggers = triggers
+        self.resolvers = resolvers
+        self.resetters = resetters
+        self.idle = not triggers and not resolvers and not resetters
+        self.full = (1 << len(triggers)) - 1
+        paths = list(dict.fromkeys(p for t in triggers for p, _ in t.tests))
+        self.columns: list[tuple[Callable[[Event], Any], dict[Any, int], list[Any], int]] = []
+        for path in paths:
+            conds = []
+            free = 0
+            for i, t in enumerate(triggers):
+                tests = [test for p, test in t.tests if p == path]
+                if tests:
+                    conds.append((1 << i, tests))
+                else:
+                    free |= 1 << i
+            self.columns.append((getter(path), {}, conds, free))
+        self.residual = [(1 << i, t.residual) for i, t in enumerate(triggers) if t.residual]
+        self.counted = tuple(
+            (i, t) for i, t in enumerate(triggers) if t.threshold or t.aggregate
+        )
+
+    def match(self, event: Event) -> int:
+        """A bit mask of the triggers (by position) whose match block accepts the event."""
+        mask = self.full
+        for get, memo, conds, free in self.columns:
+            value = get(event)
+            key = value if type(value) is str else (type(value), _hashable(value))
+            bits = memo.get(key)
+            if bits is None:
+                bits = free
+                for bit, tests in conds:
+                    if all(test(value) for test in tests):
+                        bits |= bit
+                if len(memo) < _MEMO_LIMIT:
+                    memo[key] = bits
+            mask &= bits
+            if not mask:
+                return 0
+        for bit, pred in self.residual:
+            if mask & bit and not pred(event):
+                mask &= ~bit
+        return mask
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, sort_keys=True, default=str)
+    return value

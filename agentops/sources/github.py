@@ -57,7 +57,8 @@ def _workflow_run(body: Mapping[str, Any], now: datetime | None) -> list[Event]:
         "repository": _repository(body), "workflow": workflow, "run_id": run_id,
         "run_attempt": attempt, "run_number": get_int(run, "run_number", "workflow_run"),
         "conclusion": conclusion, "head_branch": get_str(run, "head_branch", "workflow_run"),
-        "head_sha": get_str(run, "head_sha", "workflow_run"), "trigger": get_str(run, "event", "workflow_run"),
+        "head_sha": get_str(run, "head_sha", "workflow_run"),
+        "trigger": get_str(run, "event", "workflow_run"),
         "url": get_str(run, "html_url", "workflow_run"),
     }
     return [_event(

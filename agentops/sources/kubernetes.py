@@ -293,7 +293,8 @@ def job_events(
 ) -> list[Event]:
     """``job.failed`` when the Job's Failed condition becomes True."""
     failed = _condition(new, "Failed")
-    if failed.get("status") != "True" or (old and _condition(old, "Failed").get("status") == "True"):
+    already = old is not None and _condition(old, "Failed").get("status") == "True"
+    if failed.get("status") != "True" or already:
         return []
     subject = _subject(new, "", cluster, kind="Job")
     status = get_obj(new, "status", "")
@@ -331,7 +332,9 @@ def deletion_event(obj: Obj, *, cluster: str | None = None, now: datetime | None
 # --- API-server audit events --------------------------------------------------------------
 
 
-def audit_events(doc: Obj, *, cluster: str | None = None, now: datetime | None = None) -> list[Event]:
+def audit_events(
+    doc: Obj, *, cluster: str | None = None, now: datetime | None = None
+) -> list[Event]:
     """``resource.deleted`` for each successful ``delete`` in an audit Event or EventList."""
     doc = as_obj(doc, "")
     if "items" in doc:
@@ -386,7 +389,9 @@ def _audit_succeeded(item: Obj, where: str) -> bool:
 # --- policy reports -----------------------------------------------------------------------
 
 
-def policy_events(doc: Obj, *, cluster: str | None = None, now: datetime | None = None) -> list[Event]:
+def policy_events(
+    doc: Obj, *, cluster: str | None = None, now: datetime | None = None
+) -> list[Event]:
     """``security.violation`` from a Kyverno (Cluster)PolicyReport, a Gatekeeper constraint's
     ``status.violations`` or a Gatekeeper ``violation_audited`` log line."""
     doc = as_obj(doc, "")
@@ -412,7 +417,8 @@ def _policy_report(doc: Obj, *, cluster: str | None, now: datetime | None) -> li
         resources = [ref for _, ref in items(result, "resources", where)]
         ref = resources[0] if resources else scope
         subject = _ref_subject(ref, where, cluster)
-        policy, rule = get_str(result, "policy", where, required=True), get_str(result, "rule", where)
+        policy = get_str(result, "policy", where, required=True)
+        rule = get_str(result, "rule", where)
         identity = ref.get("uid") or _path(subject)
         attributes = {
             "policy": policy, "rule": rule, "severity": get_str(result, "severity", where),
@@ -421,7 +427,8 @@ def _policy_report(doc: Obj, *, cluster: str | None, now: datetime | None) -> li
         }
         seconds = get_obj(result, "timestamp", where).get("seconds")
         events.append(make_event(
-            "security.violation", time=seconds, source=get_str(result, "source", where) or "kyverno",
+            "security.violation", time=seconds,
+            source=get_str(result, "source", where) or "kyverno",
             subject=subject, message=attributes["message"] or f"policy {policy} {outcome}",
             attributes=_compact(attributes),
             key=f"kyverno:{policy}:{rule}:{subject['kind']}:{identity}:{outcome}", now=now,

@@ -73,7 +73,8 @@ def test_v4_envelope_carries_cluster_group_key_and_summary() -> None:
         "cluster": "gcp-0", "namespace": "apps", "kind": "Pod", "name": "podinfo-7d8f",
     }
     assert first.message == "Pod is restarting repeatedly."
-    assert first.attributes["group_key"] == '{}/{}:{alertname="KubePodCrashLooping", cluster="gcp-0"}'
+    group_key = '{}/{}:{alertname="KubePodCrashLooping", cluster="gcp-0"}'
+    assert first.attributes["group_key"] == group_key
     assert first.attributes["annotations"]["description"] == "12 restarts in 10m"
     assert first.key == "alertmanager:b1:firing:2026-09-12T09:12:00Z"
 

@@ -32,7 +32,9 @@ def test_error_severity_is_a_failed_deployment() -> None:
     [event] = parse_payload("flux", body(KUSTOMIZATION))
     assert event.type == "deployment.failed"
     assert event.source == "flux"
-    assert event.subject.to_dict() == {"namespace": "apps", "kind": "Kustomization", "name": "webapp"}
+    assert event.subject.to_dict() == {
+        "namespace": "apps", "kind": "Kustomization", "name": "webapp",
+    }
     assert event.message == (
         "service/apps/webapp validation error: spec.type: Unsupported value: Ingress"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -47,7 +47,7 @@ def test_event_without_key_gets_the_same_derived_key_twice() -> None:
 
 
 def test_event_without_time_uses_now() -> None:
-    now = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     [event] = parse_payload("generic", {"type": "deployment.failed"}, now=now)
     assert event.time == now
 
