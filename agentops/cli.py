@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +54,90 @@ def cli() -> None:
     Events from agents, pipelines and the cluster go through one policy engine and become
     reviewed-quality entries in INCIDENTS.md, TROUBLESHOOTING.md and MEMORY.md, committed with git.
     """
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+@cli.command("init")
+@repo_option
+@format_option
+def init(repo: Path | None, fmt: str) -> None:
+    """Scaffold a repository: rules/, INCIDENTS.md, TROUBLESHOOTING.md, MEMORY.md and
+    .agentops/config.yaml, in one commit. Idempotent."""
+    from agentops.commands import init as cmd
+
+    result = cmd.init(repo or Path.cwd())
+    emit(fmt, result, cmd.init_text(result))
+
+
+@cli.command("record")
+@click.argument("rtype", metavar="TYPE")
+@click.option("--field", "-f", "fields", multiple=True, metavar="KEY=VALUE",
+              help="A field of the record (repeatable), e.g. -f status=failed -f service=api.")
+@click.option("--message", "-m", default="", help="What happened, in words.")
+@click.option("--key", default=None, help="Idempotency key: the same key never records twice.")
+@click.option("--time", "when", default=None, help="When it happened (ISO 8601; default now).")
+@click.option("--actor", default=None, help="The agent or person acting (commit author).")
+@click.option("--environment", "-e", default=None, help="e.g. production, staging.")
+@click.option("--input", "input_file", type=click.File("r"), default=None,
+              help="Read the event as JSON from a file, or - for stdin, instead of TYPE/fields.")
+@click.option("--dry-run", is_flag=True, help="Show the decision; write and commit nothing.")
+@repo_option
+@format_option
+def record(rtype: str, fields: tuple[str, ...], message: str, key: str | None,
+           when: str | None, actor: str | None, environment: str | None, input_file: Any,
+           dry_run: bool, repo: Path | None, fmt: str) -> None:
+    """Record one automation outcome and print the decision.
+
+    TYPE is deployment (status, environment, service, revision), deletion (resource,
+    environment, actor), approval (decision, action, approver), attempt (agent, task, outcome,
+    error), availability (ratio or up, window), security (policy, resource, verdict), integrity
+    (dataset, check, details), event (type=...), or any dotted event type. With --input, TYPE is
+    ignored (use -).
+    """
+    from agentops.commands import record as cmd
+
+    if input_file is not None:
+        event = cmd.read_event(input_file.read())
+    else:
+        event = cmd.build_event(rtype, fields=cmd.parse_fields(fields), message=message, key=key,
+                                time=when, actor=actor, environment=environment)
+    outcome = cmd.record(event, repo=repo, actor=actor, dry_run=dry_run)
+    data = outcome.to_dict() | ({"dry_run": True, "decisions": list(outcome.decisions)}
+                                if dry_run else {})
+    emit(fmt, data, cmd.outcome_text(outcome))
+
+
+@cli.command("ingest")
+@click.argument("source", type=click.File("r"), default="-")
+@repo_option
+@format_option
+def ingest(source: Any, repo: Path | None, fmt: str) -> None:
+    """Record a batch: JSON lines of events, or `kubectl get events -o json` (and other
+    Kubernetes lists, audit events and policy reports). One commit per 1,000 events."""
+    from agentops.commands import ingest as cmd
+
+    events = cmd.parse_input(source.read())
+
+    def progress(done: int, total: int) -> None:
+        if total > cmd.CHUNK:
+            click.echo(f"\r{done}/{total} events", err=True, nl=done == total)
+
+    result = cmd.summary(cmd.ingest(events, repo=repo, progress=progress))
+    emit(fmt, result, cmd.summary_text(result))
+
+
+@cli.command("lint")
+@repo_option
+@format_option
+def lint(repo: Path | None, fmt: str) -> None:
+    """Check the ledger files, the journal and the rules; exit 1 on any problem."""
+    from agentops.commands import lint as cmd
+
+    result = cmd.lint(repo=repo)
+    emit(fmt, result, cmd.lint_text(result))
+    if not result["ok"]:
+        sys.exit(1)
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -123,11 +207,43 @@ def schema(name: str) -> None:
     click.echo(json.dumps(EVENT_SCHEMA, indent=2))
 
 
+# --- watch -------------------------------------------------------------------------------------
+
+@cli.command("watch")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+@click.option("--context", default=None, help="Kubeconfig context (default: the current one).")
+@click.option("--namespace", "-n", "namespaces", multiple=True,
+              help="Watch only this namespace (repeatable; default: all).")
+@click.option("--for", "duration", default=None, metavar="DURATION",
+              help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
+@click.option("--leader-elect", is_flag=True, help="Write only while holding the Lease.")
+@click.option("--lease-namespace", default=None, help="Namespace of the Lease.")
+@click.option("--production-selector", default=None, metavar="LABELS",
+              help="Namespaces with these labels are production too (e.g. env=production).")
+@click.option("--cluster", default=None, help="Cluster name on events (default: context).")
+@repo_option
+@format_option
+def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, ...],
+          duration: str | None, leader_elect: bool, lease_namespace: str | None,
+          production_selector: str | None, cluster: str | None, repo: Path | None,
+          fmt: str) -> None:
+    """Watch a cluster and feed its failures through the pipeline until stopped."""
+    from agentops.commands import watch as cmd
+
+    result = cmd.watch(
+        repo=repo, kubeconfig=kubeconfig, context=context, namespaces=namespaces,
+        duration=cmd.parse_for(duration) if duration else None, leader_elect=leader_elect,
+        lease_namespace=lease_namespace, production_selector=production_selector,
+        cluster=cluster)
+    emit(fmt, result, cmd.watch_text(result))
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 def _crash_log(exc: BaseException) -> Path:
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    path = base / "agentops" / f"crash-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+    path = base / "agentops" / f"crash-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(

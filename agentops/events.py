@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from agentops.errors import InvalidEventError
@@ -122,7 +122,7 @@ _set = object.__setattr__
 
 def format_time(value: datetime) -> str:
     """UTC, ISO 8601, ``Z`` suffix, microseconds only when present."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     spec = "seconds" if value.microsecond == 0 else "microseconds"
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
@@ -130,9 +130,9 @@ def format_time(value: datetime) -> str:
 def parse_time(value: Any, *, where: str = "time") -> datetime:
     """Parse ISO 8601 (any offset, nanoseconds allowed) or epoch seconds into aware UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     if not isinstance(value, str) or not value:
         raise InvalidEventError(f"{where}: expected an ISO 8601 time, got {value!r}")
     text = _FRACTION_RE.sub(r"\1", value.strip())
@@ -145,8 +145,8 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
             f"{where}: {value!r} is not an ISO 8601 time like 2026-11-24T08:30:00Z"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def derive_key(content: Mapping[str, Any]) -> str:
@@ -175,7 +175,7 @@ def make_event(
 ) -> Event:
     """Build a validated event; the single constructor every source goes through."""
     data: dict[str, Any] = {"type": type, "source": source, "message": message}
-    data["time"] = time if time is not None else (now or datetime.now(timezone.utc))
+    data["time"] = time if time is not None else (now or datetime.now(UTC))
     if subject is not None:
         data["subject"] = subject.to_dict() if isinstance(subject, Subject) else dict(subject)
     data["environment"] = environment
@@ -202,7 +202,7 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
         )
     raw_time = data.get("time")
     when = parse_time(raw_time, where="event.time") if raw_time is not None else (
-        now or datetime.now(timezone.utc)
+        now or datetime.now(UTC)
     )
     subject = _subject(data.get("subject"))
     source = _text(data, "source", required=True) or "unknown"

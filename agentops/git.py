@@ -144,6 +144,19 @@ def head(repo: Path) -> str | None:
     return out or None
 
 
+def read_head(repo: Path) -> str | None:
+    """HEAD without a subprocess when the ref is a plain file; None on an unborn branch."""
+    try:
+        target = (git_dir(repo) / "HEAD").read_text().strip()
+        if target.startswith("ref: "):
+            target = (common_dir(repo) / target[5:]).read_text().strip()
+    except FileNotFoundError:
+        return head(repo)  # packed refs, or unborn: ask git
+    except OSError:
+        return head(repo)
+    return target if _SHA.fullmatch(target) else head(repo)
+
+
 def current_branch(repo: Path) -> str | None:
     """The checked-out branch name (also when unborn), or None when HEAD is detached."""
     return run(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None

@@ -88,13 +88,15 @@ def update_fields(entry_text: str, **fields: Any) -> str:
 
 
 def _meta_edits(text: str, span: tuple[int, int], values: dict[str, Any]) -> list[Edit]:
-    pending = dict(values)
+    """Replace every line of each key (a duplicated key must not keep a stale value)."""
     edits: list[Edit] = []
+    seen: set[str] = set()
     for a, b in md.lines(text, *span):
         key = text[a:b].partition(":")[0]
-        if key in pending and text[a:b].startswith(key + ":"):
-            edits.append((a, b, md.meta_line(key, pending.pop(key))))
-    extra = "".join(md.meta_line(k, v) + "\n" for k, v in pending.items())
+        if key in values and text[a:b].startswith(key + ":"):
+            edits.append((a, b, md.meta_line(key, values[key])))
+            seen.add(key)
+    extra = "".join(md.meta_line(k, v) + "\n" for k, v in values.items() if k not in seen)
     if extra:
         edits.append((span[1], span[1], extra))
     return edits

@@ -17,7 +17,7 @@ from typing import Final
 
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
-from agentops.ledger.kinds import spec
+from agentops.ledger.kinds import parse_entry, spec
 from agentops.ledger.memory import INDEX_EMPTY, render_index
 from agentops.ledger.model import ID_RES, Entry, Kind, MemoryEntry, id_sort_key
 
@@ -112,7 +112,7 @@ class RawEntry:
     text: str
 
     def parse(self) -> Entry:
-        return spec(md.BEGIN_RE.match(self.text).group(1)).parse(self.text)  # type: ignore[union-attr]
+        return parse_entry(self.text)
 
 
 @dataclass(frozen=True, slots=True)

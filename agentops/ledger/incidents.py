@@ -8,6 +8,7 @@ from typing import Any, Final
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
 from agentops.ledger.model import CATEGORIES, SEVERITIES, STATUSES, Incident
+from agentops.ledger.safety import escape_inline
 
 SUMMARY_PREFIX: Final = "**Severity:**"
 SEP: Final = " · "
@@ -60,8 +61,9 @@ def format_duration(value: timedelta) -> str:
 
 def summary_line(inc: Incident) -> str:
     """The one human-readable line rendered from the data; ``lint`` checks it did not drift."""
-    parts = [f"{SUMMARY_PREFIX} {inc.severity}", f"**Status:** {inc.status}",
-             f"**Category:** {inc.category}", f"**Detected:** {format_when(inc.detected)}"]
+    parts = [f"{SUMMARY_PREFIX} {escape_inline(inc.severity)}",
+             f"**Status:** {escape_inline(inc.status)}",
+             f"**Category:** {escape_inline(inc.category)}", f"**Detected:** {format_when(inc.detected)}"]
     spans = (("Time to acknowledge", inc.time_to_acknowledge),
              ("Time to mitigate", inc.time_to_mitigate),
              ("Time to resolve", inc.time_to_resolve),

@@ -8,8 +8,8 @@ from typing import Any, Final
 
 from agentops.errors import LedgerError
 from agentops.ledger import incidents, memory, troubleshooting
-from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import Entry, Kind
+from agentops.ledger.markdown import BEGIN_RE, MetaField
+from agentops.ledger.model import Entry, Incident, Kind, TroubleshootingEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,6 @@ def spec(kind: str) -> KindSpec:
 
 
 def kind_of(entry: Entry) -> Kind:
-    from agentops.ledger.model import Incident, TroubleshootingEntry
-
     if isinstance(entry, Incident):
         return "incident"
     return "troubleshooting" if isinstance(entry, TroubleshootingEntry) else "memory"
@@ -66,8 +64,6 @@ def render_entry(entry: Entry) -> str:
 
 def parse_entry(text: str) -> Entry:
     """Parse any entry; the kind comes from its begin marker."""
-    from agentops.ledger.markdown import BEGIN_RE
-
     match = BEGIN_RE.match(text)
     if match is None:
         raise LedgerError(f"entry does not start with a begin marker: {text[:80]!r}")

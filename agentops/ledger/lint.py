@@ -172,6 +172,8 @@ def _entry_problems(s: KindSpec, text: str, entry: Entry) -> Iterator[str]:
     summary = s.summary(entry)
     if layout.summary is None or text[layout.summary[0]:layout.summary[1]] != summary:
         yield f"summary line does not match the data (expected {summary!r})"
+    if layout.open_fence:
+        yield "a code fence is opened and never closed (it hides the sections after it)"
     if isinstance(entry, MemoryEntry) and md.anchor_line(layout.id) not in text[:200]:
         yield f"anchor line {md.anchor_line(layout.id)} is missing"
     if isinstance(entry, Incident):
@@ -224,7 +226,8 @@ def _check_derived_header(
 
 
 def _check_last_incident(text: str, incidents: list[Incident]) -> list[tuple[int, str]]:
-    pos = find_line(text, LAST_INCIDENT)
+    region = find_line(text, md.REGION_BEGIN)
+    pos = find_line(text, LAST_INCIDENT, 0, None if region < 0 else region)
     if pos < 0:
         return []
     valid = [i for i in incidents if ID_RES["incident"].match(i.id)]

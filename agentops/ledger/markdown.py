@@ -18,7 +18,7 @@ import yaml
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
-from agentops.ledger.model import Kind, Sections
+from agentops.ledger.model import ID_RES, Kind, Sections
 
 DASH: Final = "—"
 SECTION_PREFIX: Final = "#### "
@@ -182,6 +182,7 @@ class Layout:
     meta: tuple[int, int] | None
     sections: tuple[SectionSpan, ...]
     end: int
+    open_fence: bool = False
 
     def section(self, heading: str) -> SectionSpan | None:
         return next((s for s in self.sections if s.heading == heading), None)
@@ -210,8 +211,8 @@ def scan(text: str, summary_prefix: str | None = None) -> Layout:
         raise LedgerError(f"{entry_id}: entry has no end marker {end_marker(kind, entry_id)!r}")
     end += 1
     head = _scan_head(text, begin.end() + 1, end, summary_prefix)
-    sections = _scan_sections(text, head[3], end)
-    return Layout(kind, entry_id, uid, head[0], head[1], head[2], sections, end)
+    sections, open_fence = _scan_sections(text, head[3], end)
+    return Layout(kind, entry_id, uid, head[0], head[1], head[2], sections, end, open_fence)
 
 
 def _scan_head(
@@ -237,7 +238,8 @@ def _scan_head(
     return heading, summary, meta, stop
 
 
-def _scan_sections(text: str, start: int, stop: int) -> tuple[SectionSpan, ...]:
+def _scan_sections(text: str, start: int, stop: int) -> tuple[tuple[SectionSpan, ...], bool]:
+    """Section headings outside code fences; also whether a fence is left open."""
     found: list[tuple[str, int, int]] = []
     fence = ""
     for a, b in lines(text, start, stop):
@@ -251,7 +253,8 @@ def _scan_sections(text: str, start: int, stop: int) -> tuple[SectionSpan, ...]:
         elif line.startswith(SECTION_PREFIX):
             found.append((line[len(SECTION_PREFIX):], a, min(b + 1, stop)))
     ends = [s for _, s, _ in found[1:]] + [stop]
-    return tuple(SectionSpan(h, s, body, e) for (h, s, body), e in zip(found, ends))
+    spans = tuple(SectionSpan(h, s, body, e) for (h, s, body), e in zip(found, ends, strict=True))
+    return spans, bool(fence)
 
 
 def section_body(text: str, span: SectionSpan) -> str:
@@ -295,8 +298,16 @@ class EntryText:
     anchor: bool = False
 
 
+_UID_RE: Final = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def render(entry: EntryText) -> str:
+    if not ID_RES[entry.kind].match(entry.id):
+        raise LedgerError(f"{entry.id!r} is not a valid {entry.kind} id")
+    if not _UID_RE.match(entry.uid):
+        raise LedgerError(f"{entry.id}: uid {entry.uid!r} must be letters, digits, - or _")
     _one_line(entry.title, f"{entry.id}: title")
+    _one_line(entry.summary, f"{entry.id}: summary line")
     out = [begin_marker(entry.kind, entry.id, entry.uid)]
     if entry.anchor:
         out += [anchor_line(entry.id), ""]

@@ -10,6 +10,7 @@ from agentops.ledger import markdown as md
 from agentops.ledger.incidents import SEP
 from agentops.ledger.markdown import MetaField
 from agentops.ledger.model import MEMORY_STATUSES, MemoryEntry
+from agentops.ledger.safety import escape_inline
 
 SUMMARY_PREFIX: Final = "**Status:**"
 INDEX_MAX_LINES: Final = 150
@@ -34,10 +35,10 @@ def _day(value: datetime | None) -> str:
 
 
 def summary_line(entry: MemoryEntry) -> str:
-    parts = [f"{SUMMARY_PREFIX} {entry.status}", f"**Seen:** {entry.seen}×",
+    parts = [f"{SUMMARY_PREFIX} {escape_inline(entry.status)}", f"**Seen:** {entry.seen}×",
              f"**Last validated:** {_day(entry.last_validated)}"]
     if entry.superseded_by:
-        parts.append(f"**Superseded by:** {entry.superseded_by}")
+        parts.append(f"**Superseded by:** {escape_inline(entry.superseded_by)}")
     return SEP.join(parts)
 
 

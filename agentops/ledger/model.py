@@ -219,13 +219,18 @@ class Incident:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TroubleshootingEntry:
-    """A known problem type: how to recognise it and what to do about it."""
+    """A known problem type: how to recognise it and what to do about it.
+
+    ``problem`` is the policy's key for the problem type (what a rule's ``problem`` template
+    renders), so that state rebuilt from the ledger knows which types are documented.
+    """
 
     id: str
     uid: str
     title: str
     category: str
     signature: Signature
+    problem: str | None = None
     occurrences: int = 1
     first_seen: datetime | None = None
     last_seen: datetime | None = None

@@ -75,6 +75,7 @@ TROUBLESHOOTING_SCHEMA: Final = _schema("troubleshooting", "agentops troubleshoo
     "uid": _UID,
     "title": {"type": "string"},
     "category": {"enum": list(CATEGORIES)},
+    "problem": {**_OSTR, "description": "The policy's key for this problem type."},
     "signature": {
         "type": "object", "required": ["event_type"], "additionalProperties": False,
         "properties": {"event_type": {"type": "string"}, "reason": _OSTR,

@@ -8,6 +8,7 @@ from agentops.ledger import markdown as md
 from agentops.ledger.incidents import SEP, format_when
 from agentops.ledger.markdown import MetaField
 from agentops.ledger.model import CATEGORIES, Signature, TroubleshootingEntry
+from agentops.ledger.safety import escape_inline
 
 SUMMARY_PREFIX: Final = "**Category:**"
 
@@ -15,6 +16,7 @@ META: Final = (
     MetaField("id", "str", required=True),
     MetaField("uid", "str", required=True),
     MetaField("category", "str", CATEGORIES, required=True),
+    MetaField("problem", "ostr"),
     MetaField("event_type", "str", required=True),
     MetaField("reason", "ostr"),
     MetaField("pattern", "ostr"),
@@ -28,9 +30,9 @@ _SIGNATURE = ("event_type", "reason", "pattern")
 
 def summary_line(entry: TroubleshootingEntry) -> str:
     sig = entry.signature
-    match = f"`{sig.event_type}`" + (f" / {sig.reason}" if sig.reason else "")
+    match = escape_inline(sig.event_type) + (f" / {escape_inline(sig.reason)}" if sig.reason else "")
     return SEP.join((
-        f"{SUMMARY_PREFIX} {entry.category}", f"**Matches:** {match}",
+        f"{SUMMARY_PREFIX} {escape_inline(entry.category)}", f"**Matches:** {match}",
         f"**Seen:** {entry.occurrences}×", f"**Last seen:** {format_when(entry.last_seen)}",
     ))
 

@@ -8,7 +8,7 @@ attach real incident ids before the state learns about an opened incident.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -57,12 +57,15 @@ class OpenIncident:
 class State:
     """Everything the engine needs to remember, derivable from the journal and the ledger."""
 
-    open: dict[str, OpenIncident] = field(default_factory=dict)
-    hits: dict[tuple[str, tuple[Any, ...]], deque[datetime]] = field(default_factory=dict)
-    samples: dict[tuple[str, tuple[Any, ...]], deque[tuple[datetime, float]]] = field(
+    open: MutableMapping[str, OpenIncident] = field(default_factory=dict)
+    hits: MutableMapping[tuple[str, tuple[Any, ...]], deque[datetime]] = field(
         default_factory=dict
     )
-    known_problems: set[str] = field(default_factory=set)
+    samples: MutableMapping[tuple[str, tuple[Any, ...]], deque[tuple[datetime, float]]] = field(
+        default_factory=dict
+    )
+    # problem type -> the TROUBLESHOOTING entry that documents it
+    known_problems: MutableMapping[str, str] = field(default_factory=dict)
 
 
 _NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
@@ -205,9 +208,13 @@ def _number(value: Any) -> float | None:
 
 def observe(
     policy: Policy, state: State, event: Event, decisions: Iterable[Decision],
-    *, ids: dict[str, str] | None = None,
+    *, ids: Mapping[str, str] | None = None, problems: Mapping[str, str] | None = None,
 ) -> None:
-    """Fold an event and its decisions into the state. ``ids`` maps dedup keys to incident ids."""
+    """Fold an event and its decisions into the state.
+
+    ``ids`` maps dedup keys to the incident ids the ledger allocated, ``problems`` maps problem
+    types to troubleshooting ids; without them (rules tests, benchmarks) keys stand in for ids.
+    """
     index = policy._by_type.get(event.type) or policy.index_for(event.type)
     for trig in index.resetters:
         th = trig.threshold
@@ -220,7 +227,7 @@ def observe(
                 _remember(state, trig, event)
     for d in decisions:
         if d.action != IGNORED:
-            _apply(state, d, event, ids or {})
+            _apply(state, d, event, ids or {}, problems or {})
 
 
 def _remember(state: State, trig: Trigger, event: Event) -> None:
@@ -242,20 +249,23 @@ def _remember(state: State, trig: Trigger, event: Event) -> None:
                 samples.popleft()
 
 
-def _apply(state: State, d: Decision, event: Event, ids: dict[str, str]) -> None:
+def _apply(state: State, d: Decision, event: Event, ids: Mapping[str, str],
+           problems: Mapping[str, str]) -> None:
     if d.action == OPEN and d.dedup_key is not None:
         state.open[d.dedup_key] = OpenIncident(
             id=ids.get(d.dedup_key, d.dedup_key), rule=d.rule or "", dedup_key=d.dedup_key,
             opened=event.time, last_seen=event.time, severity=d.severity or "MEDIUM",
         )
-    elif d.action == RECUR and d.dedup_key in state.open:
-        inc = state.open[d.dedup_key]
-        inc.last_seen = max(inc.last_seen, event.time)
-        inc.occurrences += 1
+    elif d.action == RECUR and d.dedup_key is not None:
+        inc = state.open.get(d.dedup_key)
+        if inc is not None:
+            inc.last_seen = max(inc.last_seen, event.time)
+            inc.occurrences += 1
+            state.open[d.dedup_key] = inc
     elif d.action == RESOLVE and d.dedup_key is not None:
         state.open.pop(d.dedup_key, None)
     elif d.action == TROUBLESHOOTING and d.problem:
-        state.known_problems.add(d.problem)
+        state.known_problems[d.problem] = problems.get(d.problem, "")
 
 
 def _human(delta: timedelta) -> str:

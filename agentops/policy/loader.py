@@ -19,13 +19,29 @@ import yaml
 from agentops.errors import InvalidEventError, InvalidRulesError
 from agentops.events import TYPE_RE, Event, parse_time
 from agentops.policy.matchers import (
-    MatchSpecError, check_path, compile_match, getter, split_match,
+    MatchSpecError,
+    check_path,
+    compile_match,
+    getter,
+    split_match,
 )
 from agentops.policy.model import (
-    CATEGORIES, SEVERITIES, SEVERITY_ALIASES, WRITES, Aggregate, Environment, Policy, Resolve,
-    SeverityRule, Silence, Sla, Threshold, Trigger, compile_template, template_fields,
+    CATEGORIES,
+    SEVERITIES,
+    SEVERITY_ALIASES,
+    WRITES,
+    Aggregate,
+    Environment,
+    Policy,
+    Resolve,
+    SeverityRule,
+    Silence,
+    Sla,
+    Threshold,
+    Trigger,
+    compile_template,
+    template_fields,
 )
-
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]

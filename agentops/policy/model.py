@@ -48,7 +48,7 @@ def compile_template(text: str) -> Template:
         parts.append(repr(text[pos:]))
     if not parts:
         return lambda e: ""
-    fn: Template = eval("lambda e: " + " + ".join(parts), env)  # noqa: S307 - built from repr()
+    fn: Template = eval("lambda e: " + " + ".join(parts), env)
     return fn
 
 
@@ -239,8 +239,16 @@ class TypeIndex:
     condition per trigger. Residual conditions (all/any/not, CEL) run only for survivors.
     """
 
-    __slots__ = ("triggers", "full", "columns", "residual", "counted", "resolvers", "resetters",
-                 "idle")
+    __slots__ = (
+        "columns",
+        "counted",
+        "full",
+        "idle",
+        "resetters",
+        "residual",
+        "resolvers",
+        "triggers",
+    )
 
     def __init__(self, triggers: tuple[Trigger, ...], *, resolvers: tuple[Trigger, ...] = (),
                  resetters: tuple[Trigger, ...] = ()) -> None:

@@ -1,0 +1,63 @@
+"""``agentops init``: scaffold a repository (idempotent, one commit)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from agentops import git
+from agentops.config import CONFIG_PATH, DEFAULT_CONFIG
+from agentops.fsutil import atomic_write
+from agentops.ledger import format as fmt
+from agentops.ledger.writer import FILES
+from agentops.paths import RULES_DIR, default_rules
+
+
+def init(repo: Path) -> dict[str, Any]:
+    """Create what is missing; commit it. Running it again changes nothing."""
+    root = git.find_root(repo)
+    with git.locked(root):
+        created = _rules(root) + _ledgers(root) + _config(root)
+        sha = None
+        if created:
+            sha = git.commit(root, paths=created, subject="agentops: init",
+                             body="Scaffold the escalation policy and the incident memory.")
+    return {"repo": str(root), "created": created, "commit": sha}
+
+
+def _rules(root: Path) -> list[str]:
+    created = []
+    source = default_rules()
+    for path in sorted(source.rglob("*.yaml")):
+        rel = path.relative_to(source)
+        target = root / RULES_DIR / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            created.append(f"{RULES_DIR}/{rel.as_posix()}")
+    return created
+
+
+def _ledgers(root: Path) -> list[str]:
+    created = []
+    for kind, name in FILES.items():
+        if not (root / name).exists():
+            atomic_write(root / name, fmt.render_empty_file(kind))  # type: ignore[arg-type]
+            created.append(name)
+    return created
+
+
+def _config(root: Path) -> list[str]:
+    if (root / CONFIG_PATH).exists():
+        return []
+    atomic_write(root / CONFIG_PATH, DEFAULT_CONFIG)
+    return [CONFIG_PATH]
+
+
+def init_text(result: dict[str, Any]) -> str:
+    if not result["created"]:
+        return f"{result['repo']}: already initialised, nothing to do"
+    lines = [f"initialised {result['repo']} ({str(result['commit'])[:12]}):"]
+    lines += [f"  + {path}" for path in result["created"]]
+    return "\n".join(lines)

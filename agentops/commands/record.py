@@ -1,0 +1,140 @@
+"""``agentops record``: one automation outcome, as a typed record or a JSON event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentops.errors import InvalidEventError
+from agentops.events import Event, event_from_dict
+from agentops.paths import find_repo
+from agentops.pipeline import Outcome, process
+
+# TYPE -> (field that picks the outcome, {value: event type}, default event type)
+RECORD_TYPES: dict[str, tuple[str | None, dict[str, str], str]] = {
+    "deployment": ("status", {"failed": "deployment.failed", "failure": "deployment.failed",
+                              "error": "deployment.failed", "succeeded": "deployment.succeeded",
+                              "success": "deployment.succeeded"}, "deployment.failed"),
+    "deletion": (None, {}, "resource.deleted"),
+    "approval": ("decision", {"denied": "approval.denied", "rejected": "approval.denied",
+                              "approved": "approval.approved",
+                              "requested": "approval.requested"}, "approval.denied"),
+    "attempt": ("outcome", {"failed": "attempt.failed", "failure": "attempt.failed",
+                            "succeeded": "attempt.succeeded", "success": "attempt.succeeded"},
+                "attempt.failed"),
+    "availability": (None, {}, "availability.sample"),
+    "security": ("verdict", {"violation": "security.violation", "fail": "security.violation",
+                             "deny": "security.violation", "pass": "security.pass"},
+                 "security.violation"),
+    "integrity": (None, {}, "integrity.concern"),
+    "event": ("type", {}, ""),
+}
+SUBJECT_FIELDS = {"cluster": "cluster", "namespace": "namespace", "kind": "kind",
+                  "name": "name", "service": "name"}
+
+
+def parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
+    """``k=v`` pairs; numbers and true/false become JSON values, the rest stay strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidEventError(f"--field {pair!r}: expected key=value")
+        out[key.strip()] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def build_event(
+    rtype: str, *, fields: dict[str, Any], message: str, key: str | None, time: str | None,
+    actor: str | None, environment: str | None, source: str = "cli",
+) -> Event:
+    """A record type and its fields -> a validated Event (see ``agentops record --help``)."""
+    fields = dict(fields)
+    etype = _event_type(rtype, fields)
+    subject: dict[str, str] = {}
+    for name, target in SUBJECT_FIELDS.items():
+        if name in fields:
+            subject.setdefault(target, str(fields.pop(name)))
+    if "resource" in fields:
+        kind, _, name = str(fields.pop("resource")).rpartition("/")
+        subject.setdefault("name", name)
+        if kind:
+            subject.setdefault("kind", kind)
+    actor = actor or _pop_str(fields, "actor") or _pop_str(fields, "agent")
+    environment = environment or _pop_str(fields, "environment")
+    data: dict[str, Any] = {"type": etype, "source": source, "subject": subject,
+                            "attributes": fields, "message": message}
+    for name, value in (("key", key), ("time", time), ("actor", actor),
+                        ("environment", environment)):
+        if value is not None:
+            data[name] = value
+    return event_from_dict(data)
+
+
+def _pop_str(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.pop(name, None)
+    return None if value is None else str(value)
+
+
+def _event_type(rtype: str, fields: dict[str, Any]) -> str:
+    if "." in rtype:
+        return rtype
+    if rtype not in RECORD_TYPES:
+        raise InvalidEventError(
+            f"record type {rtype!r}: expected one of {', '.join(RECORD_TYPES)} "
+            "or a dotted event type like k8s.warning")
+    selector, mapping, default = RECORD_TYPES[rtype]
+    if rtype == "event":
+        value = fields.pop("type", None)
+        if not value:
+            raise InvalidEventError("record event: give the event type with --field type=x.y")
+        return str(value)
+    if selector is None or selector not in fields:
+        return default
+    value = str(fields[selector]).lower()
+    if value not in mapping:
+        raise InvalidEventError(f"--field {selector}={value}: expected one of "
+                                f"{', '.join(sorted(mapping))}")
+    return mapping[value]
+
+
+def read_event(text: str) -> Event:
+    try:
+        return event_from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidEventError(f"event: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+def record(event: Event, *, repo: Path | None, actor: str | None, dry_run: bool) -> Outcome:
+    return process(find_repo(repo), [event], actor=actor, dry_run=dry_run)[0]
+
+
+def outcome_text(outcome: Outcome) -> str:
+    if outcome.duplicate:
+        head = f"{outcome.event_id}: already recorded"
+    else:
+        head = f"{outcome.event_id}: recorded"
+    lines = [head + (f" in {outcome.commit[:12]}" if outcome.commit else "")]
+    for inc in outcome.incidents:
+        lines.append(f"  {inc['action']:<8} {inc['id']}")
+    for ts in outcome.troubleshooting:
+        lines.append(f"  troubleshooting {ts}")
+    for mem in outcome.memory:
+        lines.append(f"  memory   {mem}")
+    if not outcome.incidents:
+        lines.append("  no incident" + (f" (matched: {', '.join(outcome.matched)})"
+                                        if outcome.matched else ""))
+    return "\n".join(lines)

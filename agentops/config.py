@@ -1,0 +1,110 @@
+"""``.agentops/config.yaml``: identity, redaction patterns and push settings of a repository.
+
+Small and read on every command, so it is parsed with the C loader and validated by hand; a
+missing file means the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentops.errors import RepoError
+
+CONFIG_PATH = ".agentops/config.yaml"
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+DEFAULT_CONFIG = """\
+# agentops configuration for this repository. `agentops init` wrote it; edit freely.
+
+# Who commits. Authors are the acting agent or person (--actor, or the event's actor).
+identity:
+  name: agentops
+  email: agentops@localhost
+  # Agents without an email of their own become "<actor> <actor@EMAIL_DOMAIN>".
+  email_domain: agents.invalid
+
+# Extra regular expressions whose matches are replaced by [REDACTED] before anything is
+# written or committed (tokens, passwords, keys and kubeconfig data are always redacted).
+redaction:
+  patterns: []
+
+# Push every agentops commit; on a non-fast-forward, fetch, replay this batch on the new
+# tip (renumbering ids taken meanwhile) and push again.
+push:
+  enabled: false
+  remote: origin
+  retries: 5
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    name: str = "agentops"
+    email: str = "agentops@localhost"
+    email_domain: str = "agents.invalid"
+    redaction_patterns: tuple[str, ...] = ()
+    push: bool = False
+    remote: str = "origin"
+    push_retries: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def author(self, actor: str | None) -> str | None:
+        """``Name <email>`` for an actor, or None to let git use the configured identity."""
+        if not actor:
+            return None
+        name = re.sub(r"[<>\n]", "", actor).strip() or "agent"
+        if "@" in name and " " not in name:
+            return f"{name.split('@')[0]} <{name}>"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "agent"
+        return f"{name} <{slug}@{self.email_domain}>"
+
+
+def load_config(repo: Path) -> Config:
+    path = repo / CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    try:
+        doc = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise RepoError(f"{CONFIG_PATH}{where}: invalid YAML: {exc}") from None
+    return _parse(doc)
+
+
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name) or {}
+    if not isinstance(value, dict):
+        raise RepoError(f"{CONFIG_PATH}: {name}: expected a mapping")
+    return value
+
+
+def _parse(doc: Any) -> Config:
+    if not isinstance(doc, dict):
+        raise RepoError(f"{CONFIG_PATH}: expected a mapping")
+    identity = _section(doc, "identity")
+    redaction = _section(doc, "redaction")
+    push = _section(doc, "push")
+    patterns = redaction.get("patterns") or []
+    if not isinstance(patterns, list):
+        raise RepoError(f"{CONFIG_PATH}: redaction.patterns: expected a list of regexes")
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise RepoError(f"{CONFIG_PATH}: redaction.patterns[{i}]: invalid regex: {exc}") from None
+    return Config(
+        name=str(identity.get("name", "agentops")),
+        email=str(identity.get("email", "agentops@localhost")),
+        email_domain=str(identity.get("email_domain", "agents.invalid")),
+        redaction_patterns=tuple(str(p) for p in patterns),
+        push=bool(push.get("enabled", False)), remote=str(push.get("remote", "origin")),
+        push_retries=int(push.get("retries", 5)), extra=doc,
+    )

@@ -1,0 +1,80 @@
+"""The journal: every accepted event, append-only JSON lines under ``.agentops/journal/``.
+
+One file per month (by the time the event was accepted) keeps each file small enough for git
+to hash quickly. A record holds the redacted event and what the pipeline decided, so state can
+be rebuilt and a retried event can be answered with its original outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentops.errors import LedgerError
+
+JOURNAL_DIR = ".agentops/journal"
+
+
+def journal_path(accepted: datetime) -> str:
+    """The repository-relative journal file for events accepted at ``accepted``."""
+    return f"{JOURNAL_DIR}/{accepted:%Y-%m}.jsonl"
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+            + "\n").encode("utf-8")
+
+
+def read_all(repo: Path) -> Iterator[dict[str, Any]]:
+    """Every journal record, oldest file first; a torn last line (a crash) is skipped."""
+    folder = repo / JOURNAL_DIR
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.jsonl")):
+        yield from _read(path)
+
+
+def _read(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as fh:
+        data = fh.read()
+    lines = data.split(b"\n")
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines):  # an unterminated last line: a write cut short
+                return
+            raise LedgerError(f"{path}:{n}: journal line is not JSON") from None
+        if isinstance(record, dict):
+            yield record
+
+
+def lint_journal(repo: Path) -> list[str]:
+    """Problems in the journal files: non-JSON lines, missing fields, duplicate keys."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    folder = repo / JOURNAL_DIR
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        rel = f"{JOURNAL_DIR}/{path.name}"
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            problems.append(f"{rel}: last line is not terminated (a torn write)")
+        for n, line in enumerate(data.splitlines(), start=1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(f"{rel}:{n}: not JSON")
+                continue
+            key = record.get("key") if isinstance(record, dict) else None
+            if not isinstance(key, str) or "event" not in record:
+                problems.append(f"{rel}:{n}: a record needs 'key' and 'event'")
+            elif key in seen:
+                problems.append(f"{rel}:{n}: key {key!r} already journaled at {seen[key]}")
+            else:
+                seen[key] = f"{rel}:{n}"
+    return problems

@@ -1,0 +1,309 @@
+"""Apply engine decisions to the three ledger files, in memory, for one batch.
+
+Each decision becomes an edit of one entry: a new incident, a recurrence counted, a
+resolution, a troubleshooting entry for a new problem type (or a known one linked), a lesson
+added or confirmed. Files are read once per batch, edited as strings with the marker-based
+operations of ``agentops.ledger.format`` (never parsing a whole file on the hot path), and
+written back atomically by :meth:`LedgerWriter.write_all`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentops import fsutil
+from agentops.errors import LedgerError
+from agentops.events import Event
+from agentops.ledger import format as fmt
+from agentops.ledger.model import (
+    TIMELINE_HEADER,
+    Incident,
+    MemoryEntry,
+    Signature,
+    TroubleshootingEntry,
+    id_sort_key,
+    template_sections,
+    timeline_row,
+)
+from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
+from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
+from agentops.state import Store
+
+FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
+         "memory": "MEMORY.md"}
+MAX_EVENT_IDS = 10
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+Touched = dict[str, list[tuple[str, str]]]
+
+
+def stable_uid(*parts: str) -> str:
+    """A 26-character Crockford id derived from content, so replays give the same entries."""
+    value = int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:17], "big") >> 6
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def subject_text(event: Event) -> str | None:
+    s = event.subject
+    parts = [p for p in (s.cluster, s.namespace, s.kind, s.name) if p]
+    return "/".join(parts) or None
+
+
+class LedgerWriter:
+    """The ledger files of one batch, loaded lazily and written back once."""
+
+    def __init__(self, repo: Path, store: Store, *, redact: Sequence[str] = ()) -> None:
+        self.repo = repo
+        self.store = store
+        self.patterns = tuple(redact)
+        self._texts: dict[str, str] = {}
+        self._changed: set[str] = set()
+
+    # -- files ------------------------------------------------------------------------------
+
+    def text(self, kind: str) -> str:
+        name = FILES[kind]
+        if name not in self._texts:
+            self._texts[name] = fsutil.read_text(self.repo / name)
+        return self._texts[name]
+
+    def _set(self, kind: str, text: str) -> None:
+        self._texts[FILES[kind]] = text
+        self._changed.add(FILES[kind])
+
+    def changed_paths(self) -> list[str]:
+        return sorted(self._changed)
+
+    def write_all(self) -> None:
+        for name in sorted(self._changed):
+            fsutil.atomic_write(self.repo / name, self._texts[name])
+
+    def _entry(self, kind: str, entry_id: str) -> str:
+        text = self.text(kind)
+        span = fmt.find_entry(kind, text, entry_id)  # type: ignore[arg-type]
+        if span is None:
+            raise LedgerError(f"{FILES[kind]}: {entry_id} not found (was it removed by hand? "
+                              "commit the change and retry)")
+        return text[span[0]:span[1]]
+
+    def _replace(self, kind: str, entry_id: str, new_text: str) -> None:
+        self._set(kind, fmt.replace_entry(kind, self.text(kind), entry_id, new_text))  # type: ignore[arg-type]
+
+    def _insert(self, kind: str, entry_text: str) -> None:
+        self._set(kind, fmt.insert_entry(kind, self.text(kind), entry_text))  # type: ignore[arg-type]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def redact_event(self, event: Event) -> Event:
+        """The event with secrets removed from every free-text field, before anything is kept."""
+        from dataclasses import replace
+
+        message = redact(event.message, self.patterns)
+        attributes = redact_obj(dict(event.attributes), self.patterns)
+        actor = redact(event.actor, self.patterns) if event.actor else event.actor
+        if message == event.message and attributes == event.attributes and actor == event.actor:
+            return event
+        return replace(event, message=message, attributes=attributes, actor=actor)
+
+    def apply(self, event: Event, decisions: Sequence[Decision]
+              ) -> tuple[dict[str, str], dict[str, str], Touched]:
+        """Edit the ledger for one event; returns incident ids, problem ids, what was touched."""
+        ids: dict[str, str] = {}
+        problems: dict[str, str] = {}
+        touched: Touched = {"incidents": [], "troubleshooting": [], "memory": []}
+        for d in decisions:
+            if d.action == OPEN:
+                ids[d.dedup_key or ""] = self._open(event, d, touched)
+            elif d.action == RECUR:
+                self._recur(event, d, ids, touched)
+            elif d.action == RESOLVE and d.incident:
+                self._resolve(event, d, touched)
+            elif d.action == TROUBLESHOOTING and d.problem:
+                problems[d.problem] = self._troubleshooting(event, d, ids, touched)
+            elif d.action == MEMORY and d.title:
+                self._memory(event, d, ids, touched)
+        return ids, problems, touched
+
+    # -- incidents --------------------------------------------------------------------------
+
+    def _open(self, event: Event, d: Decision, touched: Touched) -> str:
+        day = event.time.date().isoformat()
+        inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
+        known = self.store.state.known_problems.get(d.problem or "") or None
+        inc = Incident(
+            id=inc_id, uid=stable_uid(event.key, d.rule or "", "incident"),
+            title=escape_inline(redact(d.title or d.rule or event.type, self.patterns)),
+            severity=d.severity or "MEDIUM", category=d.category or "AUTOMATION_FAILURE",
+            rule=d.rule, dedup_key=d.dedup_key, occurrences=1, events=(event.id,),
+            environment=event.environment, subject=subject_text(event), detected=event.time,
+            review_required=bool(d.review), troubleshooting=known,
+            sections=template_sections("incident", **self._incident_prose(event, d)),
+        )
+        self._insert("incident", fmt.render_incident(inc))
+        self._last_incident(inc_id, event.time)
+        touched["incidents"].append((inc_id, OPEN))
+        if known:
+            self._link_problem(known, inc_id, event.time, touched)
+        return inc_id
+
+    def _incident_prose(self, event: Event, d: Decision) -> dict[str, str]:
+        who = f" by {escape_inline(event.actor)}" if event.actor else ""
+        description = escape_block(event.message) if event.message.strip() else ""
+        reported = f"Reported{who} via {escape_inline(event.source)} as `{event.type}`."
+        row = timeline_row(event.time, escape_inline(
+            f"Detected: {event.type} from {event.source}; opened by rule {d.rule}"))
+        logs = [f"- Event `{event.id}` ({event.type}, key `{escape_inline(event.key, 120)}`)"]
+        for name, value in list(event.attributes.items())[:20]:
+            logs.append(f"- {escape_inline(str(name), 60)}: {escape_inline(_show(value), 160)}")
+        return {
+            "Description": (description + "\n\n" if description else "") + reported,
+            "Timeline": TIMELINE_HEADER + "\n" + row,
+            "Related_Logs": "\n".join(logs),
+        }
+
+    def _last_incident(self, inc_id: str, when: datetime) -> None:
+        current = self.store.meta("last_incident")
+        if current and id_sort_key("incident", current) > id_sort_key("incident", inc_id):
+            return
+        self.store.set_meta("last_incident", inc_id)
+        self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
+
+    def _recur(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
+        inc_id = d.incident or ids.get(d.dedup_key or "")
+        if not inc_id or inc_id == d.dedup_key:
+            return
+        entry = self._entry("incident", inc_id)
+        inc = fmt.parse_incident(entry)
+        count = inc.occurrences + 1
+        fields: dict[str, Any] = {"occurrences": count}
+        if len(inc.events) < MAX_EVENT_IDS and event.id not in inc.events:
+            fields["events"] = [*inc.events, event.id]
+        new = fmt.update_fields(entry, **fields)
+        if count <= 5 or count % 100 == 0:
+            text = f"Recurred (occurrence {count}): {event.message or event.type}"
+            new = fmt.append_timeline(new, max(event.time, _last_time(inc)), redact(text, self.patterns))
+        self._replace("incident", inc_id, new)
+        touched["incidents"].append((inc_id, RECUR))
+
+    def _resolve(self, event: Event, d: Decision, touched: Touched) -> None:
+        assert d.incident is not None
+        entry = self._entry("incident", d.incident)
+        inc = fmt.parse_incident(entry)
+        if inc.status == "Resolved":
+            return
+        when = max(event.time, _last_time(inc))
+        new = fmt.update_fields(entry, status="Resolved", resolved=when)
+        new = fmt.append_timeline(new, when, redact(
+            f"Resolved by recovery event {event.type} ({event.id}); rule {d.rule}", self.patterns))
+        self._replace("incident", d.incident, new)
+        touched["incidents"].append((d.incident, RESOLVE))
+
+    # -- troubleshooting --------------------------------------------------------------------
+
+    def _troubleshooting(self, event: Event, d: Decision, ids: dict[str, str],
+                         touched: Touched) -> str:
+        problem = d.problem or event.type
+        inc_id = ids.get(d.dedup_key or "")
+        ts_id = f"TS-{self.store.next_number('TS'):04d}"
+        reason = event.attributes.get("reason")
+        entry = TroubleshootingEntry(
+            id=ts_id, uid=stable_uid(problem, "troubleshooting"),
+            title=escape_inline(problem), category=d.category or "AUTOMATION_FAILURE",
+            signature=Signature(event.type, str(reason) if reason else None, None),
+            problem=problem, occurrences=1, first_seen=event.time, last_seen=event.time,
+            incidents=(inc_id,) if inc_id else (),
+            sections=template_sections(
+                "troubleshooting", Symptoms=self._symptoms(event),
+            ),
+        )
+        self._insert("troubleshooting", fmt.render_troubleshooting(entry))
+        touched["troubleshooting"].append((ts_id, "new"))
+        if inc_id:
+            self._replace("incident", inc_id,
+                          fmt.update_fields(self._entry("incident", inc_id), troubleshooting=ts_id))
+        return ts_id
+
+    def _symptoms(self, event: Event) -> str:
+        lines = [f"- Event type `{event.type}`"]
+        if event.attributes.get("reason"):
+            lines.append(f"- Reason `{escape_inline(str(event.attributes['reason']), 80)}`")
+        if event.message.strip():
+            lines.append("- First message:\n\n" + escape_block(event.message))
+        return "\n".join(lines)
+
+    def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched) -> None:
+        entry = self._entry("troubleshooting", ts_id)
+        ts = fmt.parse_troubleshooting(entry)
+        incidents = list(ts.incidents)
+        if inc_id not in incidents:
+            incidents.append(inc_id)
+        last = max(when, ts.last_seen) if ts.last_seen else when
+        self._replace("troubleshooting", ts_id, fmt.update_fields(
+            entry, occurrences=ts.occurrences + 1, last_seen=last, incidents=incidents))
+        touched["troubleshooting"].append((ts_id, "linked"))
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def _memory(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
+        title = escape_inline(redact(d.title or "", self.patterns))
+        inc_id = ids.get(d.dedup_key or "")
+        existing = self.store.lessons.get(title.casefold())
+        if existing:
+            self._confirm_lesson(existing, inc_id, event.time, touched)
+        else:
+            mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
+            entry = MemoryEntry(
+                id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title,
+                seen=1, first_seen=event.time, last_validated=event.time,
+                evidence=(inc_id,) if inc_id else (), tags=tuple(t for t in (d.rule,) if t),
+                sections=template_sections("memory", Lesson=title, Context=escape_block(
+                    f"Learned from {inc_id or event.id} (rule {d.rule}, event {event.type}).")),
+            )
+            self._insert("memory", fmt.render_memory(entry))
+            self.store.lessons[title.casefold()] = mem_id
+            touched["memory"].append((mem_id, "new"))
+        self._refresh_index()
+        if inc_id:
+            mem = self.store.lessons.get(title.casefold())
+            entry_text = self._entry("incident", inc_id)
+            current = fmt.parse_incident(entry_text).memory
+            if mem and mem not in current:
+                self._replace("incident", inc_id,
+                              fmt.update_fields(entry_text, memory=[*current, mem]))
+
+    def _confirm_lesson(self, mem_id: str, inc_id: str | None, when: datetime,
+                        touched: Touched) -> None:
+        entry = self._entry("memory", mem_id)
+        mem = fmt.parse_memory(entry)
+        evidence = list(mem.evidence)
+        if inc_id and inc_id not in evidence:
+            evidence.append(inc_id)
+        last = max(when, mem.last_validated) if mem.last_validated else when
+        self._replace("memory", mem_id, fmt.update_fields(
+            entry, seen=mem.seen + 1, last_validated=last, evidence=evidence))
+        touched["memory"].append((mem_id, "seen"))
+
+    def _refresh_index(self) -> None:
+        text = self.text("memory")
+        entries = [e for e in fmt.parse_file("memory", text).parsed()
+                   if isinstance(e, MemoryEntry)]
+        self._set("memory", fmt.set_memory_index(text, entries))
+
+
+def _last_time(inc: Incident) -> datetime:
+    times = [t for t in (inc.impact_started, inc.detected, inc.acknowledged, inc.mitigated)
+             if t is not None]
+    times += [row.time for row in inc.timeline]
+    return max(times)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)

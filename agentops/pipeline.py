@@ -1,0 +1,294 @@
+"""The one pipeline every source funnels into: journal, decide, write the ledger, commit.
+
+``process`` takes the repository lock, brings the derived state up to date, runs each event
+through the policy engine, applies the decisions to the three ledger files, appends the
+journal, and makes one commit for the whole batch. Nothing else writes ledger files or
+commits; sources (CLI, webhooks, the cluster watcher) only build events.
+
+Crash safety: before touching the work tree the batch writes a ``pending`` note under the git
+directory; the next run finds it and restores those paths from HEAD, so a process killed at any
+instant leaves either the old commit or the new one. The note is removed after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentops import fsutil, git
+from agentops.config import Config, load_config
+from agentops.errors import RepoError
+from agentops.events import Event, format_time
+from agentops.ledger import journal
+from agentops.ledger.writer import LedgerWriter
+from agentops.paths import RULES_DIR
+from agentops.policy.engine import (
+    IGNORED,
+    OPEN,
+    RECUR,
+    RESOLVE,
+    SUPPRESSED,
+    Decision,
+    decide,
+    normalise,
+    observe,
+)
+from agentops.policy.loader import load_policy
+from agentops.policy.model import Policy
+from agentops.state import Store
+
+LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
+MAX_TRAILERS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one event: the JSON an agent gets back from ``record``."""
+
+    event_id: str
+    duplicate: bool
+    matched: tuple[str, ...]
+    incidents: tuple[dict[str, str], ...]
+    troubleshooting: tuple[str, ...]
+    memory: tuple[str, ...]
+    commit: str | None
+    suppressed: tuple[str, ...] = ()
+    decisions: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id, "matched": list(self.matched),
+            "incidents": [dict(i) for i in self.incidents],
+            "troubleshooting": list(self.troubleshooting), "memory": list(self.memory),
+            "commit": self.commit,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        out = self.to_dict()
+        del out["commit"]
+        out["suppressed"] = list(self.suppressed)
+        return out
+
+
+def _outcome_from(stored: dict[str, Any], commit: str | None, *, duplicate: bool) -> Outcome:
+    return Outcome(
+        event_id=stored["event_id"], duplicate=duplicate, matched=tuple(stored["matched"]),
+        incidents=tuple(stored["incidents"]), troubleshooting=tuple(stored["troubleshooting"]),
+        memory=tuple(stored["memory"]), suppressed=tuple(stored.get("suppressed", ())),
+        commit=commit,
+    )
+
+
+class Context:
+    """One locked operation on a repository: policy, config, cache, and the files it edits."""
+
+    def __init__(self, repo: Path, *, now: datetime) -> None:
+        self.repo = repo
+        self.now = now
+        self.config: Config = load_config(repo)
+        self.policy: Policy = load_policy([repo / RULES_DIR], base=repo)
+        self.gitdir = git.common_dir(repo)
+        self.store = Store(self.gitdir / "agentops" / "state.sqlite")
+        self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
+        self.journal_lines: list[bytes] = []
+        self.trailers: list[tuple[str, str]] = []
+        self.summaries: list[str] = []
+
+    @property
+    def pending_path(self) -> Path:
+        return self.gitdir / "agentops" / "pending"
+
+
+def process(
+    repo: Path, events: Sequence[Event], *, actor: str | None = None, dry_run: bool = False,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Run events through the pipeline as one batch and one commit; see the module docstring."""
+    _require_initialised(repo)
+    with git.locked(repo):
+        recover(repo)
+        ctx = Context(repo, now=now or datetime.now(UTC))
+        try:
+            ensure_current(ctx)
+            outcomes = [_one(ctx, event) for event in events]
+            if dry_run:
+                ctx.store.discard()
+                return outcomes
+            sha = _commit(ctx, outcomes, actor=actor or _single_actor(events))
+            return [_with_commit(o, sha) if not o.duplicate else o for o in outcomes]
+        finally:
+            ctx.store.close()
+
+
+def _require_initialised(repo: Path) -> None:
+    missing = [name for name in (*LEDGER_FILES, RULES_DIR) if not (repo / name).exists()]
+    if missing:
+        raise RepoError(f"{repo} is not an agentops repository (missing {', '.join(missing)}); "
+                        "run `agentops init` first")
+
+
+def _single_actor(events: Sequence[Event]) -> str | None:
+    actors = {e.actor for e in events if e.actor}
+    return actors.pop() if len(actors) == 1 else None
+
+
+def _with_commit(outcome: Outcome, sha: str | None) -> Outcome:
+    return Outcome(outcome.event_id, outcome.duplicate, outcome.matched, outcome.incidents,
+                   outcome.troubleshooting, outcome.memory, sha, outcome.suppressed,
+                   outcome.decisions)
+
+
+# --- one event ---------------------------------------------------------------------------------
+
+
+def _one(ctx: Context, raw: Event) -> Outcome:
+    event = normalise(ctx.policy, ctx.ledger.redact_event(raw))
+    seen = ctx.store.seen.get(event.key)
+    if seen is not None:
+        return _outcome_from(seen["outcome"], _commit_of(ctx, seen), duplicate=True)
+    decisions = decide(ctx.policy, ctx.store.state, event, ctx.now)
+    ids, problems, touched = ctx.ledger.apply(event, decisions)
+    observe(ctx.policy, ctx.store.state, event, decisions, ids=ids, problems=problems)
+    outcome = _outcome(event, decisions, touched)
+    ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
+    ctx.journal_lines.append(journal.encode({
+        "id": event.id, "key": event.key, "accepted": format_time(ctx.now),
+        "event": event.to_dict(), "decisions": [d.to_dict() for d in decisions],
+        "outcome": outcome.stored(),
+    }))
+    _note(ctx, event, outcome)
+    return outcome
+
+
+def _outcome(event: Event, decisions: tuple[Decision, ...],
+             touched: dict[str, list[tuple[str, str]]]) -> Outcome:
+    matched = tuple(dict.fromkeys(
+        d.rule for d in decisions if d.rule and d.action in (OPEN, RECUR, RESOLVE, SUPPRESSED)
+    ))
+    return Outcome(
+        event_id=event.id, duplicate=False, matched=matched,
+        incidents=tuple({"id": i, "action": a} for i, a in touched["incidents"]),
+        troubleshooting=tuple(i for i, _ in touched["troubleshooting"]),
+        memory=tuple(i for i, _ in touched["memory"]),
+        suppressed=tuple(d.silence for d in decisions if d.action == SUPPRESSED and d.silence),
+        commit=None, decisions=tuple(d.to_dict() for d in decisions if d.action != IGNORED),
+    )
+
+
+def _note(ctx: Context, event: Event, outcome: Outcome) -> None:
+    ctx.trailers.append(("Agentops-Event", event.id))
+    for rule in outcome.matched:
+        ctx.trailers.append(("Agentops-Rule", rule))
+    for inc in outcome.incidents:
+        ctx.trailers.append(("Agentops-Incident", inc["id"]))
+        ctx.summaries.append(f"{inc['action']} {inc['id']}")
+    if not outcome.incidents:
+        ctx.summaries.append(f"journal {event.type}")
+
+
+def _commit_of(ctx: Context, seen: dict[str, Any]) -> str | None:
+    sha = seen.get("commit")
+    if sha is None:
+        sha = git.log_grep(ctx.repo, f"Agentops-Event: {seen['event_id']}")
+    return sha
+
+
+# --- commit ------------------------------------------------------------------------------------
+
+
+def _commit(ctx: Context, outcomes: list[Outcome], *, actor: str | None) -> str | None:
+    if not ctx.journal_lines:
+        ctx.store.discard()
+        return None
+    paths = ctx.ledger.changed_paths()
+    jpath = journal.journal_path(ctx.now)
+    _begin_pending(ctx, [*paths, jpath])
+    ctx.ledger.write_all()
+    fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
+    sha = git.commit(
+        ctx.repo, paths=[*paths, jpath], subject=_subject(ctx), body=_body(outcomes),
+        trailers=_dedupe(ctx.trailers), author=ctx.config.author(actor),
+    )
+    _record_commit(ctx, sha)
+    ctx.store.save(sha)
+    ctx.pending_path.unlink(missing_ok=True)
+    return sha
+
+
+def _record_commit(ctx: Context, sha: str | None) -> None:
+    """Remember which commit carries each new event, so a retry can name it."""
+    for line in ctx.journal_lines:
+        key = json.loads(line)["key"]
+        seen = ctx.store.seen.get(key)
+        if seen is not None:
+            ctx.store.seen[key] = {**seen, "commit": sha}
+
+
+def _subject(ctx: Context) -> str:
+    items = list(dict.fromkeys(ctx.summaries))
+    text = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+    events = len(ctx.journal_lines)
+    prefix = f"agentops: {events} events: " if events > 1 else "agentops: "
+    return (prefix + text)[:200]
+
+
+def _body(outcomes: list[Outcome]) -> str:
+    new = [o for o in outcomes if not o.duplicate]
+    lines = []
+    for o in new[:MAX_TRAILERS]:
+        incs = ", ".join(f"{i['action']} {i['id']}" for i in o.incidents) or "no incident"
+        lines.append(f"- {o.event_id}: {incs}")
+    if len(new) > MAX_TRAILERS:
+        lines.append(f"- and {len(new) - MAX_TRAILERS} more events (see the journal)")
+    return "\n".join(lines)
+
+
+def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    unique = list(dict.fromkeys(trailers))
+    events = [t for t in unique if t[0] == "Agentops-Event"]
+    others = [t for t in unique if t[0] != "Agentops-Event"]
+    if len(events) > MAX_TRAILERS:
+        events = events[:MAX_TRAILERS] + [("Agentops-Events-Omitted", str(len(events) - MAX_TRAILERS))]
+    return events + others[: MAX_TRAILERS * 2]
+
+
+# --- crash recovery and the cache ----------------------------------------------------------
+
+
+def _begin_pending(ctx: Context, paths: list[str]) -> None:
+    fsutil.atomic_write(ctx.pending_path, json.dumps(paths))
+
+
+def recover(repo: Path) -> list[str]:
+    """Undo a batch that was cut short: restore its paths from HEAD. Returns those paths."""
+    pending = git.common_dir(repo) / "agentops" / "pending"
+    try:
+        paths = json.loads(pending.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        pending.unlink(missing_ok=True)
+        return []
+    tracked = set(git.run(repo, "ls-tree", "-r", "--name-only", "HEAD", "--", *paths,
+                          check=False).split("\n")) - {""}
+    if tracked:
+        git.run(repo, "checkout", "-q", "HEAD", "--", *sorted(tracked))
+    for path in paths:
+        if path not in tracked:
+            (repo / path).unlink(missing_ok=True)
+    git.run(repo, "reset", "-q", "--", *paths, check=False)
+    pending.unlink(missing_ok=True)
+    return list(paths)
+
+
+def ensure_current(ctx: Context) -> None:
+    """Rebuild the cache from the journal and the ledger unless it describes HEAD."""
+    head = git.read_head(ctx.repo)
+    if ctx.store.is_current(head):
+        return
+    from agentops.rebuild import rebuild
+
+    rebuild(ctx.repo, ctx.store, ctx.policy)
+    ctx.store.save(head)

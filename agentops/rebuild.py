@@ -1,0 +1,109 @@
+"""Rebuild the derived state from what is committed: the ledger files and the journal.
+
+Open incidents, id sequences, known problem types and lessons come from the ledger (people may
+have resolved or renumbered entries by hand); seen idempotency keys and the counters behind
+thresholds and aggregates come from replaying the journal. Only the events inside the longest
+window of any trigger can still count, so older ones are skipped for the replay.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from agentops.errors import AgentopsError
+from agentops.events import event_from_dict, parse_time
+from agentops.ledger import format as fmt
+from agentops.ledger import journal
+from agentops.ledger.model import (
+    INCIDENT_ID_RE,
+    MEM_ID_RE,
+    TS_ID_RE,
+    Incident,
+    MemoryEntry,
+    TroubleshootingEntry,
+)
+from agentops.ledger.writer import FILES
+from agentops.policy.engine import OpenIncident, observe
+from agentops.policy.model import Policy
+from agentops.state import Store
+
+
+def rebuild(repo: Path, store: Store, policy: Policy) -> None:
+    store.clear()
+    _incidents(repo, store)
+    _troubleshooting(repo, store)
+    _memory(repo, store)
+    _journal(repo, store, policy)
+
+
+def _entries(repo: Path, kind: str) -> list[object]:
+    text = (repo / FILES[kind]).read_text(encoding="utf-8")
+    return list(fmt.parse_file(kind, text).parsed())  # type: ignore[arg-type]
+
+
+def _incidents(repo: Path, store: Store) -> None:
+    newest: tuple[str, int] | None = None
+    for inc in _entries(repo, "incident"):
+        assert isinstance(inc, Incident)
+        m = INCIDENT_ID_RE.match(inc.id)
+        if m:
+            store.bump(f"INC-{m.group(1)}", int(m.group(2)))
+            if newest is None or (m.group(1), int(m.group(2))) > newest:
+                newest = (m.group(1), int(m.group(2)))
+                store.set_meta("last_incident", inc.id)
+        if inc.status != "Resolved" and inc.dedup_key and inc.detected:
+            store.open[inc.dedup_key] = OpenIncident(
+                id=inc.id, rule=inc.rule or "", dedup_key=inc.dedup_key, opened=inc.detected,
+                last_seen=max([inc.detected, *(r.time for r in inc.timeline)]),
+                severity=inc.severity, occurrences=inc.occurrences,
+            )
+
+
+def _troubleshooting(repo: Path, store: Store) -> None:
+    for ts in _entries(repo, "troubleshooting"):
+        assert isinstance(ts, TroubleshootingEntry)
+        m = TS_ID_RE.match(ts.id)
+        if m:
+            store.bump("TS", int(m.group(1)))
+        store.problems[ts.problem or ts.title] = ts.id
+
+
+def _memory(repo: Path, store: Store) -> None:
+    for mem in _entries(repo, "memory"):
+        assert isinstance(mem, MemoryEntry)
+        m = MEM_ID_RE.match(mem.id)
+        if m:
+            store.bump("MEM", int(m.group(1)))
+        if mem.status == "active":
+            store.lessons[mem.title.casefold()] = mem.id
+
+
+def _journal(repo: Path, store: Store, policy: Policy) -> None:
+    records = list(journal.read_all(repo))
+    for record in records:
+        store.seen[record["key"]] = {"event_id": record.get("id"),
+                                     "outcome": record.get("outcome", _empty(record))}
+    longest = _longest_window(policy)
+    if not records or longest is None:
+        return
+    latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {}))
+    since = latest - longest
+    for record in records:
+        try:
+            event = event_from_dict(record["event"])
+        except AgentopsError:
+            continue
+        if event.time > since:
+            observe(policy, store.state, event, ())
+
+
+def _longest_window(policy: Policy) -> timedelta | None:
+    windows = [t.threshold.within for t in policy.triggers if t.threshold]
+    windows += [t.aggregate.within for t in policy.triggers if t.aggregate]
+    return max(windows) if windows else None
+
+
+def _empty(record: dict[str, object]) -> dict[str, object]:
+    return {"event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}

@@ -1,0 +1,9 @@
+"""``agentops serve``: the HTTP receiver for webhooks (Alertmanager, Flux, Argo CD, GitHub).
+
+Why a package of small parts: the request path must stay tiny and never touch git, so it is
+split from the one thing that does. A request is authenticated (:mod:`.auth`), parsed by the
+same adapters ``agentops hook`` uses, written durably to the spool (:mod:`.spool`) and answered
+202; a single committer thread (:mod:`.committer`) drains the spool into the pipeline in group
+commits. :mod:`.app` wires these into a Starlette app, :mod:`.run` into uvicorn. Starlette and
+uvicorn are an optional extra (``pip install agentops[serve]``), imported only by ``serve``.
+"""

@@ -1,0 +1,159 @@
+"""Run the receiver under uvicorn: bind, serve, stop on a signal or a deadline, drain, exit 0.
+
+uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, which would kill the process
+before we report success; handlers installed here first receive that re-raised signal and let
+``serve`` return normally once the spool is drained. The socket is bound here (not by uvicorn)
+so a busy port is a clean error and ``--port 0`` can announce the port it got.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from agentops import git
+from agentops.errors import AgentopsError
+from agentops.events import Event
+from agentops.paths import find_repo
+from agentops.server.app import MAX_BODY, Receiver, create_app
+from agentops.server.auth import load_auth
+from agentops.server.committer import WINDOW, Committer, Sink
+from agentops.server.metrics import Metrics
+from agentops.server.spool import Spool, spool_dir
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_for(value: str | None) -> float | None:
+    """``--for``: ``30s``, ``5m``, ``1h``, ``500ms`` or plain seconds."""
+    if value is None:
+        return None
+    found = _DURATION.match(value.strip())
+    if not found:
+        raise AgentopsError(f"--for: {value!r} is not a duration like 30s, 5m, 1h")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def pipeline_sink(repo: Path) -> Sink:
+    from agentops.pipeline import process
+
+    def sink(events: Sequence[Event]) -> Sequence[Any]:
+        return process(repo, events)
+
+    return sink
+
+
+def serve(
+    *, repo: Path | None, host: str, port: int, duration: str | None = None,
+    insecure_no_auth: bool = False, max_body: int = MAX_BODY, window: float = WINDOW,
+    sink: Sink | None = None,
+) -> None:
+    """Serve until a signal or ``duration``; everything accepted is committed on the way out."""
+    root = git.find_root(find_repo(repo))
+    seconds = parse_for(duration)
+    auth = load_auth(os.environ, repo=root, insecure=insecure_no_auth)
+    _setup_logging()
+    if insecure_no_auth:
+        log_insecure(auth.credentials)
+    spool = Spool(spool_dir(root))
+    spool.lock()
+    try:
+        committer = Committer(spool, sink or pipeline_sink(root), metrics=(metrics := Metrics()),
+                              window=window)
+        receiver = Receiver(spool, committer, auth, metrics, max_body=max_body)
+        _run(create_app(receiver), host=host, port=port, seconds=seconds, root=root)
+    finally:
+        spool.close()
+    if spool.depth():
+        raise AgentopsError(
+            f"stopped with {spool.depth()} requests still spooled (commits failing: "
+            f"{committer.last_error}); they are committed on the next start"
+        )
+
+
+def _run(app: Any, *, host: str, port: int, seconds: float | None, root: Path) -> None:
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, loop="asyncio", http=_http_impl(), lifespan="on", log_level="warning",
+        access_log=False, server_header=False, timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    print(f"agentops serve: listening on http://{host}:{bound} for {root}", file=sys.stderr,
+          flush=True)
+    timer = _stop_after(server, seconds)
+    with _signals_end_gracefully():
+        server.run(sockets=[sock])
+    if timer is not None:
+        timer.cancel()
+    print("agentops serve: stopped; spool drained", file=sys.stderr, flush=True)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AgentopsError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _http_impl() -> str:
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
+def _stop_after(server: uvicorn.Server, seconds: float | None) -> threading.Timer | None:
+    if seconds is None:
+        return None
+    timer = threading.Timer(seconds, partial(setattr, server, "should_exit", True))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+@contextmanager
+def _signals_end_gracefully() -> Iterator[None]:
+    def ignore(sig: int, frame: FrameType | None) -> None:
+        pass  # uvicorn re-raises the signal it already handled; we have drained, exit 0
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def log_insecure(credentials: Any) -> None:
+    open_sources = [s for s, creds in credentials.items() if not creds]
+    if open_sources:
+        logging.getLogger("agentops.serve").warning(
+            "--insecure-no-auth: ANYONE who can reach this port can post to %s",
+            ", ".join(f"/hooks/{s}" for s in open_sources),
+        )
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="agentops serve: %(levelname)s: %(message)s")

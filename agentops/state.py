@@ -1,0 +1,220 @@
+"""The derived-state cache: everything the pipeline needs, rebuilt from what is committed.
+
+The truth is the journal and the three ledger files. This cache (SQLite under the git
+directory, never committed) only makes the hot path cheap: an agent's ``record`` reads the few
+rows it needs (is this key known? is an incident open for this dedup key? what is the next
+id?) instead of parsing ten thousand entries. It remembers the commit it describes; when HEAD
+is anything else (a person committed, a pull, a crash between commit and cache write) it is
+rebuilt from scratch. Deleting it is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator, MutableMapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from agentops.events import format_time, parse_time
+from agentops.policy.engine import OpenIncident, State
+
+SCHEMA_VERSION = "1"
+V = TypeVar("V")
+_TABLES = ("seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta")
+
+
+class LazyTable(MutableMapping[Any, V], Generic[V]):
+    """A SQLite table seen as a mapping: rows load on first access, changes flush at the end."""
+
+    def __init__(self, db: sqlite3.Connection, table: str, *, encode_key: Callable[[Any], str],
+                 dump: Callable[[V], str], load: Callable[[str], V]) -> None:
+        self._db, self._table = db, table
+        self._key, self._dump, self._load = encode_key, dump, load
+        self._cache: dict[str, V | None] = {}
+        self._dirty: set[str] = set()
+
+    def _fetch(self, k: str) -> V | None:
+        if k not in self._cache:
+            row = self._db.execute(f"SELECT v FROM {self._table} WHERE k = ?", (k,)).fetchone()
+            self._cache[k] = self._load(row[0]) if row else None
+        return self._cache[k]
+
+    def __getitem__(self, key: Any) -> V:
+        value = self._fetch(self._key(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: Any, value: V) -> None:
+        k = self._key(key)
+        self._cache[k] = value
+        self._dirty.add(k)
+
+    def __delitem__(self, key: Any) -> None:
+        k = self._key(key)
+        if self._fetch(k) is None:
+            raise KeyError(key)
+        self._cache[k] = None
+        self._dirty.add(k)
+
+    def touch(self, key: Any) -> None:
+        """Mark a value changed in place (a deque appended to) for the next flush."""
+        self._dirty.add(self._key(key))
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(f"{self._table} is not iterable: it is read row by row")
+
+    def __len__(self) -> int:
+        return int(self._db.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0])
+
+    def flush(self) -> None:
+        for k in self._dirty:
+            value = self._cache.get(k)
+            if value is None:
+                self._db.execute(f"DELETE FROM {self._table} WHERE k = ?", (k,))
+            else:
+                self._db.execute(f"INSERT OR REPLACE INTO {self._table} (k, v) VALUES (?, ?)",
+                                 (k, self._dump(value)))
+        self._dirty.clear()
+
+
+class TouchingTable(LazyTable[V]):
+    """For values the engine mutates in place (deques): every read counts as a change."""
+
+    def __getitem__(self, key: Any) -> V:
+        value = super().__getitem__(key)
+        self.touch(key)
+        return value
+
+
+def _open_dump(inc: OpenIncident) -> str:
+    return json.dumps([inc.id, inc.rule, inc.dedup_key, format_time(inc.opened),
+                       format_time(inc.last_seen), inc.severity, inc.occurrences])
+
+
+def _open_load(text: str) -> OpenIncident:
+    i, rule, key, opened, last, severity, occurrences = json.loads(text)
+    return OpenIncident(id=i, rule=rule, dedup_key=key, opened=parse_time(opened),
+                        last_seen=parse_time(last), severity=severity, occurrences=occurrences)
+
+
+def _group_key(key: Any) -> str:
+    rule, group = key
+    return json.dumps([rule, list(group)], default=str)
+
+
+def _times_dump(times: deque[datetime]) -> str:
+    return json.dumps([format_time(t) for t in times])
+
+
+def _times_load(text: str) -> deque[datetime]:
+    return deque(parse_time(t) for t in json.loads(text))
+
+
+def _samples_dump(samples: deque[tuple[datetime, float]]) -> str:
+    return json.dumps([[format_time(t), v] for t, v in samples])
+
+
+def _samples_load(text: str) -> deque[tuple[datetime, float]]:
+    return deque((parse_time(t), float(v)) for t, v in json.loads(text))
+
+
+def _ident(value: str) -> str:
+    return value
+
+
+class Store:
+    """One open cache database plus the engine state and counters built on it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA journal_mode=MEMORY")
+        for table in _TABLES:
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} (k TEXT PRIMARY KEY, v TEXT)")
+        self.db.execute("BEGIN")
+        dedup_key = _ident
+        self.open: LazyTable[OpenIncident] = LazyTable(
+            self.db, "open", encode_key=dedup_key, dump=_open_dump, load=_open_load)
+        self.hits: TouchingTable[deque[datetime]] = TouchingTable(
+            self.db, "hits", encode_key=_group_key, dump=_times_dump, load=_times_load)
+        self.samples: TouchingTable[deque[tuple[datetime, float]]] = TouchingTable(
+            self.db, "samples", encode_key=_group_key, dump=_samples_dump, load=_samples_load)
+        self.problems: LazyTable[str] = LazyTable(
+            self.db, "problems", encode_key=_ident, dump=_ident, load=_ident)
+        self.lessons: LazyTable[str] = LazyTable(
+            self.db, "lessons", encode_key=_ident, dump=_ident, load=_ident)
+        self.seen: LazyTable[dict[str, Any]] = LazyTable(
+            self.db, "seen", encode_key=_ident, dump=json.dumps, load=json.loads)
+        self.state = State(open=self.open, hits=self.hits, samples=self.samples,
+                           known_problems=self.problems)
+
+    # -- meta and counters ----------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (key, value))
+
+    def next_number(self, counter: str) -> int:
+        """Allocate the next number of a sequence (``INC-2026-11-24``, ``TS``, ``MEM``)."""
+        row = self.db.execute("SELECT v FROM counters WHERE k = ?", (counter,)).fetchone()
+        n = int(row[0]) + 1 if row else 1
+        self.bump(counter, n)
+        return n
+
+    def bump(self, counter: str, n: int) -> None:
+        """Make sure the sequence is at least ``n``."""
+        row = self.db.execute("SELECT v FROM counters WHERE k = ?", (counter,)).fetchone()
+        if row is None or int(row[0]) < n:
+            self.db.execute("INSERT OR REPLACE INTO counters (k, v) VALUES (?, ?)", (counter, n))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def is_current(self, head: str | None) -> bool:
+        return self.meta("version") == SCHEMA_VERSION and self.meta("head") == (head or "")
+
+    def clear(self) -> None:
+        for table in _TABLES:
+            self.db.execute(f"DELETE FROM {table}")
+        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
+            table._cache.clear()
+            table._dirty.clear()
+
+    def save(self, head: str | None) -> None:
+        """Flush every change and record the commit the cache now describes."""
+        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
+            table.flush()
+        self.set_meta("version", SCHEMA_VERSION)
+        self.set_meta("head", head or "")
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def discard(self) -> None:
+        self.db.execute("ROLLBACK")
+        self.db.execute("BEGIN")
+        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
+            table._cache.clear()
+            table._dirty.clear()
+
+    def close(self) -> None:
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass
+        self.db.close()
+
+
+def prune(times: deque[datetime], since: datetime) -> None:
+    while times and times[0] <= since:
+        times.popleft()
+
+
+def window_start(latest: datetime | None, longest: timedelta) -> datetime | None:
+    return None if latest is None else latest - longest

@@ -1,0 +1,79 @@
+"""parse(render(x)) == x for every entry kind, and render(parse(file)) == file."""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ledger_helpers import (
+    ANY_TEXT,
+    UTC_TIMES,
+    incidents,
+    memory_entries_st,
+    troubleshooting_entries,
+)
+
+from agentops.ledger import format as fmt
+from agentops.ledger.markdown import yaml_scalar
+from agentops.ledger.model import Incident, MemoryEntry, TroubleshootingEntry
+
+SLOW = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SLOW
+@given(incidents())
+def test_incident_round_trips(inc: Incident) -> None:
+    text = fmt.render_incident(inc)
+    assert fmt.parse_incident(text) == inc
+    assert fmt.render_incident(fmt.parse_incident(text)) == text
+
+
+@SLOW
+@given(troubleshooting_entries())
+def test_troubleshooting_entry_round_trips(entry: TroubleshootingEntry) -> None:
+    text = fmt.render_troubleshooting(entry)
+    assert fmt.parse_troubleshooting(text) == entry
+
+
+@SLOW
+@given(memory_entries_st())
+def test_memory_entry_round_trips(entry: MemoryEntry) -> None:
+    text = fmt.render_memory(entry)
+    assert fmt.parse_memory(text) == entry
+
+
+@SLOW
+@given(st.lists(incidents(), max_size=5, unique_by=(lambda i: i.id, lambda i: i.uid)),
+       st.lists(st.text(max_size=40).map(lambda t: t.replace("<!--", "")), max_size=6))
+def test_file_of_generated_entries_round_trips_byte_for_byte(
+    entries: list[Incident], notes: list[str]
+) -> None:
+    text = fmt.render_empty_file("incident")
+    for inc in entries:
+        text = fmt.insert_entry("incident", text, fmt.render_incident(inc))
+    for note in notes:  # human text between entries, where an entry ends
+        pos = text.find(" -->\n\n<!-- agentops:incident")
+        if pos >= 0 and note.strip() and "\n<" not in "\n" + note:
+            text = text[: pos + 5] + note + "\n" + text[pos + 5:]
+    doc = fmt.parse_file("incident", text)
+    assert fmt.render_file(doc) == text
+    assert sorted(doc.parsed(), key=lambda i: i.id) == sorted(entries, key=lambda i: i.id)
+
+
+@given(ANY_TEXT | st.none() | st.booleans() | st.integers(0) | UTC_TIMES
+       | st.lists(ANY_TEXT, max_size=3))
+def test_yaml_scalars_load_back_to_the_same_value(value: object) -> None:
+    line = "k: " + yaml_scalar(value)
+    assert "\n" not in line
+    loaded = yaml.load(line, Loader=yaml.CSafeLoader)["k"]
+    if hasattr(value, "tzinfo"):
+        assert loaded == yaml_scalar(value).strip('"')
+    else:
+        assert loaded == value
+
+
+def test_entry_kinds_dispatch_by_marker() -> None:
+    from ledger_helpers import incident_open, memory_entries, ts_entries
+
+    for entry in (incident_open(), ts_entries()[0], memory_entries()[0]):
+        assert fmt.parse_entry(fmt.render_entry(entry)) == entry
