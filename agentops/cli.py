@@ -140,6 +140,56 @@ def lint(repo: Path | None, fmt: str) -> None:
         sys.exit(1)
 
 
+# --- webhooks ----------------------------------------------------------------------------------
+
+HOOK_SOURCES = ["alertmanager", "flux", "argocd", "github", "generic"]
+
+
+@cli.command("hook")
+@click.argument("source", type=click.Choice(HOOK_SOURCES))
+@click.argument("payload", type=click.File("rb"), default="-")
+@click.option("--event", "github_event", default=None, metavar="NAME",
+              help="GitHub only: the X-GitHub-Event name (in Actions: $GITHUB_EVENT_NAME).")
+@click.option("--dry-run", is_flag=True, help="Show the decisions; write and commit nothing.")
+@repo_option
+@format_option
+def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
+         repo: Path | None, fmt: str) -> None:
+    """Record one webhook PAYLOAD (a file, or - for stdin) as SOURCE sent it, from a pipeline
+    step. Exit codes and output as for `record`."""
+    from agentops.commands import hook as cmd
+
+    outcomes = cmd.hook(source, payload.read(), repo=repo, github_event=github_event,
+                        dry_run=dry_run)
+    emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed on start).")
+@click.option("--for", "duration", default=None, metavar="DURATION",
+              help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
+@click.option("--max-body", default=1024 * 1024, show_default=True, type=click.IntRange(1),
+              help="Largest accepted request body in bytes (larger: 413).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Accept posts to sources without a configured secret. Never in production.")
+@repo_option
+def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
+          repo: Path | None) -> None:
+    """Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
+
+    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: alertmanager, argocd,
+    generic, flux) or AGENTOPS_<SOURCE>_HMAC_SECRET (flux, github), or their *_FILE variants.
+    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
+    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    """
+    from agentops.server.run import serve as run_server
+
+    run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,
+               insecure_no_auth=insecure_no_auth)
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 @cli.group()

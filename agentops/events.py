@@ -7,7 +7,6 @@ the same fact seen twice is recorded once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -16,6 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agentops.errors import InvalidEventError
+
+try:  # CPython's built-in SHA-256: importing hashlib loads OpenSSL, 2 ms of every record
+    from _sha256 import sha256  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - Python 3.12 renamed it; other runtimes use hashlib
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,no-redef]
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment]
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
@@ -152,12 +159,12 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
 def derive_key(content: Mapping[str, Any]) -> str:
     """A content hash: the same fact reported twice gets the same key."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return "sha256:" + sha256(canonical.encode()).hexdigest()[:32]
 
 
 def event_id(key: str) -> str:
     """The stable, short id of an event, derived from its idempotency key."""
-    return "ev-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "ev-" + sha256(key.encode()).hexdigest()[:16]
 
 
 def make_event(

@@ -111,7 +111,14 @@ def run(
 
 @functools.lru_cache(maxsize=64)
 def _locate(path: str) -> tuple[Path, Path, Path]:
-    """(worktree root, git dir, common git dir) in one subprocess, cached for the process."""
+    """(worktree root, git dir, common git dir), cached for the process.
+
+    The usual layout (``<root>/.git`` a directory) is recognised without a subprocess;
+    worktrees, submodules and anything unusual ask ``git rev-parse``.
+    """
+    if os.path.isdir(os.path.join(path, ".git", "objects")) and not os.environ.get("GIT_DIR"):
+        root = Path(path)
+        return root, root / ".git", root / ".git"
     proc = _exec(
         Path(path),
         ("rev-parse", "--show-toplevel", "--path-format=absolute", "--git-dir", "--git-common-dir"),

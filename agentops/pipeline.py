@@ -90,8 +90,9 @@ class Context:
         self.repo = repo
         self.now = now
         self.config: Config = load_config(repo)
-        self.policy: Policy = load_policy([repo / RULES_DIR], base=repo)
         self.gitdir = git.common_dir(repo)
+        self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
+                                          cache=self.gitdir / "agentops" / "rules.pickle")
         self.store = Store(self.gitdir / "agentops" / "state.sqlite")
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []

@@ -133,6 +133,9 @@ def main() -> None:
     parser.add_argument("--skip-concurrent", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
+    # An installed package has its bytecode compiled; make the source tree behave the same.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agentops")], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         empty = make_repo(base, "empty")

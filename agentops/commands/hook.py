@@ -47,18 +47,9 @@ def as_json(outcomes: Sequence[Outcome]) -> Any:
 
 
 def as_text(outcomes: Sequence[Outcome]) -> str:
+    """One block per event, exactly as ``record`` prints it."""
+    from agentops.commands.record import outcome_text
+
     if not outcomes:
         return "no events in this payload: nothing recorded"
-    return "\n".join(outcome_line(outcome) for outcome in outcomes)
-
-
-def outcome_line(outcome: Outcome) -> str:
-    incidents = ", ".join(f"{i['action']} {i['id']}" for i in outcome.incidents)
-    written = [incidents] if incidents else []
-    written += [f"troubleshooting {t}" for t in outcome.troubleshooting]
-    written += [f"memory {m}" for m in outcome.memory]
-    what = "; ".join(written) or "journal only"
-    if outcome.duplicate:
-        what = "already recorded (duplicate)"
-    commit = f" [{outcome.commit[:12]}]" if outcome.commit else ""
-    return f"{outcome.event_id}: {what}{commit}"
+    return "\n".join(outcome_text(outcome) for outcome in outcomes)

@@ -72,7 +72,8 @@ def watch(
 def watch_text(result: dict[str, Any]) -> str:
     return (f"watched {result['server']}: {result['events']} events "
             f"({result['duplicates']} already recorded) in {result['commits']} commits, "
-            f"{result['incidents']} incidents")
+            f"{result['incidents_opened']} incidents opened, "
+            f"{result['incidents_updated']} updated")
 
 
 def connect(*, kubeconfig: Path | None, context: str | None) -> tuple[Any, str, str | None]:

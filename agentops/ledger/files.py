@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
@@ -102,8 +101,7 @@ def render_empty_file(kind: Kind) -> str:
     return _HEADERS[kind] + _REGION
 
 
-@dataclass(frozen=True, slots=True)
-class RawEntry:
+class RawEntry(NamedTuple):
     """One entry as it stands in the file, with the text that precedes it."""
 
     id: str
@@ -115,8 +113,7 @@ class RawEntry:
         return parse_entry(self.text)
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerDoc:
+class LedgerDoc(NamedTuple):
     """A ledger file cut into header, entries (with the text between them) and trailer."""
 
     kind: Kind

@@ -45,13 +45,20 @@ from agentops.ledger.incidents import (
     summary_line as incident_summary,
 )
 from agentops.ledger.kinds import SPECS, parse_entry, render_entry
-from agentops.ledger.lint import lint
 from agentops.ledger.markdown import REGION_BEGIN, REGION_END, begin_marker, end_marker
 from agentops.ledger.memory import parse_memory, render_memory
+from agentops.ledger.model import Kind
 from agentops.ledger.memory import render_index as render_memory_index
 from agentops.ledger.troubleshooting import parse_troubleshooting, render_troubleshooting
 
 FILE_NAMES = {kind: s.file_name for kind, s in SPECS.items()}
+
+
+def lint(kind: Kind, text: str) -> list[str]:
+    """Problems in one ledger file (imported on use: ``record`` never lints)."""
+    from agentops.ledger.lint import lint as run
+
+    return run(kind, text)
 
 __all__ = [
     "FILE_NAMES", "INDEX_BEGIN", "INDEX_END", "LAST_INCIDENT", "REGION_BEGIN", "REGION_END",

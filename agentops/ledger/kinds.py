@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from agentops.errors import LedgerError
 from agentops.ledger import incidents, memory, troubleshooting
@@ -12,8 +11,7 @@ from agentops.ledger.markdown import BEGIN_RE, MetaField
 from agentops.ledger.model import Entry, Incident, Kind, TroubleshootingEntry
 
 
-@dataclass(frozen=True, slots=True)
-class KindSpec:
+class KindSpec(NamedTuple):
     """Everything kind-specific: file name, metadata keys, summary line, order of entries."""
 
     kind: Kind

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import yaml
 
@@ -62,8 +61,7 @@ def anchor_line(entry_id: str) -> str:
 FieldType: TypeAlias = Literal["str", "ostr", "int", "bool", "otime", "list"]
 
 
-@dataclass(frozen=True, slots=True)
-class MetaField:
+class MetaField(NamedTuple):
     """One metadata key: its YAML line is the only place the value lives."""
 
     name: str
@@ -160,8 +158,7 @@ def _check_time(value: Any, where: str) -> datetime | None:
 # --- scanning an entry ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SectionSpan:
+class SectionSpan(NamedTuple):
     """``start``: the heading line; ``body``: just after it; ``end``: the next heading or end."""
 
     heading: str
@@ -170,8 +167,7 @@ class SectionSpan:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(NamedTuple):
     """Where the parts of one entry are, as character offsets into its text."""
 
     kind: Kind
@@ -284,8 +280,7 @@ def read_meta(text: str, layout: Layout, fields: Sequence[MetaField]) -> dict[st
     return parse_meta(text[layout.meta[0]:layout.meta[1]], fields, layout.id)
 
 
-@dataclass(frozen=True, slots=True)
-class EntryText:
+class EntryText(NamedTuple):
     """Everything needed to write one entry."""
 
     kind: Kind

@@ -48,7 +48,13 @@ _PATTERNS = (
      r"|xox[abprs]-[A-Za-z0-9-]{10,}"
      r"|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*))"),
 )
-_SECRET_RE = re.compile("|".join(_PATTERNS))
+
+
+@lru_cache(maxsize=1)
+def _secret_re() -> re.Pattern[str]:
+    """The combined secret pattern, compiled on first need (most messages never need it)."""
+    return re.compile("|".join(_PATTERNS))
+
 # Every pattern above needs one of these (lower-cased) substrings; checking them with ``in``
 # keeps a clean message at about a microsecond instead of running the big regex.
 _TRIGGERS = (
@@ -99,7 +105,7 @@ def _replace_extra(match: re.Match[str]) -> str:
 def redact(text: str, extra_patterns: Sequence[str] = ()) -> str:
     """Replace secrets in ``text`` with ``[REDACTED]``, keeping key names and quotes."""
     lowered = text.lower()
-    out = _SECRET_RE.sub(_replace, text) if any(t in lowered for t in _TRIGGERS) else text
+    out = _secret_re().sub(_replace, text) if any(t in lowered for t in _TRIGGERS) else text
     for pattern in _compile_extra(tuple(extra_patterns)):
         out = pattern.sub(_replace_extra, out)
     return out

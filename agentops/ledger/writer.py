@@ -9,7 +9,6 @@ written back atomically by :meth:`LedgerWriter.write_all`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from agentops import fsutil
 from agentops.errors import LedgerError
-from agentops.events import Event
+from agentops.events import Event, sha256
 from agentops.ledger import format as fmt
 from agentops.ledger.model import (
     TIMELINE_HEADER,
@@ -43,7 +42,7 @@ Touched = dict[str, list[tuple[str, str]]]
 
 def stable_uid(*parts: str) -> str:
     """A 26-character Crockford id derived from content, so replays give the same entries."""
-    value = int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:17], "big") >> 6
+    value = int.from_bytes(sha256("\0".join(parts).encode()).digest()[:17], "big") >> 6
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 

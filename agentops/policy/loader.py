@@ -7,7 +7,6 @@ loads through the C parser alone.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -105,31 +104,79 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_policy(
-    paths: Iterable[Path], *, base: Path | None = None, extra: Iterable[tuple[str, str]] = ()
+    paths: Iterable[Path], *, base: Path | None = None, extra: Iterable[tuple[str, str]] = (),
+    cache: Path | None = None,
 ) -> Policy:
     """Read and compile the policy; raise InvalidRulesError listing every problem.
 
     ``extra`` adds (label, yaml text) documents, e.g. the silences of a ``rules test`` case.
+    ``cache`` names a file where parsed documents are kept by content hash, so the hot path
+    of ``record`` skips YAML parsing while the rules are unchanged.
     """
     files = policy_files(paths)
     sources = [(_label(p, base), p.read_text(encoding="utf-8")) for p in files] + list(extra)
     merged: dict[str, list[tuple[str, int, Any, str]]] = {k: [] for k in TOP_KEYS}
     errors: list[str] = []
     texts: dict[str, str] = {}
+    parsed = _ParseCache(cache)
     for label, text in sources:
         texts[label] = text
         try:
-            doc = yaml.load(text, Loader=_Loader)
+            doc = parsed.load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f"{mark.line + 1}:" if mark is not None else ""
             errors.append(f"{label}:{line} invalid YAML: {getattr(exc, 'problem', exc)}")
             continue
         _collect(label, doc, merged, errors, texts)
+    parsed.save()
     policy = _compile(merged, errors, texts, [label for label, _ in sources])
     if errors:
         raise InvalidRulesError("\n".join(errors))
     return policy
+
+
+class _ParseCache:
+    """Parsed YAML documents by the SHA-256 of their text, pickled in one file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.docs: dict[str, Any] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if path is not None:
+            try:
+                import pickle
+
+                with path.open("rb") as fh:
+                    self.docs = pickle.load(fh)
+            except Exception:  # noqa: BLE001 - a missing or corrupt cache is just a miss
+                self.docs = {}
+
+    def load(self, text: str) -> Any:
+        from agentops.events import sha256
+
+        digest = sha256(text.encode()).hexdigest()
+        self.used.add(digest)
+        if digest in self.docs:
+            return self.docs[digest]
+        doc = yaml.load(text, Loader=_Loader)
+        self.docs[digest] = doc
+        self.dirty = True
+        return doc
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        import pickle
+
+        from agentops.fsutil import atomic_write
+
+        try:
+            docs = {d: self.docs[d] for d in self.used}
+            atomic_write(self.path, pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass
 
 
 def _label(path: Path, base: Path | None) -> str:
@@ -164,6 +211,8 @@ def _collect(
 
 
 def _unknown(key: Any, allowed: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(str(key), list(allowed), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
@@ -345,6 +394,8 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         raise RuleError(f"{path}.name", f"{name!r} must be lower-case letters, digits, - _ .")
     category = spec["category"]
     if category not in categories:
+        import difflib
+
         close = difflib.get_close_matches(str(category), categories, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RuleError(f"{path}.category", f"{category!r} is not a category{hint}; "
@@ -511,8 +562,6 @@ def _environments(item: Any, path: str) -> list[Environment]:
 
 
 def _sla(sla: Sla, item: Any, path: str) -> Sla:
-    from dataclasses import replace
-
     root = path.split("[")[0]
     if root == "severities":
         spec = _mapping(item, path, SEVERITIES)
@@ -521,13 +570,13 @@ def _sla(sla: Sla, item: Any, path: str) -> Sla:
             conf = _mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
             if "mttr" in conf:
                 mttr[sev] = parse_duration(conf["mttr"], f"{path}.{sev}.mttr")
-        return replace(sla, mttr=mttr)
+        return sla._replace(mttr=mttr)
     if root == "requirements":
         spec = _mapping(item, path, REQUIREMENTS)
         for key, flag in spec.items():
             if not isinstance(flag, bool):
                 raise RuleError(f"{path}.{key}", "expected true or false")
-        return replace(sla, requirements={**sla.requirements, **spec})
+        return sla._replace(requirements={**sla.requirements, **spec})
     spec = _mapping(item, path, (
         "document_within", "root_cause_within", "review_within", "review_severities",
         "availability_target",
@@ -545,4 +594,4 @@ def _sla(sla: Sla, item: Any, path: str) -> Sla:
         if not isinstance(target, (int, float)) or not 0 < target <= 1:
             raise RuleError(f"{path}.availability_target", f"expected a ratio in (0, 1], got {target!r}")
         changes["availability_target"] = float(target)
-    return replace(sla, **changes)
+    return sla._replace(**changes)

@@ -7,3 +7,15 @@ same adapters ``agentops hook`` uses, written durably to the spool (:mod:`.spool
 commits. :mod:`.app` wires these into a Starlette app, :mod:`.run` into uvicorn. Starlette and
 uvicorn are an optional extra (``pip install agentops[serve]``), imported only by ``serve``.
 """
+
+from __future__ import annotations
+
+import importlib.util
+
+from agentops.errors import AgentopsError
+
+_missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+if _missing:
+    raise AgentopsError(
+        f"agentops serve needs {' and '.join(_missing)}: pip install 'agentops[serve]'"
+    )

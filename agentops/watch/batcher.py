@@ -54,7 +54,8 @@ class Stats:
     duplicates: int = 0
     batches: int = 0
     commits: set[str] = field(default_factory=set)
-    incidents: set[str] = field(default_factory=set)
+    opened: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
 
     def record(self, outcomes: Sequence[OutcomeLike]) -> None:
         self.batches += 1
@@ -63,11 +64,18 @@ class Stats:
             self.duplicates += outcome.duplicate
             if outcome.commit:
                 self.commits.add(outcome.commit)
-            self.incidents.update(str(inc.get("id")) for inc in outcome.incidents if inc.get("id"))
+            if not outcome.duplicate:
+                self._incidents(outcome.incidents)
+
+    def _incidents(self, incidents: tuple[Mapping[str, Any], ...]) -> None:
+        for incident in incidents:
+            opened = incident.get("action") == "open"
+            (self.opened if opened else self.updated).add(str(incident.get("id")))
 
     def to_dict(self) -> dict[str, int]:
         return {"events": self.events, "duplicates": self.duplicates, "batches": self.batches,
-                "commits": len(self.commits), "incidents": len(self.incidents)}
+                "commits": len(self.commits), "incidents_opened": len(self.opened),
+                "incidents_updated": len(self.updated - self.opened)}
 
 
 class Batcher:

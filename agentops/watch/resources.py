@@ -210,8 +210,7 @@ class Tracker:
         self._emit(rv, [], [])
 
     def _emit(self, rv: str, events: list[Event], memo: list[tuple[str, RawObject | None]]) -> None:
-        placed = tuple(self.placement.place(event) for event in events)
-        self.outbox.put(Item(self.key, rv, placed, tuple(memo)))
+        self.outbox.put(Item(self.key, rv, tuple(events), tuple(memo)))
         self.ready.set()
 
     def _apply(self, change: Change, events: list[Event],
@@ -221,13 +220,14 @@ class Tracker:
             self.placement.observe_namespace(obj)
         if change.type == "DELETED":
             self.known.pop(uid, None)
-            events.extend(self._deletions(obj))
+            events.extend(self.placement.place(e) for e in self._deletions(obj))
             self._forget(uid, memo)
             if self.kind.plural == "namespaces":
                 self.placement.observe_namespace(obj, deleted=True)
             return
         old = self.known.get(uid)
-        events.extend(self.kind.convert(old, obj, cluster=self.cluster))
+        found = self.kind.convert(old, obj, cluster=self.cluster)
+        events.extend(self.placement.place(event) for event in found)
         if self.kind.tracked:
             slim = slim_object(obj)
             self.known[uid] = slim

@@ -157,7 +157,7 @@ def running_receiver(
     metrics = Metrics()
     committer = Committer(spool, sink, metrics=metrics, window=window, retry_pause=0.1)
     receiver = Receiver(spool, committer, auth or strict_auth(), metrics, max_body=max_body)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(create_app(receiver), lifespan="on", log_level="warning",
                             loop="asyncio", http="h11", access_log=False)

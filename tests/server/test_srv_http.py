@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -133,20 +134,16 @@ def test_oversized_body_is_413_by_content_length(tmp_path: Path, pipeline: FakeP
 def test_oversized_chunked_body_is_413_while_streaming(
     tmp_path: Path, pipeline: FakePipeline
 ) -> None:
-    def chunks() -> object:
-        yield b'{"alerts": ['
-        for _ in range(100):
-            yield b" " * 100
-
+    # No Content-Length: the limit is enforced on the bytes read so far, and the answer comes
+    # while the sender is still sending (it never finishes the body).
+    head = (f"POST /hooks/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}"
+            "\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = b"64\r\n" + b" " * 100 + b"\r\n"
     with running_receiver(tmp_path / "spool", pipeline, max_body=1000) as srv:
-        srv.client.close()
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-        conn.request("POST", "/hooks/alertmanager", body=chunks(), encode_chunked=True,
-                     headers={"Authorization": f"Bearer {TOKEN}", "Transfer-Encoding": "chunked"})
-        assert conn.getresponse().status == 413
-        conn.close()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(head + b'c\r\n{"alerts": [\r\n' + chunk * 11)
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer
         assert srv.spool.depth() == 0
 
 

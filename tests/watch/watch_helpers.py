@@ -31,7 +31,7 @@ from agentops.watch.resources import Placement
 from agentops.watch.runner import Options, run
 
 Obj = dict[str, Any]
-_META = re.compile(r"<!-- agentops:incident (\S+) [^\n]*-->\n.*?```yaml\n(.*?)```", re.S)
+_META = re.compile(r"<!-- agentops:incident (\S+) [^\n]*-->\n.*?```yaml\n(.*?)```", re.DOTALL)
 
 
 def managed_repo(path: Path) -> Path:
@@ -132,6 +132,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 def wait_streams(api: FakeApiServer, *plurals: str) -> None:
     for plural in plurals:
         api.wait_for_watch(plural, timeout=15)
+
+
+def wait_checkpointed(repo: Path, api: FakeApiServer, *streams: str) -> None:
+    """Until this watcher's streams have listed (their checkpoint holds a version)."""
+    def done() -> bool:
+        checkpoint = Checkpoint.for_repo(repo, cluster=api.url)
+        return all(checkpoint.state(stream).rv is not None for stream in streams)
+
+    wait_until(done)
 
 
 def incidents(repo: Path) -> dict[str, Obj]:
