@@ -38,7 +38,7 @@ redaction:
 push:
   enabled: false
   remote: origin
-  retries: 5
+  retries: 50
 """
 
 
@@ -50,7 +50,7 @@ class Config:
     redaction_patterns: tuple[str, ...] = ()
     push: bool = False
     remote: str = "origin"
-    push_retries: int = 5
+    push_retries: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
 
     def author(self, actor: str | None) -> str | None:
@@ -106,5 +106,5 @@ def _parse(doc: Any) -> Config:
         email_domain=str(identity.get("email_domain", "agents.invalid")),
         redaction_patterns=tuple(str(p) for p in patterns),
         push=bool(push.get("enabled", False)), remote=str(push.get("remote", "origin")),
-        push_retries=int(push.get("retries", 5)), extra=doc,
+        push_retries=int(push.get("retries", 50)), extra=doc,
     )

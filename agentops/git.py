@@ -521,6 +521,9 @@ def parse_push(returncode: int, stdout: str, stderr: str) -> PushResult:
 
 def _is_non_fast_forward(line: str) -> bool:
     summary = line.rsplit("\t", 1)[-1]
+    if summary.startswith("[remote rejected]"):
+        # another push moved the ref between our read and our update: a race, so retryable
+        return "failed to update ref" in summary or "incorrect old value" in summary
     return summary.startswith("[rejected]") and (
         "non-fast-forward" in summary or "fetch first" in summary
     )

@@ -108,21 +108,38 @@ def process(
     repo: Path, events: Sequence[Event], *, actor: str | None = None, dry_run: bool = False,
     now: datetime | None = None,
 ) -> list[Outcome]:
-    """Run events through the pipeline as one batch and one commit; see the module docstring."""
+    """Run events through the pipeline as one batch and one commit; see the module docstring.
+
+    With ``push.enabled`` in the config the commit is pushed; when the remote moved on, the
+    unpushed events are replayed on the new tip (ids renumbered as needed) and pushed again.
+    """
     _require_initialised(repo)
+    when = now or datetime.now(UTC)
     with git.locked(repo):
         recover(repo)
-        ctx = Context(repo, now=now or datetime.now(UTC))
-        try:
-            ensure_current(ctx)
-            outcomes = [_one(ctx, event) for event in events]
-            if dry_run:
-                ctx.store.discard()
-                return outcomes
-            sha = _commit(ctx, outcomes, actor=actor or _single_actor(events))
-            return [_with_commit(o, sha) if not o.duplicate else o for o in outcomes]
-        finally:
-            ctx.store.close()
+        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
+        if config.push and not dry_run:
+            from agentops.push import push_with_replay
+
+            replayed = push_with_replay(repo, config, lambda evs: _batch(
+                repo, evs, actor=actor, dry_run=False, now=when)[0])
+            outcomes = [replayed.get(o.event_id, o) for o in outcomes]
+    return outcomes
+
+
+def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
+           now: datetime) -> tuple[list[Outcome], Config]:
+    ctx = Context(repo, now=now)
+    try:
+        ensure_current(ctx)
+        outcomes = [_one(ctx, event) for event in events]
+        if dry_run:
+            ctx.store.discard()
+            return outcomes, ctx.config
+        sha = _commit(ctx, outcomes, actor=actor or _single_actor(events))
+        return [_with_commit(o, sha) if not o.duplicate else o for o in outcomes], ctx.config
+    finally:
+        ctx.store.close()
 
 
 def _require_initialised(repo: Path) -> None:

@@ -26,21 +26,21 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agentops.events import make_event  # noqa: E402
-from agentops.server.spool import Spool  # noqa: E402
+from agentops.events import make_event
+from agentops.server.spool import Spool
 
 TOKEN = "bench-token"
 TARGET_RATE, TARGET_P99 = 500.0, 0.050
 
 
 def alert_body(n: int) -> bytes:
-    starts = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    starts = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return json.dumps({
         "version": "4", "status": "firing", "receiver": "agentops", "groupKey": f"{{}}:{n}",
         "alerts": [{
@@ -96,7 +96,7 @@ def metric(port: int, name: str) -> float:
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else float("nan")
 
 

@@ -76,7 +76,7 @@ class Receiver:
         name = None
         if events:
             try:
-                name = await run_in_threadpool(
+                name = await run_in_threadpool(  # a slow disk must not stall /healthz
                     self.spool.put, source, events, received=time.time())
             except OSError as exc:
                 log.error("cannot spool a %s request: %s", source, exc)

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -27,12 +27,12 @@ import uvicorn
 
 from agentops import git
 from agentops.errors import AgentopsError
-from agentops.events import Event
 from agentops.paths import find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
 from agentops.server.auth import load_auth
 from agentops.server.committer import WINDOW, Committer, Sink
 from agentops.server.metrics import Metrics
+from agentops.server.sink import SubprocessSink
 from agentops.server.spool import Spool, spool_dir
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -47,15 +47,6 @@ def parse_for(value: str | None) -> float | None:
     if not found:
         raise AgentopsError(f"--for: {value!r} is not a duration like 30s, 5m, 1h")
     return float(found.group(1)) * _UNITS[found.group(2)]
-
-
-def pipeline_sink(repo: Path) -> Sink:
-    from agentops.pipeline import process
-
-    def sink(events: Sequence[Event]) -> Sequence[Any]:
-        return process(repo, events)
-
-    return sink
 
 
 def serve(
@@ -73,7 +64,7 @@ def serve(
     spool = Spool(spool_dir(root))
     spool.lock()
     try:
-        committer = Committer(spool, sink or pipeline_sink(root), metrics=(metrics := Metrics()),
+        committer = Committer(spool, sink or SubprocessSink(root), metrics=(metrics := Metrics()),
                               window=window)
         receiver = Receiver(spool, committer, auth, metrics, max_body=max_body)
         _run(create_app(receiver), host=host, port=port, seconds=seconds, root=root)

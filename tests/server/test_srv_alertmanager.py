@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def test_firing_alerts_open_incidents_and_resolving_them_resolves_them(
     stack: tuple[Path, Client, ServeProcess]
 ) -> None:
     repo, alertmanager, serve = stack
-    starts = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    starts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     posted = alertmanager.post("/api/v2/alerts", alerts(starts, None))
     assert posted.status == 200, posted.body
     wait_for(lambda: len(incident_actions(repo)) == 2, timeout=30, what="two incidents")
@@ -120,7 +120,7 @@ def test_firing_alerts_open_incidents_and_resolving_them_resolves_them(
     incidents = (repo / "INCIDENTS.md").read_text()
     assert "KubePodCrashLooping: Pod prod-shop/api-7d9f-1 is crash looping" in incidents
 
-    ended = datetime.now(timezone.utc) - timedelta(seconds=5)
+    ended = datetime.now(UTC) - timedelta(seconds=5)
     assert alertmanager.post("/api/v2/alerts", alerts(starts, ended)).status == 200
     wait_for(lambda: all(len(a) == 2 for a in incident_actions(repo).values()), timeout=30,
              what="both incidents resolved")

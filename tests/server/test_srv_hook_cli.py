@@ -13,7 +13,7 @@ from srv_helpers import FIXTURES, commit_count, fixture_bytes, make_managed_repo
 
 def agentops(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     out = subprocess.run([sys.executable, "-m", "agentops", *args], input=stdin,
-                         capture_output=True)
+                         capture_output=True, check=False)
     return subprocess.CompletedProcess(out.args, out.returncode, out.stdout.decode(),
                                        out.stderr.decode())
 

@@ -182,7 +182,7 @@ def _serve_once(repo: Path, *, env: dict[str, str]) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "agentops", "serve", "--repo", str(repo), "--port", "0",
          "--for", "1s"],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
     )
 
 

@@ -43,8 +43,8 @@ def test_secrets_come_from_variables_and_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("env", "message"), [
     ({"AGENTOPS_GITHUB_TOKEN": "x"},
-     "AGENTOPS_GITHUB_TOKEN: github cannot authenticate with bearer; "
-     "use AGENTOPS_GITHUB_HMAC_SECRET"),
+     ("AGENTOPS_GITHUB_TOKEN: github cannot authenticate with bearer; "
+      "use AGENTOPS_GITHUB_HMAC_SECRET")),
     ({"AGENTOPS_ARGOCD_HMAC_SECRET": "x"}, "argocd cannot authenticate with hmac"),
     ({"AGENTOPS_FLUX_TOKEN": "a", "AGENTOPS_FLUX_TOKEN_FILE": "/x"}, "both set"),
     ({"AGENTOPS_FLUX_TOKEN": "  "}, "AGENTOPS_FLUX_TOKEN: empty secret"),
