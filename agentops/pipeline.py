@@ -13,7 +13,8 @@ instant leaves either the old commit or the new one. The note is removed after t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,19 +223,53 @@ def _commit(ctx: Context, outcomes: list[Outcome], *, actor: str | None) -> str 
     if not ctx.journal_lines:
         ctx.store.discard()
         return None
-    paths = ctx.ledger.changed_paths()
-    jpath = journal.journal_path(ctx.now)
-    _begin_pending(ctx, [*paths, jpath])
-    ctx.ledger.write_all()
-    fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
-    sha = git.commit(
-        ctx.repo, paths=[*paths, jpath], subject=_subject(ctx), body=_body(outcomes),
-        trailers=_dedupe(ctx.trailers), author=ctx.config.author(actor),
-    )
+    sha = commit_changes(ctx, subject=_subject(ctx), body=_body(outcomes),
+                         trailers=_dedupe(ctx.trailers), actor=actor, save=False)
     _record_commit(ctx, sha)
     ctx.store.save(sha)
+    return sha
+
+
+def commit_changes(ctx: Context, *, subject: str, body: str = "",
+                   trailers: Sequence[tuple[str, str]] = (), actor: str | None = None,
+                   save: bool = True) -> str | None:
+    """Write the batch's files (ledger edits, journal lines) and make its one commit.
+
+    A ``pending`` note names the paths first, so that a crash anywhere in between is undone by
+    the next run; the cache is saved as describing the new commit.
+    """
+    paths = ctx.ledger.changed_paths()
+    jpath = journal.journal_path(ctx.now)
+    if ctx.journal_lines:
+        paths = [*paths, jpath]
+    if not paths:
+        ctx.store.discard()
+        return None
+    _begin_pending(ctx, paths)
+    ctx.ledger.write_all()
+    if ctx.journal_lines:
+        fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
+    sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
+                     author=ctx.config.author(actor))
+    if save:
+        ctx.store.save(sha)
     ctx.pending_path.unlink(missing_ok=True)
     return sha
+
+
+@contextmanager
+def transaction(repo: Path, *, now: datetime | None = None) -> Iterator[Context]:
+    """A locked, up-to-date context for commands that edit the ledger directly (the incident
+    lifecycle): edit through ``ctx.ledger``, then call :func:`commit_changes` once."""
+    _require_initialised(repo)
+    with git.locked(repo):
+        recover(repo)
+        ctx = Context(repo, now=now or datetime.now(UTC))
+        try:
+            ensure_current(ctx)
+            yield ctx
+        finally:
+            ctx.store.close()
 
 
 def _record_commit(ctx: Context, sha: str | None) -> None:
@@ -296,6 +331,9 @@ def recover(repo: Path) -> list[str]:
     for path in paths:
         if path not in tracked:
             (repo / path).unlink(missing_ok=True)
+        target = repo / path
+        for temp in target.parent.glob(f".{target.name}.*.tmp"):
+            temp.unlink(missing_ok=True)  # an atomic write cut short
     git.run(repo, "reset", "-q", "--", *paths, check=False)
     pending.unlink(missing_ok=True)
     return list(paths)

@@ -70,6 +70,20 @@ class LedgerWriter:
             self._texts[name] = fsutil.read_text(self.repo / name)
         return self._texts[name]
 
+    def set_text(self, kind: str, text: str) -> None:
+        """Replace a whole file's text (e.g. a re-rendered stats block)."""
+        self._set(kind, text)
+
+    def entry(self, kind: str, entry_id: str) -> str:
+        """One entry's text, found by its markers (LedgerError when absent)."""
+        return self._entry(kind, entry_id)
+
+    def replace(self, kind: str, entry_id: str, new_text: str) -> None:
+        self._replace(kind, entry_id, new_text)
+
+    def insert(self, kind: str, entry_text: str) -> None:
+        self._insert(kind, entry_text)
+
     def _set(self, kind: str, text: str) -> None:
         self._texts[FILES[kind]] = text
         self._changed.add(FILES[kind])
@@ -202,6 +216,47 @@ class LedgerWriter:
         touched["incidents"].append((d.incident, RESOLVE))
 
     # -- troubleshooting --------------------------------------------------------------------
+
+    def new_troubleshooting(self, *, problem: str, title: str, category: str,
+                            signature: Signature, when: datetime, incident: str | None,
+                            sections: dict[str, str]) -> str:
+        """Insert a TROUBLESHOOTING entry for a new problem type; returns its id."""
+        ts_id = f"TS-{self.store.next_number('TS'):04d}"
+        entry = TroubleshootingEntry(
+            id=ts_id, uid=stable_uid(problem, "troubleshooting"), title=escape_inline(title),
+            category=category, signature=signature, problem=problem, occurrences=1,
+            first_seen=when, last_seen=when, incidents=(incident,) if incident else (),
+            sections=template_sections("troubleshooting", **sections),
+        )
+        self._insert("troubleshooting", fmt.render_troubleshooting(entry))
+        self.store.problems[problem] = ts_id
+        return ts_id
+
+    def link_problem(self, ts_id: str, inc_id: str, when: datetime) -> None:
+        """Count one more occurrence of a known problem and link the incident to it."""
+        self._link_problem(ts_id, inc_id, when, {"troubleshooting": []})
+
+    def add_lesson(self, *, title: str, incident: str | None, when: datetime,
+                   tags: Sequence[str] = (), context: str = "") -> tuple[str, str]:
+        """Record a lesson: a repeat of a known one counts it; returns (MEM id, "new"|"seen")."""
+        touched: Touched = {"memory": []}
+        title = escape_inline(redact(title, self.patterns))
+        existing = self.store.lessons.get(title.casefold())
+        if existing:
+            self._confirm_lesson(existing, incident, when, touched)
+        else:
+            mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
+            entry = MemoryEntry(
+                id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title, seen=1,
+                first_seen=when, last_validated=when, evidence=(incident,) if incident else (),
+                tags=tuple(tags), sections=template_sections(
+                    "memory", Lesson=title, Context=escape_block(context) or "_To be filled in._"),
+            )
+            self._insert("memory", fmt.render_memory(entry))
+            self.store.lessons[title.casefold()] = mem_id
+            touched["memory"].append((mem_id, "new"))
+        self._refresh_index()
+        return touched["memory"][0]
 
     def _troubleshooting(self, event: Event, d: Decision, ids: dict[str, str],
                          touched: Touched) -> str:
