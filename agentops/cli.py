@@ -190,6 +190,29 @@ def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no
                insecure_no_auth=insecure_no_auth)
 
 
+@cli.command("demo")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Create the demo repository here and keep it (default: a temporary one).")
+@format_option
+def demo(keep: Path | None, fmt: str) -> None:
+    """Replay a realistic scenario into a fresh repository and print what was written.
+
+    Kubernetes warnings, an agent failing a migration three times, a denied approval, a
+    production deletion, an Alertmanager firing/resolved pair and an incident worked through
+    ack, update and resolve. Needs no cluster and no network.
+    """
+    from agentops.commands import demo as cmd
+
+    def progress(n: int, total: int, title: str) -> None:
+        click.echo(f"[{n}/{total}] {title}", err=True)
+
+    result = cmd.run_demo(keep, progress=progress)
+    emit(fmt, result, cmd.demo_text(result))
+    cmd.cleanup(result)
+    if not result["lint"]:
+        sys.exit(1)
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 @cli.group()
