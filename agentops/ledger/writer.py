@@ -61,6 +61,7 @@ class LedgerWriter:
         self.patterns = tuple(redact)
         self._texts: dict[str, str] = {}
         self._changed: set[str] = set()
+        self._recurring: dict[str, _Recurrences] = {}
 
     # -- files ------------------------------------------------------------------------------
 
@@ -92,10 +93,16 @@ class LedgerWriter:
         return sorted(self._changed)
 
     def write_all(self) -> None:
+        self._flush_recurrences()
         for name in sorted(self._changed):
             fsutil.atomic_write(self.repo / name, self._texts[name])
 
     def _entry(self, kind: str, entry_id: str) -> str:
+        if kind == "incident" and entry_id in self._recurring:
+            self._flush_recurrences(entry_id)
+        return self._raw_entry(kind, entry_id)
+
+    def _raw_entry(self, kind: str, entry_id: str) -> str:
         text = self.text(kind)
         span = fmt.find_entry(kind, text, entry_id)  # type: ignore[arg-type]
         if span is None:
@@ -186,21 +193,38 @@ class LedgerWriter:
         self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
 
     def _recur(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
+        """Count a recurrence. A storm recurs thousands of times per batch, so the counts are
+        gathered in memory and written to the entry once (see :meth:`_flush_recurrences`)."""
         inc_id = d.incident or ids.get(d.dedup_key or "")
         if not inc_id or inc_id == d.dedup_key:
             return
-        entry = self._entry("incident", inc_id)
-        inc = fmt.parse_incident(entry)
-        count = inc.occurrences + 1
-        fields: dict[str, Any] = {"occurrences": count}
-        if len(inc.events) < MAX_EVENT_IDS and event.id not in inc.events:
-            fields["events"] = [*inc.events, event.id]
-        new = fmt.update_fields(entry, **fields)
+        pending = self._recurring.get(inc_id)
+        if pending is None:
+            inc = fmt.parse_incident(self._entry("incident", inc_id))
+            pending = self._recurring[inc_id] = _Recurrences(
+                base=inc.occurrences, events=list(inc.events), latest=_last_time(inc))
+            self._changed.add(FILES["incident"])
+        pending.count += 1
+        count = pending.base + pending.count
+        if len(pending.events) < MAX_EVENT_IDS and event.id not in pending.events:
+            pending.events.append(event.id)
+        pending.latest = max(pending.latest, event.time)
         if count <= 5 or count % 100 == 0:
             text = f"Recurred (occurrence {count}): {event.message or event.type}"
-            new = fmt.append_timeline(new, max(event.time, _last_time(inc)), redact(text, self.patterns))
-        self._replace("incident", inc_id, new)
+            pending.rows.append((pending.latest, redact(text, self.patterns)))
         touched["incidents"].append((inc_id, RECUR))
+
+    def _flush_recurrences(self, only: str | None = None) -> None:
+        for inc_id in [only] if only else list(self._recurring):
+            pending = self._recurring.pop(inc_id, None)
+            if pending is None:
+                continue
+            new = fmt.update_fields(self._raw_entry("incident", inc_id),
+                                    occurrences=pending.base + pending.count,
+                                    events=pending.events)
+            for when, text in pending.rows:
+                new = fmt.append_timeline(new, when, text)
+            self._replace("incident", inc_id, new)
 
     def _resolve(self, event: Event, d: Decision, touched: Touched) -> None:
         assert d.incident is not None
@@ -346,6 +370,19 @@ class LedgerWriter:
         entries = [e for e in fmt.parse_file("memory", text).parsed()
                    if isinstance(e, MemoryEntry)]
         self._set("memory", fmt.set_memory_index(text, entries))
+
+
+class _Recurrences:
+    """Recurrences of one incident gathered during a batch, written once."""
+
+    __slots__ = ("base", "count", "events", "latest", "rows")
+
+    def __init__(self, *, base: int, events: list[str], latest: datetime) -> None:
+        self.base = base
+        self.count = 0
+        self.events = events
+        self.latest = latest
+        self.rows: list[tuple[datetime, str]] = []
 
 
 def _last_time(inc: Incident) -> datetime:

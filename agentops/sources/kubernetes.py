@@ -325,7 +325,7 @@ def deletion_event(obj: Obj, *, cluster: str | None = None, now: datetime | None
         source=SOURCE, subject=subject,
         message=f"{subject['kind']} {_path(subject)} was deleted",
         attributes=_compact(attributes),
-        key=f"k8s-deleted:{_identity(obj)}:{version or ''}", now=now,
+        key=f"k8s-deleted:{_identity(obj)}", now=now,  # one deletion per object, however seen
     )
 
 

@@ -286,7 +286,7 @@ def test_deleted_object_is_resource_deleted() -> None:
     }
     assert event.attributes == {"uid": "bb9af0c7-8a44-11e8-9e23-42010aa80010",
                                 "resource_version": "13660", "api_version": "apps/v1"}
-    assert event.key == "k8s-deleted:bb9af0c7-8a44-11e8-9e23-42010aa80010:13660"
+    assert event.key == "k8s-deleted:bb9af0c7-8a44-11e8-9e23-42010aa80010"
 
 
 # --- audit

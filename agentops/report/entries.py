@@ -1,0 +1,83 @@
+"""Parsed ledger entries for the read-only commands, with a cache under the git directory.
+
+Parsing an entry costs ~180 µs (mostly its YAML block), so ``stats`` over 10,000 incidents
+would spend two seconds just reading. Parsed entries are kept in one pickle per kind, keyed by
+the hash of each entry's text: after an agent records one event only the entries it touched
+are parsed again. The cache describes nothing the files do not say; deleting it is always
+safe, and a missing, corrupt or foreign one is just a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from agentops import fsutil
+from agentops.errors import RepoError
+from agentops.ledger import format as fmt
+from agentops.ledger.model import Entry, Kind
+
+CACHE_VERSION: Final = 1
+
+
+def cache_path(gitdir: Path, kind: Kind) -> Path:
+    """``<git-common-dir>/agentops/entries-<kind>.pickle``."""
+    return gitdir / "agentops" / f"entries-{kind}.pickle"
+
+
+def read_ledger(repo: Path, kind: Kind) -> str:
+    """One ledger file's text; a clear error when ``agentops init`` was never run."""
+    path = repo / fmt.FILE_NAMES[kind]
+    if not path.exists():
+        raise RepoError(f"{path.name}: missing in {repo} (run `agentops init`)")
+    return fsutil.read_text(path)
+
+
+def parse_entries(kind: Kind, text: str, *, cache: Path | None = None) -> list[Entry]:
+    """Every entry of one file, in file order; only entries not in ``cache`` are parsed."""
+    raws = fmt.parse_file(kind, text).entries
+    known = _load(cache)
+    digests = [hashlib.blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
+    out: list[Entry] = []
+    misses = 0
+    for raw, digest in zip(raws, digests, strict=True):
+        entry = known.get(digest)
+        if entry is None:
+            entry, misses = raw.parse(), misses + 1
+            known[digest] = entry
+        out.append(entry)
+    if cache is not None and (misses or len(known) != len(set(digests))):
+        _save(cache, {d: known[d] for d in digests})
+    return out
+
+
+def load_entries(repo: Path, kind: Kind, *, gitdir: Path | None) -> list[Entry]:
+    """Read and parse one ledger file of ``repo``, cached under ``gitdir`` when given."""
+    cache = cache_path(gitdir, kind) if gitdir is not None else None
+    return parse_entries(kind, read_ledger(repo, kind), cache=cache)
+
+
+def _load(path: Path | None) -> dict[bytes, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as fh:
+            version, entries = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - a missing or corrupt cache is just a miss
+        return {}
+    return entries if version == CACHE_VERSION and isinstance(entries, dict) else {}
+
+
+def _save(path: Path, entries: dict[bytes, Any]) -> None:
+    try:
+        fsutil.atomic_write(path, pickle.dumps((CACHE_VERSION, entries),
+                                               protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only git dir only costs speed
+
+
+def of_type(entries: Sequence[Entry], cls: type[Any]) -> list[Any]:
+    return [e for e in entries if isinstance(e, cls)]
