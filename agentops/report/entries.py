@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -78,6 +77,3 @@ def _save(path: Path, entries: dict[bytes, Any]) -> None:
     except OSError:
         pass  # a read-only git dir only costs speed
 
-
-def of_type(entries: Sequence[Entry], cls: type[Any]) -> list[Any]:
-    return [e for e in entries if isinstance(e, cls)]

@@ -1,0 +1,278 @@
+"""``agentops incident ack|update|resolve|followup|review``: the writes of the lifecycle.
+
+Every write is the same shape: take the repository lock (``pipeline.transaction``), find the
+entry, check the move with :mod:`agentops.lifecycle`, edit only the tool's own metadata lines
+plus one timeline row (``update_fields``, ``append_timeline``: human prose and comment lines
+stay byte for byte), and make exactly one commit. A check that fails raises before anything is
+written, so HEAD and the work tree stay as they were. The post-incident writes of ``resolve``
+(lessons, troubleshooting) are in :mod:`agentops.commands.postincident`; the read-only views
+(list, show, announce) in :mod:`agentops.commands.incident_view`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from agentops import lifecycle as lc
+from agentops.events import format_time
+from agentops.ledger import format as fmt
+from agentops.ledger.model import INCIDENT_ID_RE, Incident
+from agentops.ledger.safety import redact
+from agentops.paths import find_repo
+from agentops.pipeline import Context, commit_changes, transaction
+from agentops.policy.engine import OpenIncident
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one lifecycle write did: the JSON an agent gets back."""
+
+    id: str
+    action: str
+    status: str
+    commit: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {k: format_time(v) if isinstance(v, datetime) else v
+                  for k, v in self.fields.items()}
+        return {"id": self.id, "action": self.action, "status": self.status,
+                "fields": values, **self.extra, "commit": self.commit}
+
+
+@dataclass(slots=True)
+class Edit:
+    """One write in progress: the entry text and what the commit should say about it."""
+
+    ctx: Context
+    inc: Incident
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, **fields: Any) -> None:
+        self.text = fmt.update_fields(self.text, **fields)
+        self.fields.update(fields)
+
+    def row(self, when: datetime, text: str) -> None:
+        self.text = fmt.append_timeline(self.text, when, redact(text, self.ctx.ledger.patterns))
+
+    def prose(self, text: str) -> str:
+        return redact(text, self.ctx.ledger.patterns)
+
+
+Step = Callable[[Edit], None]
+
+
+def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
+          now: datetime | None, step: Step) -> Change:
+    """Run one lifecycle step on one incident under the lock and commit it."""
+    with transaction(find_repo(repo), now=now) as ctx:
+        edit = Edit(ctx, *_load(ctx, inc_id))
+        step(edit)
+        ctx.ledger.replace("incident", inc_id, edit.text)
+        sha = commit_changes(ctx, subject=f"agentops: {action} {inc_id}",
+                             body=_body(edit.fields), trailers=[("Agentops-Incident", inc_id)],
+                             actor=actor.lstrip("@") if actor else None)
+        status = fmt.parse_incident(edit.text).status
+    return Change(inc_id, action, status, sha, edit.fields, edit.extra)
+
+
+def _load(ctx: Context, inc_id: str) -> tuple[Incident, str]:
+    if INCIDENT_ID_RE.match(inc_id) is None:
+        raise lc.IncidentNotFoundError(f"{inc_id!r} is not an incident id "
+                                       "(like INC-2026-11-24-001)")
+    span = fmt.find_entry("incident", ctx.ledger.text("incident"), inc_id)
+    if span is None:
+        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md")
+    text = ctx.ledger.text("incident")[span[0]:span[1]]
+    return fmt.parse_incident(text), text
+
+
+def _body(fields: dict[str, Any]) -> str:
+    return "\n".join(f"- {k}: {format_time(v) if isinstance(v, datetime) else v}"
+                     for k, v in fields.items())
+
+
+def _by(actor: str | None, note: str | None) -> str:
+    return (f" by {actor}" if actor else "") + (f": {note}" if note else "")
+
+
+# --- ack and update --------------------------------------------------------------------------
+
+
+def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
+        actor: str | None, now: datetime | None = None) -> Change:
+    def step(e: Edit) -> None:
+        when = lc.parse_when(time, now=e.ctx.now)
+        if e.inc.acknowledged is not None:
+            raise lc.LifecycleError(
+                f"{inc_id}: already acknowledged at {format_time(e.inc.acknowledged)}")
+        lc.check_times(inc_id, lc.times_of(e.inc), {"acknowledged": when})
+        e.set(acknowledged=when)
+        e.row(when, "Acknowledged" + _by(actor, note))
+
+    return write(repo, inc_id, action="ack", actor=actor, now=now, step=step)
+
+
+def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, time: str | None,
+           actor: str | None = None, now: datetime | None = None) -> Change:
+    new = lc.normalize_status(status)
+    if new == lc.RESOLVED:
+        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now)
+
+    def step(e: Edit) -> None:
+        when = lc.parse_when(time, now=e.ctx.now)
+        move = lc.transition(inc_id, e.inc.status, new)
+        if move == "reopen":
+            _reopen(e, when, note, actor)
+        elif move == "same" and not note:
+            raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an update")
+        else:
+            _advance(e, new, when, note, actor)
+
+    return write(repo, inc_id, action="update", actor=actor, now=now, step=step)
+
+
+def _advance(e: Edit, new: str, when: datetime, note: str | None, actor: str | None) -> None:
+    lc.check_not_before(e.inc.id, "update", when, "detected", e.inc.detected)
+    if new == lc.MONITORING and e.inc.mitigated is None:
+        lc.check_times(e.inc.id, lc.times_of(e.inc), {"mitigated": when})
+        e.set(mitigated=when)
+    if new != e.inc.status:
+        e.set(status=new)
+        e.row(when, f"Status {e.inc.status} -> {new}" + _by(actor, note))
+    else:
+        e.row(when, f"Update ({new})" + _by(actor, note))
+
+
+def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> None:
+    lc.check_not_before(e.inc.id, "reopen", when, "resolved", e.inc.resolved)
+    e.set(status=lc.INVESTIGATING, resolved=None)
+    e.row(when, "Reopened" + _by(actor, note))
+    key = e.inc.dedup_key
+    if key and e.ctx.store.open.get(key) is None and e.inc.detected is not None:
+        e.ctx.store.open[key] = OpenIncident(
+            id=e.inc.id, rule=e.inc.rule or "", dedup_key=key, opened=e.inc.detected,
+            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences)
+
+
+# --- resolve ---------------------------------------------------------------------------------
+
+
+def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | None = None,
+            note: str | None = None, root_cause: str | None = None,
+            resolution: str | None = None, lessons: str | None = None,
+            root_cause_category: str | None = None, now: datetime | None = None) -> Change:
+    from agentops.commands import postincident as post
+
+    def step(e: Edit) -> None:
+        when = lc.parse_when(time, now=e.ctx.now)
+        if e.inc.status == lc.RESOLVED:
+            resolved = format_time(e.inc.resolved) if e.inc.resolved else "an unknown time"
+            raise lc.LifecycleError(f"{inc_id}: already resolved at {resolved} (reopen it "
+                                    "with `incident update ID --status Investigating`)")
+        lc.check_times(inc_id, lc.times_of(e.inc), {"resolved": when})
+        e.set(status=lc.RESOLVED, resolved=when)
+        if root_cause_category:
+            e.set(root_cause_category=root_cause_category.strip())
+        post.fill_prose(e, root_cause=root_cause, resolution=resolution)
+        post.record_lessons(e, lessons or "", when)
+        post.record_problem(e, when, root_cause=root_cause, resolution=resolution)
+        e.row(when, "Resolved" + _by(actor, note))
+        post.close_open(e)
+
+    return write(repo, inc_id, action="resolve", actor=actor, now=now, step=step)
+
+
+# --- follow-ups and reviews ------------------------------------------------------------------
+
+
+def parse_due(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise lc.LifecycleError(f"--due: {value!r} is not a date like 2026-12-01") from None
+
+
+def followup_add(repo: Path | None, inc_id: str, text: str, *, owner: str, due: str,
+                 actor: str | None = None, now: datetime | None = None) -> Change:
+    day = parse_due(due)
+
+    def step(e: Edit) -> None:
+        if not text.strip():
+            raise lc.LifecycleError(f"{inc_id}: a follow-up needs some text")
+        e.text = fmt.add_followup(e.text, e.prose(text), owner, day)
+        number = len(fmt.parse_incident(e.text).followups)
+        e.extra["followup"] = number
+        e.row(e.ctx.now, f"Follow-up {number} added: {text} (@{owner.lstrip('@')}, due {day})")
+
+    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step)
+
+
+def followup_done(repo: Path | None, inc_id: str, number: int, *, actor: str | None = None,
+                  now: datetime | None = None) -> Change:
+    def step(e: Edit) -> None:
+        items = e.inc.followups
+        if not 1 <= number <= len(items):
+            raise lc.LifecycleError(f"{inc_id}: no follow-up number {number} "
+                                    f"(it has {len(items)})")
+        if items[number - 1].done:
+            raise lc.LifecycleError(f"{inc_id}: follow-up {number} is already done")
+        e.text = fmt.set_followup_done(e.text, number)
+        e.extra["followup"] = number
+        e.row(e.ctx.now, f"Follow-up {number} done: {items[number - 1].text}" + _by(actor, None))
+
+    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step)
+
+
+def review_schedule(repo: Path | None, inc_id: str, *, at: str | None,
+                    actor: str | None = None, now: datetime | None = None) -> Change:
+    def step(e: Edit) -> None:
+        if e.inc.review_done is not None:
+            raise lc.LifecycleError(
+                f"{inc_id}: review already done at {format_time(e.inc.review_done)}")
+        default = lc.review_default(e.inc, review_within=e.ctx.policy.sla.review_within,
+                                    now=e.ctx.now)
+        when = lc.parse_when(at, now=default, option="--at")
+        lc.check_not_before(inc_id, "review", when, "detected", e.inc.detected)
+        e.set(review_scheduled=when)
+        e.row(e.ctx.now, f"Review scheduled for {format_time(when)}" + _by(actor, None))
+
+    return write(repo, inc_id, action="review", actor=actor, now=now, step=step)
+
+
+def review_done(repo: Path | None, inc_id: str, *, time: str | None, actor: str | None = None,
+                now: datetime | None = None) -> Change:
+    def step(e: Edit) -> None:
+        when = lc.parse_when(time, now=e.ctx.now)
+        if e.inc.review_done is not None:
+            raise lc.LifecycleError(
+                f"{inc_id}: review already done at {format_time(e.inc.review_done)}")
+        lc.check_not_before(inc_id, "review_done", when, "detected", e.inc.detected)
+        lc.check_not_before(inc_id, "review_done", when, "resolved", e.inc.resolved)
+        e.set(review_done=when)
+        e.row(when, "Post-incident review done" + _by(actor, None))
+
+    return write(repo, inc_id, action="review", actor=actor, now=now, step=step)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def change_text(change: Change) -> str:
+    commit = f" in {change.commit[:12]}" if change.commit else ""
+    lines = [f"{change.id}: {change.action} ({change.status}){commit}"]
+    for key, value in change.to_dict()["fields"].items():
+        lines.append(f"  {key}: {value}")
+    for mem in change.extra.get("memory", []):
+        lines.append(f"  memory {mem['id']} ({mem['action']})")
+    ts = change.extra.get("troubleshooting")
+    if ts:
+        lines.append(f"  troubleshooting {ts['id']} ({ts['action']})")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""``agentops incident list|show|announce``: read-only views of INCIDENTS.md.
+
+These read the committed file as it stands, without the repository lock (a reader never waits
+for a writer and never writes), and print what an agent or an incident commander needs: a
+filtered list, one entry as data plus its markdown, or the text of a status communication.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from agentops import fsutil
+from agentops import lifecycle as lc
+from agentops.errors import RepoError
+from agentops.events import format_time
+from agentops.ledger import format as fmt
+from agentops.ledger.incidents import format_when
+from agentops.ledger.model import INCIDENT_ID_RE, PLACEHOLDER, Incident, normalize_severity
+from agentops.ledger.schemas import entry_to_dict
+from agentops.paths import find_repo
+
+ANNOUNCE_KINDS = ("ack", "update", "resolved")
+_HEADLINES = {"ack": "INCIDENT ACKNOWLEDGED", "update": "INCIDENT UPDATE",
+              "resolved": "INCIDENT RESOLVED"}
+
+
+def _incidents_text(repo: Path | None) -> str:
+    path = find_repo(repo) / "INCIDENTS.md"
+    if not path.exists():
+        raise RepoError(f"{path.parent} has no INCIDENTS.md; run `agentops init` first")
+    return fsutil.read_text(path)
+
+
+def load(repo: Path | None, inc_id: str) -> tuple[Incident, str]:
+    """One incident and its entry text; IncidentNotFoundError when there is none."""
+    text = _incidents_text(repo)
+    span = fmt.find_entry("incident", text, inc_id) if INCIDENT_ID_RE.match(inc_id) else None
+    if span is None:
+        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md")
+    entry = text[span[0]:span[1]]
+    return fmt.parse_incident(entry), entry
+
+
+# --- list ------------------------------------------------------------------------------------
+
+
+def list_incidents(repo: Path | None, *, status: str | None = None,
+                   severity: str | None = None, since: str | None = None) -> list[Incident]:
+    """Incidents newest first, filtered; ``--status open`` means anything not Resolved."""
+    wanted = None if status is None or status.casefold() == "open" else lc.normalize_status(status)
+    sev = normalize_severity(severity) if severity else None
+    start = parse_since(since) if since else None
+    out = []
+    for inc in fmt.parse_file("incident", _incidents_text(repo)).parsed():
+        assert isinstance(inc, Incident)
+        if status and (inc.status != wanted if wanted else inc.status == lc.RESOLVED):
+            continue
+        if (sev and inc.severity != sev) or (start and (not inc.detected or inc.detected < start)):
+            continue
+        out.append(inc)
+    return out
+
+
+def parse_since(value: str) -> datetime:
+    """``--since``: a day (``2026-11-01``, midnight UTC) or a full ISO 8601 time."""
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        return lc.parse_when(value, now=datetime.now(UTC), option="--since")
+
+
+def brief(inc: Incident) -> dict[str, Any]:
+    data = entry_to_dict(inc)
+    keys = ("id", "title", "status", "severity", "category", "detected", "acknowledged",
+            "mitigated", "resolved", "time_to_acknowledge", "time_to_resolve",
+            "troubleshooting", "memory")
+    return {k: data[k] for k in keys}
+
+
+def list_text(incidents: list[Incident]) -> str:
+    if not incidents:
+        return "no incidents"
+    return "\n".join(f"{i.id}  {i.severity:<8}  {i.status:<13}  {format_when(i.detected)}  "
+                     f"{i.title}" for i in incidents)
+
+
+# --- show ------------------------------------------------------------------------------------
+
+
+def show_data(inc: Incident, entry: str) -> dict[str, Any]:
+    return {**entry_to_dict(inc), "markdown": entry}
+
+
+def show_text(inc: Incident) -> str:
+    lines = [f"{inc.id} — {inc.title}", fmt.incident_summary(inc), ""]
+    for name, value in lc.times_of(inc).items():
+        lines.append(f"{name + ':':<16} {format_time(value) if value else '-'}")
+    lines += [f"{'troubleshooting:':<16} {inc.troubleshooting or '-'}",
+              f"{'memory:':<16} {', '.join(inc.memory) or '-'}", "", "Timeline:"]
+    lines += [f"  {format_time(r.time)}  {r.text}" for r in inc.timeline]
+    if inc.followups:
+        lines.append("Follow-ups:")
+        lines += [f"  {n}. [{'x' if f.done else ' '}] {f.text}"
+                  + (f" - @{f.owner}" if f.owner else "") + (f" - {f.due}" if f.due else "")
+                  for n, f in enumerate(inc.followups, start=1)]
+    return "\n".join(lines)
+
+
+# --- announce --------------------------------------------------------------------------------
+
+
+def _section(inc: Incident, heading: str) -> str | None:
+    body = inc.sections.get(heading, "").strip()
+    return None if not body or body == PLACEHOLDER else body
+
+
+def announce(inc: Incident, *, kind: str, now: datetime) -> dict[str, Any]:
+    """The communication for ``kind`` (ack, update, resolved) as data; ``text`` is the message."""
+    when = {"ack": inc.acknowledged, "resolved": inc.resolved}.get(kind) or now
+    known = _section(inc, "Root Cause") or _section(inc, "Description") or "Under investigation."
+    if kind == "resolved" and _section(inc, "Resolution"):
+        known += "\n\nResolution: " + (_section(inc, "Resolution") or "")
+    data: dict[str, Any] = {
+        "id": inc.id, "kind": kind, "title": inc.title, "time": format_time(when),
+        "severity": inc.severity, "status": inc.status,
+        "impact": _section(inc, "Impact") or "Being assessed.", "what_we_know": known,
+        "next_update": None if kind == "resolved" else format_time(lc.next_update(
+            inc.severity, when)),
+    }
+    data["text"] = announce_text(data)
+    return data
+
+
+def announce_text(data: dict[str, Any]) -> str:
+    nxt = data["next_update"]
+    return "\n".join([
+        f"[{_HEADLINES[data['kind']]}] {data['id']} — {data['title']}",
+        f"Time: {data['time']}", f"Severity: {data['severity']}", f"Status: {data['status']}",
+        f"Impact: {data['impact']}", f"What we know: {data['what_we_know']}",
+        f"Next update: {nxt if nxt else 'none planned (resolved); the post-incident review follows'}",
+    ])

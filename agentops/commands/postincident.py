@@ -1,0 +1,148 @@
+"""What ``incident resolve`` writes besides the incident itself: the post-incident record.
+
+The requirements `agentops check` enforces (MEMORY updated with the lessons, a TROUBLESHOOTING
+entry for a new problem type) are easiest to meet at the moment of resolution, when the
+resolver still has the root cause in mind. Lessons go through ``LedgerWriter.add_lesson`` so a
+lesson already known is counted again rather than copied; a problem type already documented
+gets its occurrence counted and the incident linked. Human prose is only ever added to
+(``fill_section_if_empty``), never replaced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from agentops.errors import AgentopsError
+from agentops.events import Event, event_from_dict
+from agentops.ledger import format as fmt
+from agentops.ledger import journal
+from agentops.ledger.model import Incident, Signature
+from agentops.ledger.safety import escape_block, escape_inline
+
+if TYPE_CHECKING:
+    from agentops.commands.incident import Edit
+    from agentops.pipeline import Context
+
+
+def fill_prose(e: Edit, *, root_cause: str | None, resolution: str | None) -> None:
+    for heading, body in (("Root Cause", root_cause), ("Resolution", resolution)):
+        if body and body.strip():
+            e.text = fmt.fill_section_if_empty(e.text, heading, e.prose(body))
+
+
+# --- lessons ---------------------------------------------------------------------------------
+
+
+def lesson_lines(text: str) -> list[str]:
+    """One lesson per line; list bullets a person typed are not part of the lesson."""
+    lines = (line.strip().removeprefix("- ").removeprefix("* ").strip()
+             for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def record_lessons(e: Edit, text: str, when: datetime) -> None:
+    lines = lesson_lines(text)
+    if not lines:
+        return
+    memory, done, bullets = list(e.inc.memory), [], []
+    for line in lines:
+        mem_id, action = _lesson(e, e.prose(line), when, memory)
+        done.append({"id": mem_id, "action": action})
+        memory += [] if mem_id in memory else [mem_id]
+        bullets.append(f"- {e.prose(line)} ([{mem_id}](MEMORY.md#{mem_id.lower()}))")
+    e.set(memory=memory)
+    e.text = fmt.fill_section_if_empty(e.text, "Lessons Learned", "\n".join(bullets))
+    e.extra["memory"] = done
+
+
+def _lesson(e: Edit, line: str, when: datetime, memory: list[str]) -> tuple[str, str]:
+    known = e.ctx.store.lessons.get(escape_inline(line).casefold())
+    if known and known in memory:  # this incident already counted it (resolved twice)
+        return known, "linked"
+    return e.ctx.ledger.add_lesson(
+        title=line, incident=e.inc.id, when=when, tags=[e.inc.rule] if e.inc.rule else [],
+        context=f"Learned from {e.inc.id}: {e.inc.title}")
+
+
+# --- troubleshooting -------------------------------------------------------------------------
+
+
+def record_problem(e: Edit, when: datetime, *, root_cause: str | None,
+                   resolution: str | None) -> None:
+    """Link the incident to its problem type's TROUBLESHOOTING entry, creating it when new."""
+    seen = e.inc.detected or when
+    ts_id = e.inc.troubleshooting
+    if ts_id:
+        _link(e, ts_id, seen)
+        return
+    problem, signature = problem_of(e.ctx, e.inc)
+    ts_id = e.ctx.store.problems.get(problem) or None
+    if ts_id:
+        _link(e, ts_id, seen)
+    elif e.ctx.policy.sla.requirements.get("troubleshooting_for_new_problem", True):
+        _new(e, problem, signature, seen, sections=_ts_sections(e, root_cause, resolution))
+
+
+def _link(e: Edit, ts_id: str, when: datetime) -> None:
+    ts = fmt.parse_troubleshooting(e.ctx.ledger.entry("troubleshooting", ts_id))
+    action = "known"
+    if e.inc.id not in ts.incidents:  # the pipeline links at open; never count twice
+        e.ctx.ledger.link_problem(ts_id, e.inc.id, when)
+        action = "linked"
+    if e.inc.troubleshooting != ts_id:
+        e.set(troubleshooting=ts_id)
+    e.extra["troubleshooting"] = {"id": ts_id, "action": action}
+
+
+def _new(e: Edit, problem: str, signature: Signature, when: datetime, *,
+         sections: dict[str, str]) -> None:
+    ts_id = e.ctx.ledger.new_troubleshooting(
+        problem=problem, title=problem, category=e.inc.category, signature=signature,
+        when=when, incident=e.inc.id, sections=sections)
+    e.set(troubleshooting=ts_id)
+    e.extra["troubleshooting"] = {"id": ts_id, "action": "new"}
+
+
+def _ts_sections(e: Edit, root_cause: str | None, resolution: str | None) -> dict[str, str]:
+    sections = {"Symptoms": escape_block(f"Seen in {e.inc.id}: {e.inc.title}")}
+    if root_cause and root_cause.strip():
+        sections["Diagnosis"] = escape_block(e.prose(root_cause))
+    if resolution and resolution.strip():
+        sections["Fix"] = escape_block(e.prose(resolution))
+    return sections
+
+
+def problem_of(ctx: Context, inc: Incident) -> tuple[str, Signature]:
+    """The policy's problem key for the incident (its rule's ``problem`` template applied to the
+    first event), and the signature a TROUBLESHOOTING entry should carry."""
+    trigger = next((t for t in ctx.policy.triggers if t.name == inc.rule), None)
+    event = first_event(ctx, inc.events[0]) if inc.events else None
+    if trigger is not None and event is not None:
+        problem = trigger.problem(event)
+    else:
+        problem = f"{inc.category}/{inc.rule or 'manual'}"
+    if event is not None:
+        reason = event.attributes.get("reason")
+        return problem, Signature(event.type, str(reason) if reason else None)
+    types = trigger.types if trigger is not None else ()
+    return problem, Signature(types[0] if types else inc.rule or "manual")
+
+
+def first_event(ctx: Context, event_id: str) -> Event | None:
+    record: dict[str, Any]
+    for record in journal.read_all(ctx.repo):
+        if record.get("id") == event_id:
+            try:
+                return event_from_dict(record["event"])
+            except (AgentopsError, KeyError, TypeError):
+                return None
+    return None
+
+
+def close_open(e: Edit) -> None:
+    """Forget the incident as open for its dedup key, so the next event opens a new one."""
+    key = e.inc.dedup_key
+    current = e.ctx.store.open.get(key) if key else None
+    if key and current is not None and current.id == e.inc.id:
+        e.ctx.store.open.pop(key, None)

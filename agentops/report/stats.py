@@ -1,0 +1,420 @@
+"""Incident statistics: MTTA/MTTR against targets, monthly downtime and uptime, repeats.
+
+Pure computation over parsed incidents (no I/O), so ``stats`` and its tests agree on every
+figure, and the definitions the figures rest on travel with them (:data:`DEFINITIONS` is
+printed under every table). Durations are computed from the stored times, never read from
+prose. Uptime is compared with integers and exact fractions, so a 30-day month with exactly
+43 minutes of downtime shows 99.90% and meets a 99.9% target, and 44 minutes does not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any, Final
+
+from agentops.events import format_time
+from agentops.ledger.incidents import format_duration
+from agentops.ledger.model import SEVERITIES, Incident
+from agentops.policy.model import Sla
+
+ORDER: Final = tuple(reversed(SEVERITIES))  # CRITICAL first
+MAX_IDS_SHOWN: Final = 10
+MAX_REPEATS_SHOWN: Final = 20
+
+DEFINITIONS: Final = (
+    ("Incidents are selected by detection time (impact start when there is none) in "
+    "[since, until); monthly counts use the month of detection."),
+    ("MTTA = acknowledged - detected, over incidents with both times. "
+    "MTTR = resolved - detected, over resolved incidents."),
+    ("mean is the arithmetic mean; p50 and p90 are nearest-rank percentiles (the smallest value "
+    "with at least 50% / 90% of values at or below it)."),
+    ("Within target = share of resolved incidents whose MTTR is at most the severity's MTTR "
+    "target (rules: severities.*.mttr)."),
+    ("Downtime = the union of outage intervals, each from impact started (or detected) to "
+    "mitigated (or resolved, or now while open); overlapping outages count once; every "
+    "incident counts as an outage; intervals are split at month boundaries (UTC)."),
+    ("Uptime = 1 - downtime / the calendar month's actual minutes (28-31 days x 1440, the whole "
+    "month even while it is running), rounded down to 0.01%; the target is sla.availability_"
+    "target (99.9% allows 43.2 min in a 30-day month, 44.6 min in a 31-day month)."),
+    ("Repeat incidents = two or more incidents with the same dedup key or linked to the same "
+    "TROUBLESHOOTING entry."),
+)
+
+Month = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Mean, median and 90th percentile of a set of durations (None when the set is empty)."""
+
+    n: int
+    mean: timedelta | None = None
+    p50: timedelta | None = None
+    p90: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityRow:
+    severity: str
+    count: int
+    mtta: Spread
+    mttr: Spread
+    target: timedelta | None
+    within: int
+
+    @property
+    def within_share(self) -> float | None:
+        return self.within / self.mttr.n if self.mttr.n else None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRow:
+    month: str
+    incidents: int
+    critical_high: int
+    downtime: timedelta
+    minutes: int
+    uptime_floor_bp: int  # uptime in basis points of a percent (9990 = 99.90%), rounded down
+    meets_target: bool
+
+    @property
+    def uptime(self) -> float:
+        return 100 * (1 - self.downtime / timedelta(minutes=self.minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    by: str  # "dedup_key" or "troubleshooting"
+    key: str
+    incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    now: datetime
+    since: datetime | None
+    until: datetime | None
+    total: int
+    availability_target: float
+    severities: tuple[SeverityRow, ...]
+    months: tuple[MonthRow, ...]
+    categories: tuple[tuple[str, int], ...]
+    root_causes: tuple[tuple[str, int], ...]
+    repeats: tuple[Repeat, ...]
+
+
+# --- computing ---------------------------------------------------------------------------------
+
+
+def compute(incidents: Iterable[Incident], *, sla: Sla, now: datetime,
+            since: datetime | None = None, until: datetime | None = None) -> Stats:
+    """Every figure of ``agentops stats`` for the incidents detected in [since, until)."""
+    chosen = [i for i in incidents if _selected(i, since, until)]
+    return Stats(
+        now=now, since=since, until=until, total=len(chosen),
+        availability_target=sla.availability_target,
+        severities=tuple(_severity_row(s, chosen, sla) for s in ORDER),
+        months=_months(chosen, sla=sla, now=now, since=since, until=until),
+        categories=_counts(i.category for i in chosen),
+        root_causes=_counts(i.root_cause_category or "(not set)" for i in chosen),
+        repeats=repeats(chosen),
+    )
+
+
+def detected_at(inc: Incident) -> datetime | None:
+    return inc.detected or inc.impact_started
+
+
+def _selected(inc: Incident, since: datetime | None, until: datetime | None) -> bool:
+    when = detected_at(inc)
+    if when is None:
+        return since is None and until is None
+    return (since is None or when >= since) and (until is None or when < until)
+
+
+def percentile(ordered: Sequence[timedelta], p: int) -> timedelta:
+    """Nearest rank: the value at rank ceil(p/100 * n) of the sorted values."""
+    return ordered[max(math.ceil(p * len(ordered) / 100), 1) - 1]
+
+
+def spread(values: Iterable[timedelta]) -> Spread:
+    ordered = sorted(values)
+    if not ordered:
+        return Spread(0)
+    mean = sum(ordered, timedelta()) / len(ordered)
+    return Spread(len(ordered), mean, percentile(ordered, 50), percentile(ordered, 90))
+
+
+def _severity_row(severity: str, incidents: Sequence[Incident], sla: Sla) -> SeverityRow:
+    mine = [i for i in incidents if i.severity == severity]
+    mtta = [d for i in mine if (d := i.time_to_acknowledge) is not None]
+    mttr = [d for i in mine if (d := i.time_to_resolve) is not None]
+    target = sla.mttr.get(severity)
+    within = sum(1 for d in mttr if target is not None and d <= target)
+    return SeverityRow(severity, len(mine), spread(mtta), spread(mttr), target, within)
+
+
+def _counts(values: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def repeats(incidents: Sequence[Incident]) -> tuple[Repeat, ...]:
+    """Groups of two or more incidents sharing a dedup key or a TROUBLESHOOTING entry."""
+    groups: dict[tuple[str, str], list[Incident]] = defaultdict(list)
+    for inc in incidents:
+        if inc.dedup_key:
+            groups["dedup_key", inc.dedup_key].append(inc)
+        if inc.troubleshooting:
+            groups["troubleshooting", inc.troubleshooting].append(inc)
+    found = [Repeat(by, key, tuple(i.id for i in sorted(g, key=_by_detection)))
+             for (by, key), g in groups.items() if len(g) > 1]
+    return tuple(sorted(found, key=lambda r: (-len(r.incidents), r.by, r.key)))
+
+
+def _by_detection(inc: Incident) -> tuple[datetime, str]:
+    return detected_at(inc) or datetime.min.replace(tzinfo=UTC), inc.id
+
+
+# --- downtime ----------------------------------------------------------------------------------
+
+
+def outage(inc: Incident, now: datetime) -> tuple[datetime, datetime] | None:
+    """[impact started or detected, mitigated or resolved or now], cut at ``now``."""
+    start = detected_at(inc)
+    if start is None:
+        return None
+    end = min(inc.mitigated or inc.resolved or now, now)
+    return (start, end) if end > start else None
+
+
+def union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Merge overlapping or touching intervals, so that each instant is counted once."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def month_of(when: datetime) -> Month:
+    return when.year, when.month
+
+
+def month_start(month: Month) -> datetime:
+    return datetime(month[0], month[1], 1, tzinfo=UTC)
+
+
+def next_month(month: Month) -> Month:
+    return (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
+
+
+def downtime_by_month(
+    intervals: Iterable[tuple[datetime, datetime]],
+) -> dict[Month, timedelta]:
+    """The union of the intervals, split at month boundaries."""
+    out: dict[Month, timedelta] = defaultdict(timedelta)
+    for start, end in union(intervals):
+        while start < end:
+            month = month_of(start)
+            cut = min(end, month_start(next_month(month)))
+            out[month] += cut - start
+            start = cut
+    return out
+
+
+def _clip(span: tuple[datetime, datetime] | None, since: datetime | None,
+          until: datetime | None) -> tuple[datetime, datetime] | None:
+    if span is None:
+        return None
+    start = max(span[0], since) if since else span[0]
+    end = min(span[1], until) if until else span[1]
+    return (start, end) if end > start else None
+
+
+def _months(incidents: Sequence[Incident], *, sla: Sla, now: datetime,
+            since: datetime | None, until: datetime | None) -> tuple[MonthRow, ...]:
+    spans = [s for i in incidents if (s := _clip(outage(i, now), since, until)) is not None]
+    down = downtime_by_month(spans)
+    detected = [month_of(d) for i in incidents if (d := detected_at(i)) is not None]
+    crit = Counter(month_of(d) for i in incidents
+                   if i.severity in ("CRITICAL", "HIGH") and (d := detected_at(i)) is not None)
+    per_month = Counter(detected)
+    rows = []
+    for month in _month_range([*detected, *down], since, until, now):
+        rows.append(_month_row(month, per_month[month], crit[month],
+                               down.get(month, timedelta()), sla.availability_target))
+    return tuple(rows)
+
+
+def _month_range(seen: Sequence[Month], since: datetime | None, until: datetime | None,
+                 now: datetime) -> list[Month]:
+    bounds = list(seen)
+    if since is not None:
+        bounds.append(month_of(since))
+    if until is not None and bounds:
+        bounds.append(month_of(min(until - timedelta(microseconds=1), now)))
+    if not bounds:
+        return []
+    month, last, out = min(bounds), max(bounds), []
+    while month <= last:
+        out.append(month)
+        month = next_month(month)
+    return out
+
+
+def _month_row(month: Month, count: int, critical_high: int, down: timedelta,
+               target: float) -> MonthRow:
+    total = month_start(next_month(month)) - month_start(month)
+    total_us, down_us = _micros(total), _micros(down)
+    allowed = (1 - Fraction(str(target))) * total_us
+    return MonthRow(
+        month=f"{month[0]:04d}-{month[1]:02d}", incidents=count, critical_high=critical_high,
+        downtime=down, minutes=total_us // 60_000_000,
+        uptime_floor_bp=(total_us - down_us) * 10_000 // total_us,
+        meets_target=down_us <= allowed,
+    )
+
+
+def _micros(value: timedelta) -> int:
+    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _spread_json(s: Spread) -> dict[str, Any]:
+    return {"n": s.n, "mean_s": _seconds(s.mean), "p50_s": _seconds(s.p50),
+            "p90_s": _seconds(s.p90)}
+
+
+def to_json(stats: Stats) -> dict[str, Any]:
+    return {
+        "generated": format_time(stats.now),
+        "since": format_time(stats.since) if stats.since else None,
+        "until": format_time(stats.until) if stats.until else None,
+        "incidents": stats.total,
+        "availability_target": stats.availability_target,
+        "severities": [_severity_json(r) for r in stats.severities],
+        "months": [_month_json(m) for m in stats.months],
+        "categories": dict(stats.categories),
+        "root_causes": dict(stats.root_causes),
+        "repeats": [{"by": r.by, "key": r.key, "count": len(r.incidents),
+                     "incidents": list(r.incidents)} for r in stats.repeats],
+        "definitions": list(DEFINITIONS),
+    }
+
+
+def _severity_json(r: SeverityRow) -> dict[str, Any]:
+    return {"severity": r.severity, "count": r.count, "mtta": _spread_json(r.mtta),
+            "mttr": _spread_json(r.mttr), "mttr_target_s": _seconds(r.target),
+            "resolved": r.mttr.n, "within_target": r.within, "within_target_share": r.within_share}
+
+
+def _month_json(m: MonthRow) -> dict[str, Any]:
+    return {"month": m.month, "incidents": m.incidents, "critical_high": m.critical_high,
+            "downtime_s": m.downtime.total_seconds(), "minutes": m.minutes,
+            "uptime_percent": m.uptime, "uptime": _uptime(m), "meets_target": m.meets_target}
+
+
+def _dur(value: timedelta | None) -> str:
+    return "—" if value is None else format_duration(value)
+
+
+def _spread_text(s: Spread) -> str:
+    return "—" if not s.n else f"{_dur(s.mean)} / {_dur(s.p50)} / {_dur(s.p90)}"
+
+
+def _share(r: SeverityRow) -> str:
+    share = r.within_share
+    return "—" if share is None else f"{share:.0%} ({r.within}/{r.mttr.n})"
+
+
+def _uptime(m: MonthRow) -> str:
+    return f"{m.uptime_floor_bp // 100}.{m.uptime_floor_bp % 100:02d}%"
+
+
+def _target_text(target: float) -> str:
+    return f"{target * 100:g}%"
+
+
+def tables(stats: Stats) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) of each table, shared by the markdown and text renderings."""
+    target = _target_text(stats.availability_target)
+    return [
+        ("By severity", ["Severity", "Incidents", "MTTA mean / p50 / p90",
+                         "MTTR mean / p50 / p90", "MTTR target", "Within target"],
+         [[r.severity, str(r.count), _spread_text(r.mtta), _spread_text(r.mttr),
+           "< " + _dur(r.target) if r.target else "—", _share(r)] for r in stats.severities]),
+        ("By month", ["Month", "Incidents", "CRITICAL+HIGH", "Downtime", "Uptime",
+                      f"Target {target}"],
+         [[m.month, str(m.incidents), str(m.critical_high), _dur(m.downtime), _uptime(m),
+           "met" if m.meets_target else "missed"] for m in stats.months]),
+        ("By category", ["Category", "Incidents"], [[k, str(v)] for k, v in stats.categories]),
+        ("By root cause", ["Root cause category", "Incidents"],
+         [[k, str(v)] for k, v in stats.root_causes]),
+        ("Repeat incidents", ["Same", "Key", "Count", "Incidents"],
+         [[r.by.replace("_", " "), r.key, str(len(r.incidents)), _ids(r.incidents)]
+          for r in stats.repeats[:MAX_REPEATS_SHOWN]]),
+    ]
+
+
+def _ids(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:MAX_IDS_SHOWN])
+    return shown + (f" … and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else "")
+
+
+def _heading(stats: Stats) -> str:
+    window = ""
+    if stats.since or stats.until:
+        window = (f" detected from {format_time(stats.since) if stats.since else 'the start'}"
+                  f" until {format_time(stats.until) if stats.until else 'now'}")
+    return (f"{stats.total} incidents{window}; computed {format_time(stats.now)} by "
+            "`agentops stats`.")
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(stats: Stats) -> str:
+    """The block ``stats --write`` puts between the stats markers of INCIDENTS.md."""
+    out = [f"_{_heading(stats)}_", ""]
+    for title, headers, rows in tables(stats):
+        out += [f"**{title}**", ""]
+        if not rows:
+            out += ["_None._", ""]
+            continue
+        out.append("| " + " | ".join(headers) + " |")
+        out.append("|" + "---|" * len(headers))
+        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        out.append("")
+    out += ["**Definitions**", ""] + [f"- {d}" for d in DEFINITIONS]
+    return "\n".join(out) + "\n"
+
+
+def to_text(stats: Stats) -> str:
+    """Aligned plain tables for a terminal."""
+    out = [_heading(stats).replace("`", ""), ""]
+    for title, headers, rows in tables(stats):
+        out.append(title)
+        out += _aligned(headers, rows) if rows else ["  (none)"]
+        out.append("")
+    out += ["Definitions"] + [f"  - {d}" for d in DEFINITIONS]
+    return "\n".join(out)
+
+
+def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in [headers, *rows]]
