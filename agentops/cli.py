@@ -213,6 +213,198 @@ def demo(keep: Path | None, fmt: str) -> None:
         sys.exit(1)
 
 
+# --- the incident lifecycle --------------------------------------------------------------------
+
+def _write_options(fn: F) -> F:
+    fn = click.option("--actor", default=None, help="Who does it (timeline and commit author).")(fn)
+    return repo_option(format_option(fn))
+
+
+def _emit_change(fmt: str, change: Any) -> None:
+    from agentops.commands import incident as cmd
+
+    emit(fmt, change.to_dict(), cmd.change_text(change))
+
+
+@cli.group()
+def incident() -> None:
+    """The incident lifecycle: list, show, ack, update, resolve, follow-ups, reviews, announce.
+
+    Each write appends a timeline row, changes only the tool's own metadata lines and is one
+    commit (trailer Agentops-Incident). Times given with --time must keep the order
+    impact_started <= detected <= acknowledged <= mitigated <= resolved.
+    """
+
+
+@incident.command("list")
+@click.option("--status", default=None,
+              help="Investigating, Identified, Monitoring, Resolved, or open (not Resolved).")
+@click.option("--severity", default=None, help="LOW, MEDIUM, HIGH, CRITICAL (or P3..P0).")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only incidents detected since this day or time (UTC).")
+@repo_option
+@format_option
+def incident_list(status: str | None, severity: str | None, since: str | None,
+                  repo: Path | None, fmt: str) -> None:
+    """List incidents, newest first."""
+    from agentops.commands import incident_view as view
+
+    found = view.list_incidents(repo, status=status, severity=severity, since=since)
+    emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]},
+         view.list_text(found))
+
+
+@incident.command("show")
+@click.argument("inc_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text",
+              show_default=True, help="text for people, json (the entry as data plus its "
+              "markdown), or md (the entry as written).")
+@repo_option
+def incident_show(inc_id: str, fmt: str, repo: Path | None) -> None:
+    """Show one incident."""
+    from agentops.commands import incident_view as view
+
+    inc, entry = view.load(repo, inc_id)
+    if fmt == "md":
+        click.echo(entry, nl=False)
+    else:
+        emit(fmt, view.show_data(inc, entry), view.show_text(inc))
+
+
+@incident.command("ack")
+@click.argument("inc_id", metavar="ID")
+@click.option("--time", "when", default=None, help="When it was acknowledged (default now).")
+@click.option("--note", default=None, help="A note for the timeline row.")
+@_write_options
+def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | None,
+                 repo: Path | None, fmt: str) -> None:
+    """Acknowledge an incident: sets `acknowledged`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor))
+
+
+@incident.command("update")
+@click.argument("inc_id", metavar="ID")
+@click.option("--status", required=True,
+              help="Investigating, Identified, Monitoring or Resolved. Statuses move forward "
+              "(skipping allowed); Resolved -> Investigating reopens.")
+@click.option("--note", default=None, help="What changed, for the timeline row.")
+@click.option("--time", "when", default=None, help="When it changed (default now).")
+@_write_options
+def incident_update(inc_id: str, status: str, note: str | None, when: str | None,
+                    actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Change an incident's status (Monitoring also sets `mitigated` if unset)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor))
+
+
+@incident.command("resolve")
+@click.argument("inc_id", metavar="ID")
+@click.option("--root-cause", default=None, help="Fills the Root Cause section.")
+@click.option("--resolution", default=None, help="Fills the Resolution section.")
+@click.option("--lessons", default=None,
+              help="Lessons learned, one per line: each becomes (or confirms) a MEMORY entry.")
+@click.option("--root-cause-category", default=None, help="e.g. bad-config, capacity.")
+@click.option("--note", default=None, help="A note for the timeline row.")
+@click.option("--time", "when", default=None, help="When it was resolved (default now).")
+@_write_options
+def incident_resolve(inc_id: str, root_cause: str | None, resolution: str | None,
+                     lessons: str | None, root_cause_category: str | None, note: str | None,
+                     when: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Resolve an incident and write the post-incident record: lessons to MEMORY, and a
+    TROUBLESHOOTING entry for a new problem type (or the known one linked)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.resolve(
+        repo, inc_id, time=when, actor=actor, note=note, root_cause=root_cause,
+        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category))
+
+
+@incident.group("followup")
+@click.argument("inc_id", metavar="ID")
+@click.pass_context
+def incident_followup(ctx: click.Context, inc_id: str) -> None:
+    """Follow-up actions of incident ID: add TEXT --owner --due, or done N."""
+    ctx.obj = inc_id
+
+
+@incident_followup.command("add")
+@click.argument("text")
+@click.option("--owner", required=True, help="Who owns it: @user or @team.")
+@click.option("--due", required=True, metavar="YYYY-MM-DD", help="When it is due.")
+@_write_options
+@click.pass_obj
+def incident_followup_add(inc_id: str, text: str, owner: str, due: str, actor: str | None,
+                          repo: Path | None, fmt: str) -> None:
+    """Add a follow-up action."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.followup_add(repo, inc_id, text, owner=owner, due=due, actor=actor))
+
+
+@incident_followup.command("done")
+@click.argument("number", type=click.IntRange(1))
+@_write_options
+@click.pass_obj
+def incident_followup_done(inc_id: str, number: int, actor: str | None, repo: Path | None,
+                           fmt: str) -> None:
+    """Tick follow-up NUMBER (1-based, as listed by `incident show`)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.followup_done(repo, inc_id, number, actor=actor))
+
+
+@incident.group("review")
+@click.argument("inc_id", metavar="ID")
+@click.pass_context
+def incident_review(ctx: click.Context, inc_id: str) -> None:
+    """The post-incident review of incident ID: schedule [--at T], or done [--time T]."""
+    ctx.obj = inc_id
+
+
+@incident_review.command("schedule")
+@click.option("--at", default=None,
+              help="When the review takes place (default: the review SLA deadline).")
+@_write_options
+@click.pass_obj
+def incident_review_schedule(inc_id: str, at: str | None, actor: str | None,
+                             repo: Path | None, fmt: str) -> None:
+    """Schedule the review: sets `review_scheduled`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.review_schedule(repo, inc_id, at=at, actor=actor))
+
+
+@incident_review.command("done")
+@click.option("--time", "when", default=None, help="When the review was held (default now).")
+@_write_options
+@click.pass_obj
+def incident_review_done(inc_id: str, when: str | None, actor: str | None, repo: Path | None,
+                         fmt: str) -> None:
+    """Record the review as done: sets `review_done`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.review_done(repo, inc_id, time=when, actor=actor))
+
+
+@incident.command("announce")
+@click.argument("inc_id", metavar="ID")
+@click.option("--kind", required=True, type=click.Choice(["ack", "update", "resolved"]),
+              help="Which communication to draft.")
+@repo_option
+@format_option
+def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> None:
+    """Print a status communication (time, severity, status, impact, what we know, next
+    update) for a chat channel or status page. Writes nothing."""
+    from agentops.commands import incident_view as view
+
+    inc, _entry = view.load(repo, inc_id)
+    data = view.announce(inc, kind=kind, now=datetime.now(UTC))
+    emit(fmt, data, data["text"])
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 @cli.group()
@@ -344,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into exit 3
+    except Exception as exc:
         log = _crash_log(exc)
         click.echo(f"internal error: {type(exc).__name__}: {exc}\ncrash log: {log}", err=True)
         sys.exit(EXIT_INTERNAL)

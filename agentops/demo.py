@@ -143,12 +143,18 @@ def steps(start: datetime) -> list[Step]:
     out.append(Step("Alertmanager: KubePodCrashLooping firing", lambda repo: _describe(process(
         repo, parse_payload("alertmanager", json.dumps(alertmanager_body(start, "firing")))))))
     for title, events in agent_events(start):
-        out.append(Step(title, lambda repo, evs=events: _describe(process(repo, evs))))
+        out.append(Step(title, _processing(events)))
     out.append(Step("Alertmanager: KubePodCrashLooping resolved", lambda repo: _describe(process(
         repo, parse_payload("alertmanager", json.dumps(alertmanager_body(start, "resolved")))))))
     out.append(Step("@bob takes the migration incident through ack, update and resolve",
                     lambda repo: _lifecycle(repo, start)))
     return out
+
+
+def _processing(events: list[Event]) -> Callable[[Path], list[str]]:
+    from agentops.pipeline import process
+
+    return lambda repo: _describe(process(repo, events))
 
 
 def _lifecycle(repo: Path, start: datetime) -> list[str]:

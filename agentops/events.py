@@ -7,22 +7,40 @@ the same fact seen twice is recorded once.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from agentops.errors import InvalidEventError
 
-try:  # CPython's built-in SHA-256: importing hashlib loads OpenSSL, 2 ms of every record
-    from _sha256 import sha256  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - Python 3.12 renamed it; other runtimes use hashlib
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,no-redef]
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment]
+
+class Hash(Protocol):
+    def hexdigest(self) -> str: ...
+
+    def digest(self) -> bytes: ...
+
+
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    """CPython's built-in SHA-256: importing hashlib loads OpenSSL, 2 ms of every record."""
+    for name in ("_sha256", "_sha2"):  # 3.11, then 3.12+
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_SHA256 = _builtin_sha256()
+
+
+def sha256(data: bytes) -> Hash:
+    return cast(Hash, _SHA256(data))
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")

@@ -58,8 +58,8 @@ def unpushed_events(repo: Path, tip: str) -> list[Event]:
     """Events journaled locally (HEAD) that the remote tip does not have, in journal order."""
     remote_keys = set()
     listing = git.run(repo, "ls-tree", "--name-only", tip, f"{JOURNAL_DIR}/", check=False)
-    for path in listing.split():
-        data = git.show_file(repo, tip, path) or b""
+    for name in listing.split():
+        data = git.show_file(repo, tip, name) or b""
         remote_keys |= {json.loads(line)["key"] for line in data.splitlines() if line.strip()}
     events = []
     for path in sorted((repo / JOURNAL_DIR).glob("*.jsonl")):

@@ -183,14 +183,20 @@ class Store:
     def clear(self) -> None:
         for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
-        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
-            table._cache.clear()
-            table._dirty.clear()
+        self._forget()
+
+    def _tables(self) -> tuple[LazyTable[Any], ...]:
+        return (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen)
+
+    def _forget(self) -> None:
+        for lazy in self._tables():
+            lazy._cache.clear()
+            lazy._dirty.clear()
 
     def save(self, head: str | None) -> None:
         """Flush every change and record the commit the cache now describes."""
-        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
-            table.flush()
+        for lazy in self._tables():
+            lazy.flush()
         self.set_meta("version", SCHEMA_VERSION)
         self.set_meta("head", head or "")
         self.db.execute("COMMIT")
@@ -199,9 +205,7 @@ class Store:
     def discard(self) -> None:
         self.db.execute("ROLLBACK")
         self.db.execute("BEGIN")
-        for table in (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen):
-            table._cache.clear()
-            table._dirty.clear()
+        self._forget()
 
     def close(self) -> None:
         try:

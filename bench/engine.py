@@ -16,18 +16,18 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agentops.events import Event, event_from_dict  # noqa: E402
-from agentops.paths import default_rules  # noqa: E402
-from agentops.policy.engine import State, decide, normalise, observe  # noqa: E402
-from agentops.policy.loader import load_policy  # noqa: E402
+from agentops.events import Event, event_from_dict
+from agentops.paths import default_rules
+from agentops.policy.engine import State, decide, normalise, observe
+from agentops.policy.loader import load_policy
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NAMESPACES = ["prod", "shop-prod", "dev", "staging", "payments", "kube-system"]
 REASONS = ["BackOff", "Failed", "FailedScheduling", "Unhealthy", "Pulled", "Scheduled", "Created"]
 

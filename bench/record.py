@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def seed_incidents(repo: Path, count: int) -> None:
     from agentops.ledger.writer import stable_uid
 
     text = (repo / "INCIDENTS.md").read_text()
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     entries = []
     for i in range(count):
         when = start + timedelta(minutes=30 * i)
@@ -119,7 +119,7 @@ def concurrent(base: Path, workers: int, per: int) -> dict[str, float]:
     for path in (repo / ".agentops" / "journal").glob("*.jsonl"):
         keys += [json.loads(line)["key"] for line in path.read_text().splitlines()]
     ids = re.findall(r"^<!-- agentops:incident (INC-\S+) ", (repo / "INCIDENTS.md").read_text(),
-                     re.M)
+                     re.MULTILINE)
     expected = {f"c{w}-{i}" for w in range(workers) for i in range(per)}
     return {"wall": wall, "records": workers * per, "errors": errors,
             "lost": len(expected - set(keys)), "duplicated": len(keys) - len(set(keys)),

@@ -37,7 +37,7 @@ def journal_keys(repo: Path) -> list[str]:
 
 def incident_ids(repo: Path) -> list[str]:
     return re.findall(r"^<!-- agentops:incident (INC-\S+) ", (repo / "INCIDENTS.md").read_text(),
-                      re.M)
+                      re.MULTILINE)
 
 
 @pytest.fixture

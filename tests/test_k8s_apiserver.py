@@ -453,7 +453,7 @@ def test_stop_closes_open_watches(tmp_path: Path) -> None:
             try:
                 list(watch.Watch().stream(core.list_namespaced_pod, "prod",
                                           resource_version="1", timeout_seconds=60))
-            except Exception as err:  # noqa: BLE001 - any end is fine, hanging is not
+            except Exception as err:
                 errors.append(err)
 
         watcher = threading.Thread(target=watch_forever, daemon=True)

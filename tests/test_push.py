@@ -56,7 +56,7 @@ def test_four_clones_pushing_at_once_keep_every_event_once(tmp_path: Path, git_r
         keys += [json.loads(line)["key"] for line in path.read_text().splitlines()]
     assert sorted(keys) == sorted(f"c{n}-{i}" for n in range(4) for i in range(25))
     ids = re.findall(r"^<!-- agentops:incident (INC-\S+) ", (check / "INCIDENTS.md").read_text(),
-                     re.M)
+                     re.MULTILINE)
     assert len(ids) == 100 and len(set(ids)) == 100
     lint = subprocess.run([*AGENTOPS, "lint", "--repo", str(check)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout

@@ -44,7 +44,7 @@ def git(repo: Path, *args: str) -> str:
 
 def incident_meta(repo: Path) -> list[dict[str, str]]:
     text = (repo / "INCIDENTS.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
     return [dict(line.split(": ", 1) for line in b.splitlines() if ": " in line) for b in blocks]
 
 

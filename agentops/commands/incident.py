@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,8 @@ Step = Callable[[Edit], None]
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
           now: datetime | None, step: Step) -> Change:
     """Run one lifecycle step on one incident under the lock and commit it."""
-    with transaction(find_repo(repo), now=now) as ctx:
+    when = (now or datetime.now(UTC)).replace(microsecond=0)  # timeline rows read as people write
+    with transaction(find_repo(repo), now=when) as ctx:
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)
         ctx.ledger.replace("incident", inc_id, edit.text)

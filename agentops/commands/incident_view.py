@@ -14,7 +14,7 @@ from typing import Any
 from agentops import fsutil
 from agentops import lifecycle as lc
 from agentops.errors import RepoError
-from agentops.events import format_time
+from agentops.events import format_time, parse_time
 from agentops.ledger import format as fmt
 from agentops.ledger.incidents import format_when
 from agentops.ledger.model import INCIDENT_ID_RE, PLACEHOLDER, Incident, normalize_severity
@@ -137,7 +137,9 @@ def announce_text(data: dict[str, Any]) -> str:
     nxt = data["next_update"]
     return "\n".join([
         f"[{_HEADLINES[data['kind']]}] {data['id']} — {data['title']}",
-        f"Time: {data['time']}", f"Severity: {data['severity']}", f"Status: {data['status']}",
-        f"Impact: {data['impact']}", f"What we know: {data['what_we_know']}",
-        f"Next update: {nxt if nxt else 'none planned (resolved); the post-incident review follows'}",
+        f"Time: {format_when(parse_time(data['time']))}", f"Severity: {data['severity']}",
+        f"Status: {data['status']}", f"Impact: {data['impact']}",
+        f"What we know: {data['what_we_know']}",
+        "Next update: " + (format_when(parse_time(nxt)) if nxt else
+                           "none planned (resolved); the post-incident review follows"),
     ])

@@ -36,10 +36,13 @@ class Decision(NamedTuple):
     review: bool | None = None
     reason: str = ""
     silence: str | None = None
-    count: int | None = None
+    hits: int | None = None  # matching events in the threshold window ("count" in JSON)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self._asdict().items() if v is not None and v != ""}
+        out = {k: v for k, v in self._asdict().items() if v is not None and v != ""}
+        if "hits" in out:
+            out["count"] = out.pop("hits")
+        return out
 
 
 @dataclass(slots=True)
@@ -127,9 +130,9 @@ def _fire(
     if trig.threshold is not None:
         th = trig.threshold
         count = _recent(state.hits.get((trig.name, th.group(event))), event.time - th.within) + 1
-        if count < th.count:
-            return [Decision(IGNORED, trig.name, reason=f"threshold: {count} of {th.count} "
-                                                         f"within {_human(th.within)}", count=count)]
+        if count < th.times:
+            return [Decision(IGNORED, trig.name, reason=f"threshold: {count} of {th.times} "
+                                                         f"within {_human(th.within)}", hits=count)]
     if trig.aggregate is not None:
         verdict = _aggregate(state, trig, event)
         if verdict is not None:
@@ -141,14 +144,14 @@ def _fire(
                              reason=f"{silence.kind} {silence.name}")]
     inc = state.open.get(key)
     if key in opened or (inc is not None and event.time - inc.last_seen <= trig.dedup_window):
-        return [Decision(RECUR, trig.name, key, inc.id if inc else None, count=count,
+        return [Decision(RECUR, trig.name, key, inc.id if inc else None, hits=count,
                          reason="an incident with this dedup key is open")]
     opened.add(key)
     severity = trig.severity.of(event)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
     problem = trig.problem(event)
     out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
-                    problem, review, count=count)]
+                    problem, review, hits=count)]
     if "troubleshooting" in trig.write and problem not in state.known_problems:
         out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
                             problem=problem, reason="new problem type"))

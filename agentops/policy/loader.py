@@ -150,7 +150,7 @@ class _ParseCache:
 
                 with path.open("rb") as fh:
                     self.docs = pickle.load(fh)
-            except Exception:  # noqa: BLE001 - a missing or corrupt cache is just a miss
+            except Exception:
                 self.docs = {}
 
     def load(self, text: str) -> Any:
@@ -255,7 +255,7 @@ def _compile(
 ) -> Policy:
     categories = list(CATEGORIES)
     for label, _, item, path in merged["categories"]:
-        _guard(errors, label, texts, lambda: _extend_categories(categories, item, path))
+        _guard(errors, label, texts, _calling(_extend_categories, categories, item, path))
     sla = Sla()
     for label, _, item, path in merged["sla"] + merged["severities"] + merged["requirements"]:
         def one(item: Any = item, path: str = path) -> None:
@@ -275,16 +275,27 @@ def _compile(
     silences: list[Silence] = []
     for kind, key in (("silence", "silences"), ("maintenance", "maintenance_windows")):
         for label, _, item, path in merged[key]:
-            _guard(errors, label, texts, lambda i=item, p=path, k=kind: silences.append(
-                _silence(i, p, k, names)))
+            _guard(errors, label, texts, _adder(silences, _silence, item, path, kind, names))
     envs: list[Environment] = []
     for label, _, item, path in merged["environments"]:
-        _guard(errors, label, texts, lambda i=item, p=path: envs.extend(_environments(i, p)))
+        _guard(errors, label, texts, _extender(envs, _environments, item, path))
     uses_cel = any(t.when is not None for t in triggers)
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
     )
+
+
+def _calling(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
+    return lambda: fn(*args)
+
+
+def _adder(out: list[Any], build: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    return lambda: out.append(build(*args))
+
+
+def _extender(out: list[Any], build: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    return lambda: out.extend(build(*args))
 
 
 def _guard(errors: list[str], label: str, texts: dict[str, str], fn: Callable[[], None]) -> None:
@@ -451,7 +462,7 @@ def _threshold(value: Any, path: str) -> Threshold:
         reset_types = _types(reset["on"], f"{path}.reset.on")
         reset_match = compile_match(reset.get("match"), f"{path}.reset.match")
     return Threshold(
-        count=count, within=parse_duration(spec["within"], f"{path}.within"), group_by=group_by,
+        times=count, within=parse_duration(spec["within"], f"{path}.within"), group_by=group_by,
         group=_grouper(group_by), reset_types=frozenset(reset_types), reset_match=reset_match,
     )
 
@@ -492,7 +503,7 @@ def _cel(source: Any, path: str) -> Callable[[Event], bool]:
     """Compile a CEL condition; the CEL runtime is imported only when a rule uses ``when``."""
     src = _str(source, path)
     try:
-        from cel_expr_python import cel
+        from cel_expr_python import cel  # type: ignore[import-untyped]
     except ImportError:
         raise RuleError(path, "CEL conditions need the cel extra: pip install 'agentops[cel]'") from None
     env = cel.NewEnv(variables={"event": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
@@ -507,7 +518,7 @@ def _cel(source: Any, path: str) -> Callable[[Event], bool]:
     def when(event: Event) -> bool:
         try:
             return bool(expr.eval(data={"event": event.to_dict()}).value() is True)
-        except Exception:  # noqa: BLE001 - a missing key means "does not match"
+        except Exception:
             return False
 
     return when

@@ -195,7 +195,7 @@ def compile_match(block: Any, where: str = "match") -> Predicate:
         here = f"{where}.{key}"
         if key == "not":
             inner = compile_match(spec, here)
-            parts.append(lambda e, inner=inner: not inner(e))
+            parts.append(_negate(inner))
         elif key in ("all", "any"):
             if not isinstance(spec, list):
                 raise MatchSpecError(here, f"{key} expects a list of match blocks")
@@ -205,6 +205,10 @@ def compile_match(block: Any, where: str = "match") -> Predicate:
             check_path(str(key), here)
             parts.append(_condition(str(key), spec, here))
     return _all(parts)
+
+
+def _negate(inner: Predicate) -> Predicate:
+    return lambda e: not inner(e)
 
 
 def _all(parts: list[Predicate]) -> Predicate:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from agentops.events import Event
@@ -62,7 +62,7 @@ def _compile_template(text: str) -> Template:
         parts.append(repr(text[pos:]))
     if not parts:
         return lambda e: ""
-    fn: Template = eval("lambda e: " + " + ".join(parts), env)  # noqa: S307 - built from repr()
+    fn: Template = eval("lambda e: " + " + ".join(parts), env)
     return fn
 
 
@@ -77,7 +77,7 @@ def template_fields(text: str) -> list[str]:
 
 
 class Threshold(NamedTuple):
-    count: int
+    times: int  # "count" in YAML; NamedTuple reserves the name
     within: timedelta
     group_by: tuple[str, ...]
     group: Callable[[Event], tuple[Any, ...]]
@@ -190,8 +190,17 @@ class Sla(NamedTuple):
 class Policy:
     """The whole compiled policy, plus per-event-type indexes built on first use."""
 
-    __slots__ = ("triggers", "silences", "environments", "categories", "sla", "files",
-                 "uses_cel", "_by_type", "_env_memo")
+    __slots__ = (
+        "_by_type",
+        "_env_memo",
+        "categories",
+        "environments",
+        "files",
+        "silences",
+        "sla",
+        "triggers",
+        "uses_cel",
+    )
 
     def __init__(self, *, triggers: tuple[Trigger, ...], silences: tuple[Silence, ...],
                  environments: tuple[Environment, ...], categories: tuple[str, ...], sla: Sla,

@@ -65,7 +65,7 @@ def _load(path: Path | None) -> dict[bytes, Any]:
     try:
         with path.open("rb") as fh:
             version, entries = pickle.load(fh)
-    except Exception:  # noqa: BLE001 - a missing or corrupt cache is just a miss
+    except Exception:
         return {}
     return entries if version == CACHE_VERSION and isinstance(entries, dict) else {}
 

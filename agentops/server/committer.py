@@ -96,7 +96,7 @@ class Committer:
             return len(names)
         try:
             self._commit(entries)
-        except Exception as exc:  # noqa: BLE001 - any failure: retry alone, never lose
+        except Exception as exc:
             if len(entries) == 1:
                 return self._failed(entries[0], exc)
             log.warning("group commit of %d requests failed (%s); retrying one by one",
@@ -110,7 +110,7 @@ class Committer:
         for entry in entries:
             try:
                 self._commit([entry])
-            except Exception as exc:  # noqa: BLE001 - see _commit_batch
+            except Exception as exc:
                 if not self._failed(entry, exc):
                     return done
             done += 1

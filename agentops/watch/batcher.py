@@ -101,7 +101,7 @@ class Batcher:
             self.flush(items)
         except NotLeader:
             raise
-        except Exception as exc:  # noqa: BLE001 - keep the batch, retry with the next one
+        except Exception as exc:
             self._pending = items
             log.warning("writing a batch of %d items failed, will retry: %s", len(items), exc)
             time.sleep(min(self.window, timeout))

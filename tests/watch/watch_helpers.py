@@ -101,7 +101,7 @@ def start_watcher(api: FakeApiServer, repo: Path, sink: Any, *, tmp: Path,
             result["stats"] = run(
                 api_client=api_client, sink=sink, placement=placement(repo, selector),
                 checkpoint=Checkpoint.for_repo(repo, cluster=api.url), options=opts, stop=stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)

@@ -1,0 +1,34 @@
+"""``agentops check``: the post-incident requirements and SLAs, for CI and pre-commit.
+
+Reads the incidents and the policy's ``sla`` and ``requirements``, and lists what is overdue
+(:mod:`agentops.report.check`); the command exits 1 when anything is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentops.commands.stats import incidents_of, load_sla, parse_when
+from agentops.paths import find_repo
+from agentops.report import check as report
+from agentops.report import entries
+
+
+def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
+    """{"ok", "now", "findings": [Finding...]}."""
+    root = find_repo(repo)
+    when = parse_when(now, where="--now") or datetime.now(UTC)
+    incidents = incidents_of(entries.read_ledger(root, "incident"), root)
+    findings = report.check(incidents, sla=load_sla(root), now=when)
+    return {"ok": not findings, "now": when, "findings": findings}
+
+
+def as_json(result: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": result["ok"], "now": result["now"],
+            "findings": [f.to_json() for f in result["findings"]]}
+
+
+def as_text(result: dict[str, Any]) -> str:
+    return report.to_text(result["findings"])

@@ -1,0 +1,68 @@
+"""``agentops recall``: what the ledger knows about an error, a reason or a resource.
+
+Keeps the FTS5 index of :mod:`agentops.report.recall` under the git directory current: it is
+rebuilt when HEAD moves or a ledger file changes on disk (size or mtime), which costs one
+read of HEAD and three ``stat`` calls per query.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agentops import git
+from agentops.ledger import format as fmt
+from agentops.ledger.model import Incident, MemoryEntry, TroubleshootingEntry
+from agentops.paths import find_repo
+from agentops.report import entries
+from agentops.report import recall as report
+
+
+def index_path(root: Path) -> Path:
+    return git.common_dir(root) / "agentops" / "recall.sqlite"
+
+
+def stamp(root: Path) -> str:
+    """What the index must have been built from: schema, HEAD, and each file's size and mtime."""
+    parts = [report.SCHEMA, git.read_head(root) or "unborn"]
+    for name in fmt.FILE_NAMES.values():
+        try:
+            st = (root / name).stat()
+            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        except FileNotFoundError:
+            parts.append("-")
+    return " ".join(parts)
+
+
+def ensure_index(root: Path) -> tuple[Path, bool]:
+    """The index path, and whether it had to be (re)built."""
+    path, current = index_path(root), stamp(root)
+    if report.stored_stamp(path) == current:
+        return path, False
+    gitdir = git.common_dir(root)
+    loaded = {k: entries.load_entries(root, k, gitdir=gitdir)  # type: ignore[arg-type]
+              for k in fmt.FILE_NAMES}
+    docs = report.documents(
+        incidents=[e for e in loaded["incident"] if isinstance(e, Incident)],
+        troubleshooting=[e for e in loaded["troubleshooting"]
+                         if isinstance(e, TroubleshootingEntry)],
+        memories=[e for e in loaded["memory"] if isinstance(e, MemoryEntry)])
+    report.build(path, docs, stamp=current)
+    return path, True
+
+
+def recall(query: str, *, repo: Path | None, limit: int = 10,
+           include_all: bool = False) -> dict[str, Any]:
+    """{"query", "rebuilt", "hits": [Hit...]}."""
+    root = find_repo(repo)
+    path, rebuilt = ensure_index(root)
+    hits = report.search(path, query, limit=limit, include_all=include_all)
+    return {"query": query, "rebuilt": rebuilt, "hits": hits}
+
+
+def as_json(result: dict[str, Any]) -> dict[str, Any]:
+    return {"query": result["query"], "hits": [h.to_json() for h in result["hits"]]}
+
+
+def as_text(result: dict[str, Any]) -> str:
+    return report.to_text(result["hits"])

@@ -1,0 +1,93 @@
+"""``agentops stats``: incident figures for people and CI, and the block in INCIDENTS.md.
+
+The figures are computed by :mod:`agentops.report.stats`; this module only reads the ledger,
+the SLA targets and the time window, and for ``--write`` puts the markdown between the stats
+markers of INCIDENTS.md in one commit, under the repository lock, computed from the file as
+it stands inside the lock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentops import git
+from agentops.errors import AgentopsError
+from agentops.events import parse_time
+from agentops.ledger import format as fmt
+from agentops.ledger.model import Incident
+from agentops.paths import RULES_DIR, find_repo
+from agentops.policy.model import Sla
+from agentops.report import entries
+from agentops.report import stats as report
+
+RENDER = {"md": report.to_markdown, "text": report.to_text}
+
+
+def parse_when(value: str | None, *, where: str, end_of_day: bool = False) -> datetime | None:
+    """An ISO 8601 time, or a day (``2026-11-24``: its start, or its end for ``--until``)."""
+    if value is None:
+        return None
+    when = parse_time(value, where=where)
+    is_day = len(value.strip()) == 10
+    return when + timedelta(days=1) if is_day and end_of_day else when
+
+
+def load_sla(root: Path) -> Sla:
+    """The SLA section of the repository's policy (the shipped defaults without rules/)."""
+    if not (root / RULES_DIR).is_dir():
+        return Sla()
+    from agentops.policy.loader import load_policy
+
+    cache = git.common_dir(root) / "agentops" / "rules.pickle"
+    return load_policy([root / RULES_DIR], base=root, cache=cache).sla
+
+
+def incidents_of(text: str, root: Path) -> list[Incident]:
+    found = entries.parse_entries("incident", text,
+                                  cache=entries.cache_path(git.common_dir(root), "incident"))
+    return [e for e in found if isinstance(e, Incident)]
+
+
+def stats(*, repo: Path | None, since: str | None = None, until: str | None = None,
+          now: str | None = None, write: bool = False) -> dict[str, Any]:
+    """{"stats": Stats, "commit": sha or None}; ``write`` commits the block (when it changed)."""
+    root = find_repo(repo)
+    window = {"since": parse_when(since, where="--since"),
+              "until": parse_when(until, where="--until", end_of_day=True)}
+    when = parse_when(now, where="--now") or datetime.now(UTC)
+    if window["since"] and window["until"] and window["since"] >= window["until"]:
+        raise AgentopsError("stats: --since must be before --until")
+    sla = load_sla(root)
+    if not write:
+        text = entries.read_ledger(root, "incident")
+        figures = report.compute(incidents_of(text, root), sla=sla, now=when, **window)
+        return {"stats": figures, "commit": None}
+    return _write(root, sla, when, window)
+
+
+def _write(root: Path, sla: Sla, now: datetime,
+           window: dict[str, datetime | None]) -> dict[str, Any]:
+    from agentops.pipeline import commit_changes, transaction
+
+    with transaction(root, now=now) as ctx:
+        text = ctx.ledger.text("incident")
+        figures = report.compute(incidents_of(text, root), sla=sla, now=now, **window)
+        new = fmt.set_stats_block(text, report.to_markdown(figures))
+        sha = None
+        if new != text:
+            ctx.ledger.set_text("incident", new)
+            sha = commit_changes(ctx, subject=f"agentops: stats ({figures.total} incidents)")
+    return {"stats": figures, "commit": sha}
+
+
+def render(result: dict[str, Any], out: str) -> str:
+    """The figures as md, text or JSON (with the commit when --write made one)."""
+    if out == "json":
+        import json
+
+        data = report.to_json(result["stats"]) | {"commit": result["commit"]}
+        return json.dumps(data, indent=2)
+    text = RENDER[out](result["stats"])
+    return text + (f"\ncommitted {result['commit'][:12]}" if result["commit"] else "")

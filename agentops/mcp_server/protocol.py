@@ -1,0 +1,155 @@
+"""MCP over stdio with the standard library: newline-delimited JSON-RPC 2.0.
+
+The server answers the handshake-era protocol (``initialize``, 2024-11-05 .. 2025-11-25):
+``tools/*``, ``resources/*`` and ``ping``. Anything else is "method not found", which is also
+what tells a newer client probing ``server/discover`` to fall back to ``initialize``. Requests
+are handled one at a time: the pipeline serialises writes under its lock anyway, and an agent
+waits for each answer before it acts.
+
+Only the protocol may write to the real stdout. ``serve_stdio`` moves it to a private file
+descriptor and points descriptor 1 at stderr, so a stray ``print`` or a child process that
+inherits stdout can never corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from agentops import __version__
+
+PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+INSTRUCTIONS = (
+    "agentops is this repository's incident memory. Before acting, `recall` what is known; "
+    "report every outcome with `record_event` (give an idempotency `key` when retrying); "
+    "work incidents with `list_incidents`, `show_incident`, `update_incident` and "
+    "`add_followup`; `check` lists what is overdue. Every write is a git commit."
+)
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer (a protocol problem, not a failed tool call)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Dispatcher:
+    """Maps MCP methods to handlers over one repository; transport-independent."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.methods: dict[str, Handler] = {
+            "initialize": initialize, "ping": lambda _: {},
+            "tools/list": lambda _: _tools().list_tools(),
+            "tools/call": self._call_tool,
+            "resources/list": lambda p: _resources().list_resources(self.repo, p),
+            "resources/templates/list": lambda _: _resources().list_templates(),
+            "resources/read": lambda p: _resources().read_resource(self.repo, p),
+            "logging/setLevel": lambda _: {},
+        }
+
+    def handle(self, message: Any) -> dict[str, Any] | None:
+        """One incoming message -> the response to send, or None for a notification."""
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+            return _error(None, INVALID_REQUEST, "expected a JSON-RPC 2.0 object")
+        if "method" not in message:
+            return None  # a response to a request we never make
+        if "id" not in message:
+            return None  # notifications: initialized, cancelled, roots changed
+        return self._answer(message["id"], message["method"], message.get("params"))
+
+    def _answer(self, rid: Any, method: Any, params: Any) -> dict[str, Any]:
+        handler = self.methods.get(method) if isinstance(method, str) else None
+        if handler is None:
+            return _error(rid, METHOD_NOT_FOUND, f"method not found: {method}")
+        if params is not None and not isinstance(params, dict):
+            return _error(rid, INVALID_PARAMS, "params must be an object")
+        try:
+            return {"jsonrpc": "2.0", "id": rid, "result": handler(params or {})}
+        except RpcError as exc:
+            return _error(rid, exc.code, str(exc))
+
+    def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, arguments = params.get("name"), params.get("arguments", {})
+        tools = _tools()
+        if not isinstance(name, str) or name not in tools.TOOLS:
+            raise RpcError(INVALID_PARAMS, f"unknown tool: {name}")
+        return dict(tools.call_tool(name, arguments, repo=self.repo))
+
+
+def initialize(params: dict[str, Any]) -> dict[str, Any]:
+    """The handshake: echo the client's version when we speak it, else offer our newest."""
+    asked = params.get("protocolVersion")
+    version = asked if asked in PROTOCOL_VERSIONS else PROTOCOL_VERSIONS[-1]
+    return {
+        "protocolVersion": version,
+        "capabilities": {"tools": {"listChanged": False},
+                         "resources": {"subscribe": False, "listChanged": False}},
+        "serverInfo": {"name": "agentops", "version": __version__},
+        "instructions": INSTRUCTIONS,
+    }
+
+
+def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
+
+
+def _tools() -> Any:
+    from agentops.mcp_server import tools
+
+    return tools
+
+
+def _resources() -> Any:
+    from agentops.mcp_server import resources
+
+    return resources
+
+
+# --- the stdio transport -----------------------------------------------------------------------
+
+
+def serve_lines(dispatcher: Dispatcher, lines: Iterable[bytes], out: IO[bytes]) -> None:
+    """Answer each line until the input ends; the client closing stdin is the shutdown."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            reply: dict[str, Any] | None = _error(None, PARSE_ERROR, "invalid JSON")
+        else:
+            reply = _guarded(dispatcher, message)
+        if reply is not None:
+            out.write(json.dumps(reply, separators=(",", ":"), default=str).encode() + b"\n")
+            out.flush()
+
+
+def _guarded(dispatcher: Dispatcher, message: Any) -> dict[str, Any] | None:
+    try:
+        return dispatcher.handle(message)
+    except Exception as exc:
+        rid = message.get("id") if isinstance(message, dict) else None
+        return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def serve_stdio(repo: Path) -> None:
+    """Serve on this process's stdin/stdout until stdin closes."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with out:
+        serve_lines(Dispatcher(repo), sys.stdin.buffer, out)
