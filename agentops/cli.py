@@ -405,6 +405,60 @@ def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> No
     emit(fmt, data, data["text"])
 
 
+# --- reports -------------------------------------------------------------------------------------
+
+@cli.command("stats")
+@click.option("--since", default=None, metavar="DATE", help="Incidents detected from this day "
+              "or time on (UTC).")
+@click.option("--until", default=None, metavar="DATE", help="... and before this time, or up to "
+              "the end of this day.")
+@click.option("--now", default=None, metavar="TIME", help="Compute as of this time (default now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text",
+              show_default=True, help="text for a terminal, md (the block --write commits), json.")
+@click.option("--write", is_flag=True, help="Render the markdown block into INCIDENTS.md between "
+              "its stats markers, in one commit.")
+@repo_option
+def stats(since: str | None, until: str | None, now: str | None, fmt: str, write: bool,
+          repo: Path | None) -> None:
+    """MTTA/MTTR per severity against targets, monthly downtime and uptime %, incidents by
+    category and root cause, repeat incidents; the definitions are printed with the figures."""
+    from agentops.commands import stats as cmd
+
+    result = cmd.stats(repo=repo, since=since, until=until, now=now, write=write)
+    click.echo(cmd.render(result, fmt))
+
+
+@cli.command("check")
+@click.option("--now", default=None, metavar="TIME", help="Check as of this time (default now).")
+@repo_option
+@format_option
+def check(now: str | None, repo: Path | None, fmt: str) -> None:
+    """The post-incident requirements and SLAs: exit 1 listing what is overdue, 0 when clean."""
+    from agentops.commands import check as cmd
+
+    result = cmd.check(repo=repo, now=now)
+    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@cli.command("recall")
+@click.argument("query")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many entries.")
+@click.option("--all", "include_all", is_flag=True,
+              help="Include superseded and retired lessons.")
+@repo_option
+@format_option
+def recall(query: str, limit: int, include_all: bool, repo: Path | None, fmt: str) -> None:
+    """What MEMORY, TROUBLESHOOTING and INCIDENTS know about QUERY (an error string, a
+    Kubernetes reason, a resource kind, a command), best first."""
+    from agentops.commands import recall as cmd
+
+    result = cmd.recall(query, repo=repo, limit=limit, include_all=include_all)
+    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 @cli.group()
@@ -470,6 +524,27 @@ def schema(name: str) -> None:
     from agentops.events import EVENT_SCHEMA
 
     click.echo(json.dumps(EVENT_SCHEMA, indent=2))
+
+
+# --- agents over MCP ---------------------------------------------------------------------------
+
+@cli.command("mcp")
+@click.option("--http", is_flag=True,
+              help="Serve streamable HTTP on --host/--port instead of stdio (needs the mcp extra).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP only: address.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP only: port.")
+@repo_option
+def mcp(http: bool, host: str, port: int, repo: Path | None) -> None:
+    """A Model Context Protocol server for agents, over stdio (default) until stdin closes.
+
+    Tools: record_event, recall, list_incidents, show_incident, update_incident, add_followup,
+    check. Resources: agentops://memory/index and agentops://entry/{id}. Every write goes
+    through the same pipeline, lock and journal as the CLI.
+    """
+    from agentops.mcp_server.run import serve as run_mcp
+
+    run_mcp(repo=repo, http=http, host=host, port=port)
 
 
 # --- watch -------------------------------------------------------------------------------------

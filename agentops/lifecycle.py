@@ -45,7 +45,7 @@ def normalize_status(value: str) -> str:
     for status in STATUSES:
         if status.casefold() == value.strip().casefold():
             return status
-    raise LifecycleError(f"status: {value!r} is not one of {', '.join(STATUSES)}")
+    raise LifecycleError(f"--status: {value!r} is not one of {', '.join(STATUSES)}")
 
 
 def transition(inc_id: str, current: str, new: str) -> Move:

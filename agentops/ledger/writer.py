@@ -34,7 +34,8 @@ from agentops.state import Store
 
 FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
          "memory": "MEMORY.md"}
-MAX_EVENT_IDS = 10
+MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
+MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 Touched = dict[str, list[tuple[str, str]]]
@@ -62,6 +63,8 @@ class LedgerWriter:
         self._texts: dict[str, str] = {}
         self._changed: set[str] = set()
         self._recurring: dict[str, _Recurrences] = {}
+        self._linking: dict[str, _Links] = {}
+        self._newest: tuple[str, datetime] | None = None  # for the "Last Incident" line
 
     # -- files ------------------------------------------------------------------------------
 
@@ -94,12 +97,19 @@ class LedgerWriter:
 
     def write_all(self) -> None:
         self._flush_recurrences()
+        self._flush_links()
+        if self._newest is not None:
+            inc_id, when = self._newest
+            self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
+            self._newest = None
         for name in sorted(self._changed):
             fsutil.atomic_write(self.repo / name, self._texts[name])
 
     def _entry(self, kind: str, entry_id: str) -> str:
         if kind == "incident" and entry_id in self._recurring:
             self._flush_recurrences(entry_id)
+        if kind == "troubleshooting" and entry_id in self._linking:
+            self._flush_links(entry_id)
         return self._raw_entry(kind, entry_id)
 
     def _raw_entry(self, kind: str, entry_id: str) -> str:
@@ -190,7 +200,8 @@ class LedgerWriter:
         if current and id_sort_key("incident", current) > id_sort_key("incident", inc_id):
             return
         self.store.set_meta("last_incident", inc_id)
-        self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
+        self._newest = (inc_id, when)
+        self._changed.add(FILES["incident"])
 
     def _recur(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
         """Count a recurrence. A storm recurs thousands of times per batch, so the counts are
@@ -314,15 +325,27 @@ class LedgerWriter:
         return "\n".join(lines)
 
     def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched) -> None:
-        entry = self._entry("troubleshooting", ts_id)
-        ts = fmt.parse_troubleshooting(entry)
-        incidents = list(ts.incidents)
-        if inc_id not in incidents:
-            incidents.append(inc_id)
-        last = max(when, ts.last_seen) if ts.last_seen else when
-        self._replace("troubleshooting", ts_id, fmt.update_fields(
-            entry, occurrences=ts.occurrences + 1, last_seen=last, incidents=incidents))
+        """Count an occurrence of a known problem; gathered per batch like recurrences."""
+        pending = self._linking.get(ts_id)
+        if pending is None:
+            ts = fmt.parse_troubleshooting(self._raw_entry("troubleshooting", ts_id))
+            pending = self._linking[ts_id] = _Links(
+                base=ts.occurrences, incidents=list(ts.incidents), last=ts.last_seen or when)
+            self._changed.add(FILES["troubleshooting"])
+        pending.count += 1
+        if inc_id not in pending.incidents:
+            pending.incidents = [*pending.incidents, inc_id][-MAX_LINKED:]
+        pending.last = max(pending.last, when)
         touched["troubleshooting"].append((ts_id, "linked"))
+
+    def _flush_links(self, only: str | None = None) -> None:
+        for ts_id in [only] if only else list(self._linking):
+            pending = self._linking.pop(ts_id, None)
+            if pending is None:
+                continue
+            self._replace("troubleshooting", ts_id, fmt.update_fields(
+                self._raw_entry("troubleshooting", ts_id), occurrences=pending.base + pending.count,
+                last_seen=pending.last, incidents=pending.incidents))
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -370,6 +393,18 @@ class LedgerWriter:
         entries = [e for e in fmt.parse_file("memory", text).parsed()
                    if isinstance(e, MemoryEntry)]
         self._set("memory", fmt.set_memory_index(text, entries))
+
+
+class _Links:
+    """Occurrences of one known problem gathered during a batch, written once."""
+
+    __slots__ = ("base", "count", "incidents", "last")
+
+    def __init__(self, *, base: int, incidents: list[str], last: datetime) -> None:
+        self.base = base
+        self.count = 0
+        self.incidents = incidents
+        self.last = last
 
 
 class _Recurrences:

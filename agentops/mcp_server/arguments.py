@@ -24,8 +24,13 @@ class InvalidArgumentsError(AgentopsError):
     """Tool arguments that do not fit the tool's input schema."""
 
 
-def check_arguments(tool: str, schema: Mapping[str, Any], arguments: Any) -> dict[str, Any]:
-    """The arguments as a dict, or InvalidArgumentsError naming the first bad one."""
+def check_arguments(tool: str, schema: Mapping[str, Any], arguments: Any, *,
+                    deferred: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The arguments as a dict, or InvalidArgumentsError naming the first bad one.
+
+    ``deferred`` arguments are only checked for presence: the handler checks their content
+    itself, with the messages the CLI prints for the same mistake.
+    """
     if not isinstance(arguments, dict):
         raise InvalidArgumentsError(f"{tool}: arguments must be an object")
     props: Mapping[str, Any] = schema.get("properties", {})
@@ -36,7 +41,8 @@ def check_arguments(tool: str, schema: Mapping[str, Any], arguments: Any) -> dic
         if name not in props:
             raise InvalidArgumentsError(
                 f"{tool}.{name}: unknown argument (allowed: {', '.join(props)})")
-        check_value(f"{tool}.{name}", props[name], value)
+        if name not in deferred:
+            check_value(f"{tool}.{name}", props[name], value)
     return arguments
 
 
@@ -50,8 +56,10 @@ def check_value(where: str, schema: Mapping[str, Any], value: Any) -> None:
             f"{where}: {value!r} is not one of {', '.join(map(str, schema['enum']))}")
     if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         raise InvalidArgumentsError(f"{where}: must not be empty")
-    if _is_number(value) and "minimum" in schema and value < schema["minimum"]:
-        raise InvalidArgumentsError(f"{where}: must be at least {schema['minimum']}")
+    if _is_number(value) and not schema.get("minimum", value) <= value <= schema.get(
+            "maximum", value):
+        raise InvalidArgumentsError(f"{where}: {value} is not in the range "
+                                    f"{schema.get('minimum', '')}..{schema.get('maximum', '')}")
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             check_value(f"{where}[{i}]", schema["items"], item)
@@ -60,8 +68,6 @@ def check_value(where: str, schema: Mapping[str, Any], value: Any) -> None:
 def _is_type(value: Any, types: list[str]) -> bool:
     if isinstance(value, bool):
         return "boolean" in types
-    if isinstance(value, float) and "integer" in types and value.is_integer():
-        return True
     return any(isinstance(value, _JSON_TYPES[t]) for t in types)
 
 
@@ -75,6 +81,6 @@ def _names(types: str | list[str]) -> str:
 
 def _kind(value: Any) -> str:
     for name in ("boolean", "null", "string", "integer", "number", "array", "object"):
-        if _is_type(value, [name]) and not (name == "integer" and isinstance(value, float)):
+        if _is_type(value, [name]):
             return name
     return type(value).__name__

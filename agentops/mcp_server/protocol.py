@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from agentops import __version__
+from agentops.errors import AgentopsError
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 PARSE_ERROR = -32700
@@ -81,6 +83,8 @@ class Dispatcher:
             return {"jsonrpc": "2.0", "id": rid, "result": handler(params or {})}
         except RpcError as exc:
             return _error(rid, exc.code, str(exc))
+        except AgentopsError as exc:  # e.g. reading a resource in an uninitialised repo
+            return _error(rid, INVALID_PARAMS, f"error: {exc}")
 
     def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name, arguments = params.get("name"), params.get("arguments", {})

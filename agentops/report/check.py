@@ -36,7 +36,8 @@ from agentops.policy.model import Sla
 FLAGS: Final = {
     "documented": "documented_within_24h", "root_cause": "documented_within_24h",
     "troubleshooting": "troubleshooting_for_new_problem", "memory": "memory_lessons",
-    "followup_owner": "followups_have_owner_and_due", "followup_due": "followups_have_owner_and_due",
+    "followup_owner": "followups_have_owner_and_due",
+    "followup_due": "followups_have_owner_and_due",
     "followup_overdue": "followups_have_owner_and_due",
     "review_scheduled": "review_for_high_critical", "review_done": "review_for_high_critical",
 }

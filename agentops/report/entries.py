@@ -9,6 +9,7 @@ safe, and a missing, corrupt or foreign one is just a miss.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pickle
 from pathlib import Path
@@ -71,9 +72,7 @@ def _load(path: Path | None) -> dict[bytes, Any]:
 
 
 def _save(path: Path, entries: dict[bytes, Any]) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a read-only git dir only costs speed
         fsutil.atomic_write(path, pickle.dumps((CACHE_VERSION, entries),
                                                protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only git dir only costs speed
 

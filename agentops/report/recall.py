@@ -34,8 +34,11 @@ BOOST: Final = {"troubleshooting": 1.5, "memory": 1.5, "incident": 1.0}
 MAX_QUERY_TERMS: Final = 40
 _WORD_RE: Final = re.compile(r"[^\W_]+")
 _CAMEL_RE: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_STOP: Final = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it", "its", "no", "not", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with"])
+_STOP: Final = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it",
+    "its", "no", "not", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
+    "with",
+})
 _COLUMNS: Final = ("title", "signature", "body", "id", "kind", "status", "heading", "text",
                    "evidence")
 

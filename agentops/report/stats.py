@@ -185,7 +185,7 @@ def _by_detection(inc: Incident) -> tuple[datetime, str]:
 
 def outage(inc: Incident, now: datetime) -> tuple[datetime, datetime] | None:
     """[impact started or detected, mitigated or resolved or now], cut at ``now``."""
-    start = detected_at(inc)
+    start = inc.impact_started or inc.detected
     if start is None:
         return None
     end = min(inc.mitigated or inc.resolved or now, now)
@@ -255,13 +255,14 @@ def _months(incidents: Sequence[Incident], *, sla: Sla, now: datetime,
 
 def _month_range(seen: Sequence[Month], since: datetime | None, until: datetime | None,
                  now: datetime) -> list[Month]:
+    """Every month from the first with data (or ``since``) to the month of ``now`` (or until)."""
     bounds = list(seen)
     if since is not None:
         bounds.append(month_of(since))
-    if until is not None and bounds:
-        bounds.append(month_of(min(until - timedelta(microseconds=1), now)))
     if not bounds:
         return []
+    end = now if until is None else min(until - timedelta(microseconds=1), now)
+    bounds.append(month_of(end))
     month, last, out = min(bounds), max(bounds), []
     while month <= last:
         out.append(month)

@@ -1,0 +1,154 @@
+"""``agentops stats``: hand-computed MTTA/MTTR, downtime as a union, uptime, --write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from report_helpers import T0, add, agentops, agentops_json, git, incident, init, iso, minutes
+
+from agentops.ledger.format import STATS_BEGIN, STATS_END
+from agentops.ledger.model import Incident
+from agentops.policy.model import Sla
+from agentops.report import stats
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    return init(git_repo)
+
+
+def severity(data: dict, name: str) -> dict:  # type: ignore[type-arg]
+    return next(s for s in data["severities"] if s["severity"] == name)  # type: ignore[no-any-return]
+
+
+def test_backdated_incidents_give_hand_computed_mtta_and_mttr(repo: Path) -> None:
+    # detected 09:00, acknowledged +7m, resolved +25m; detected 10:00, ack +3m, resolved +45m
+    add(repo,
+        incident(1, T0, severity="HIGH", acknowledged=T0 + minutes(7),
+                 resolved=T0 + minutes(25)),
+        incident(2, T0 + minutes(60), severity="HIGH", acknowledged=T0 + minutes(63),
+                 resolved=T0 + minutes(105)))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    high = severity(data, "HIGH")
+    assert high["count"] == 2
+    assert high["mtta"] == {"n": 2, "mean_s": 300.0, "p50_s": 180.0, "p90_s": 420.0}
+    assert high["mttr"] == {"n": 2, "mean_s": 2100.0, "p50_s": 1500.0, "p90_s": 2700.0}
+    assert (high["mttr_target_s"], high["within_target"], high["within_target_share"]) == (
+        1800.0, 1, 0.5)
+    assert severity(data, "CRITICAL")["mttr"] == {"n": 0, "mean_s": None, "p50_s": None,
+                                                  "p90_s": None}
+
+
+def test_recorded_incident_with_time_has_its_mttr_from_the_ledger(repo: Path) -> None:
+    out = agentops(repo, "record", "deletion", "-f", "resource=Deployment/checkout", "-e",
+                   "production", "-f", "namespace=prod", "--time", iso(T0))
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + minutes(90)))
+    high = severity(data, "HIGH")
+    assert (high["count"], high["mttr"]["n"]) == (1, 0)
+    # still open: its outage runs to --now
+    assert data["months"][0]["downtime_s"] == 90 * 60.0
+
+
+def test_overlapping_outages_count_their_overlap_once(repo: Path) -> None:
+    # A: impact 10:00, mitigated 10:30; B: detected 10:20, resolved 10:50 -> 50 minutes, not 60
+    a_start = T0 + minutes(60)
+    add(repo,
+        incident(1, a_start + minutes(5), impact_started=a_start, mitigated=a_start + minutes(30),
+                 resolved=a_start + minutes(40)),
+        incident(2, a_start + minutes(20), resolved=a_start + minutes(50)))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
+    assert [(m["month"], m["downtime_s"]) for m in data["months"]] == [("2026-11", 3000.0)]
+
+
+def test_an_outage_across_a_month_boundary_is_split(repo: Path) -> None:
+    start = datetime(2026, 10, 31, 23, 50, tzinfo=UTC)
+    add(repo, incident(1, start, resolved=start + minutes(30)))
+    data = agentops_json(repo, "stats", "--now", iso(start + timedelta(days=2)))
+    assert [(m["month"], m["downtime_s"], m["incidents"]) for m in data["months"]] == [
+        ("2026-10", 600.0, 1), ("2026-11", 1200.0, 0)]
+
+
+@pytest.mark.parametrize(("down", "shown", "verdict"), [
+    (43, "99.90%", "met"), (44, "99.89%", "missed"), (0, "100.00%", "met")])
+def test_a_30_day_month_with_43_minutes_of_downtime_shows_99_90(
+        repo: Path, down: int, shown: str, verdict: str) -> None:
+    add(repo, incident(1, T0, severity="CRITICAL", acknowledged=T0 + minutes(min(down, 1)),
+                       resolved=T0 + minutes(down)))
+    out = agentops(repo, "stats", "--format", "md", "--now", iso(T0 + timedelta(days=40)))
+    assert out.returncode == 0, out.stderr
+    downtime = f"{down}m" if down else "0s"
+    assert f"| 2026-11 | 1 | 1 | {downtime} | {shown} | {verdict} |" in out.stdout
+    assert "| 2026-12 | 0 | 0 | 0s | 100.00% | met |" in out.stdout
+
+
+def test_since_and_until_select_incidents_by_detection(repo: Path) -> None:
+    add(repo, incident(1, T0), incident(1, T0 + timedelta(days=1)),
+        incident(1, T0 + timedelta(days=2)))
+    now = iso(T0 + timedelta(days=5))
+    day = (T0 + timedelta(days=1)).date().isoformat()
+    one_day = agentops_json(repo, "stats", "--since", day, "--until", day, "--now", now)
+    assert one_day["incidents"] == 1
+    assert agentops_json(repo, "stats", "--since", day, "--now", now)["incidents"] == 2
+    out = agentops(repo, "stats", "--since", day, "--until", T0.date().isoformat())
+    assert out.returncode == 1 and "--since must be before --until" in out.stderr
+
+
+def test_repeats_categories_and_definitions_are_reported(repo: Path) -> None:
+    add(repo,
+        incident(1, T0, dedup_key="deployment:prod/api", category="DEPLOYMENT_FAILURE",
+                 root_cause_category="bad-config"),
+        incident(2, T0 + minutes(90), dedup_key="deployment:prod/api", troubleshooting="TS-0001",
+                 category="DEPLOYMENT_FAILURE"),
+        incident(3, T0 + minutes(200), troubleshooting="TS-0001"))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    day = T0.date().isoformat()
+    assert data["repeats"] == [
+        {"by": "dedup_key", "key": "deployment:prod/api", "count": 2,
+         "incidents": [f"INC-{day}-001", f"INC-{day}-002"]},
+        {"by": "troubleshooting", "key": "TS-0001", "count": 2,
+         "incidents": [f"INC-{day}-002", f"INC-{day}-003"]},
+    ]
+    assert data["categories"] == {"DEPLOYMENT_FAILURE": 2, "AUTOMATION_FAILURE": 1}
+    assert data["root_causes"] == {"(not set)": 2, "bad-config": 1}
+    text = agentops(repo, "stats", "--now", iso(T0 + timedelta(days=1))).stdout
+    assert "Definitions" in text and "nearest-rank percentiles" in text
+    assert "month's actual minutes" in text
+
+
+def test_stats_write_puts_the_block_between_the_markers_in_one_commit(repo: Path) -> None:
+    add(repo, incident(1, T0, severity="HIGH", acknowledged=T0 + minutes(5),
+                       resolved=T0 + minutes(20)))
+    before = git(repo, "rev-parse", "HEAD").strip()
+    now = iso(T0 + timedelta(days=2))
+    data = agentops_json(repo, "stats", "--write", "--now", now)
+    assert git(repo, "rev-list", f"{before}..HEAD").split() == [data["commit"]]
+    assert git(repo, "show", "--name-only", "--format=%s", "HEAD").split("\n")[:3] == [
+        "agentops: stats (1 incidents)", "", "INCIDENTS.md"]
+    assert git(repo, "status", "--porcelain") == ""
+    text = (repo / "INCIDENTS.md").read_text()
+    block = text.split(STATS_BEGIN + "\n", 1)[1].split(STATS_END, 1)[0]
+    expected = agentops(repo, "stats", "--format", "md", "--now", now).stdout
+    assert block == expected.rstrip("\n") + "\n"
+    assert "| HIGH | 1 | 5m / 5m / 5m | 20m / 20m / 20m | < 30m | 100% (1/1) |" in block
+    lint = agentops(repo, "lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    # the same figures again: nothing to commit
+    again = agentops_json(repo, "stats", "--write", "--now", now)
+    assert again["commit"] is None
+
+
+def test_nearest_rank_percentiles() -> None:
+    values = [timedelta(seconds=s) for s in range(1, 11)]
+    assert stats.percentile(values, 50) == timedelta(seconds=5)
+    assert stats.percentile(values, 90) == timedelta(seconds=9)
+    assert stats.percentile(values[:1], 90) == timedelta(seconds=1)
+
+
+def test_open_incident_downtime_is_cut_at_now() -> None:
+    inc = Incident(id="INC-2026-11-02-001", uid="u1", title="t", detected=T0)
+    figures = stats.compute([inc], sla=Sla(), now=T0 + minutes(10))
+    assert figures.months[0].downtime == minutes(10)
+    assert stats.outage(inc, T0 - minutes(1)) is None
