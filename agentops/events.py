@@ -42,7 +42,7 @@ _SHA256 = _builtin_sha256()
 def sha256(data: bytes) -> Hash:
     return cast(Hash, _SHA256(data))
 
-TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+\Z")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
 SUBJECT_FIELDS = ("cluster", "namespace", "kind", "name")
 TOP_FIELDS = (
@@ -61,7 +61,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "properties": {
         "type": {
             "type": "string",
-            "pattern": TYPE_RE.pattern,
+            "pattern": TYPE_RE.pattern.replace("\\Z", "$"),  # ECMA-262 has no \Z
             "description": "Dotted event type, e.g. deployment.failed, attempt.failed, k8s.warning.",
         },
         "time": {

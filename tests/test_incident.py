@@ -239,6 +239,7 @@ def test_the_same_lesson_from_a_second_incident_is_counted_not_copied(repo: Path
 
 def test_resolving_a_new_problem_type_adds_a_troubleshooting_entry(repo: Path) -> None:
     first = deny_approval(repo, "drop-table")
+    second = deny_approval(repo, "truncate-logs", "2026-11-20T11:00:00Z")
     assert meta(repo, first)["troubleshooting"] == "null"
     data = ok(repo, "incident", "resolve", first, "--root-cause", "Migration needed approval",
               "--resolution", "Asked for approval first")
@@ -250,11 +251,16 @@ def test_resolving_a_new_problem_type_adds_a_troubleshooting_entry(repo: Path) -
     assert "#### Diagnosis\n\nMigration needed approval\n" in troubleshooting
     assert "#### Fix\n\nAsked for approval first\n" in troubleshooting
     assert meta(repo, first)["troubleshooting"] == "TS-0001"
-    second = deny_approval(repo, "truncate-logs", "2026-11-20T11:00:00Z")
+    # opened before the problem type was documented: resolving it links it and counts it
     again = ok(repo, "incident", "resolve", second)
     assert again["troubleshooting"] == {"id": "TS-0001", "action": "linked"}
+    assert meta(repo, second)["troubleshooting"] == "TS-0001"
     ts = meta(repo, name="TROUBLESHOOTING.md")
     assert (ts["occurrences"], ts["incidents"]) == ("2", f"[{first}, {second}]")
+    # opened after: the pipeline links it on open, and resolving does not count it twice
+    third = deny_approval(repo, "drop-db", "2026-11-20T12:00:00Z")
+    assert ok(repo, "incident", "resolve", third)["troubleshooting"]["action"] == "known"
+    assert meta(repo, name="TROUBLESHOOTING.md")["occurrences"] == "3"
     assert (repo / "TROUBLESHOOTING.md").read_text().count("<!-- agentops:troubleshooting ") == 1
     lint_ok(repo)
 
@@ -296,7 +302,8 @@ def test_reopen_clears_resolved_and_the_next_failure_recurs_on_it(repo: Path) ->
 def test_reopen_survives_a_lost_cache(repo: Path) -> None:
     fail_deploy(repo)
     ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T09:40:00Z")
-    ok(repo, "incident", "update", INC, "--status", "Investigating", "--time", "2026-11-20T09:50:00Z")
+    ok(repo, "incident", "update", INC, "--status", "Investigating", "--time",
+       "2026-11-20T09:50:00Z")
     (repo / ".git" / "agentops" / "state.sqlite").unlink()
     assert fail_deploy(repo, time="2026-11-20T10:00:00Z") == INC
 

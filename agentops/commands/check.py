@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agentops.commands.stats import incidents_of, load_sla, parse_when
+from agentops.events import format_time
 from agentops.paths import find_repo
 from agentops.report import check as report
 from agentops.report import entries
@@ -26,7 +27,7 @@ def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
 
 
 def as_json(result: dict[str, Any]) -> dict[str, Any]:
-    return {"ok": result["ok"], "now": result["now"],
+    return {"ok": result["ok"], "now": format_time(result["now"]),
             "findings": [f.to_json() for f in result["findings"]]}
 
 

@@ -89,7 +89,7 @@ def yaml_scalar(value: Any) -> str:
         return "[" + ", ".join(yaml_scalar(item) for item in value) + "]"
     if not isinstance(value, str):
         raise LedgerError(f"cannot write {type(value).__name__} {value!r} as metadata")
-    if _PLAIN_RE.match(value) and value.lower() not in _YAML_WORDS:
+    if _PLAIN_RE.fullmatch(value) and value.lower() not in _YAML_WORDS:
         return value
     quoted = json.dumps(value, ensure_ascii=False)
     return _YAML_UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", quoted)
@@ -293,7 +293,7 @@ class EntryText(NamedTuple):
     anchor: bool = False
 
 
-_UID_RE: Final = re.compile(r"^[A-Za-z0-9_-]+$")
+_UID_RE: Final = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 def render(entry: EntryText) -> str:

@@ -31,9 +31,9 @@ CATEGORIES: Final = (
 )
 MEMORY_STATUSES: Final = ("active", "superseded", "retired")
 
-INCIDENT_ID_RE: Final = re.compile(r"^INC-(\d{4}-\d{2}-\d{2})-(\d{3,})$")
-TS_ID_RE: Final = re.compile(r"^TS-(\d{4,})$")
-MEM_ID_RE: Final = re.compile(r"^MEM-(\d{4,})$")
+INCIDENT_ID_RE: Final = re.compile(r"^INC-(\d{4}-\d{2}-\d{2})-(\d{3,})\Z")
+TS_ID_RE: Final = re.compile(r"^TS-(\d{4,})\Z")
+MEM_ID_RE: Final = re.compile(r"^MEM-(\d{4,})\Z")
 ID_RES: Final[Mapping[str, re.Pattern[str]]] = {
     "incident": INCIDENT_ID_RE, "troubleshooting": TS_ID_RE, "memory": MEM_ID_RE,
 }

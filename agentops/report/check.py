@@ -142,7 +142,9 @@ def _mttr(inc: Incident, sla: Sla, now: datetime, detected: datetime) -> Iterato
 
 
 def _span(value: timedelta) -> str:
-    return format_duration(value)
+    """``24h`` rather than ``1d 0h``: SLA spans read as they are written in the policy."""
+    hours, rest = divmod(int(value.total_seconds()), 3600)
+    return f"{hours}h" if hours and not rest else format_duration(value)
 
 
 def to_text(findings: list[Finding]) -> str:

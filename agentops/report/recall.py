@@ -7,9 +7,11 @@ under the git directory and is only a cache: it records what it was built from (
 size and mtime of the three files) and is rebuilt, into a new file swapped in atomically, when
 that changes.
 
-Ranking: titles and signatures (event type, reason, pattern, tags) weigh more than prose, and
-TROUBLESHOOTING and MEMORY entries rank above incidents at equal text relevance (a known fix
-or a lesson is what an agent should read first). Superseded and retired lessons are left out
+Ranking: a known problem whose signature pattern (the regex TROUBLESHOOTING keeps for the
+event message) matches the query comes first: the agent is holding that very error. Then
+BM25, where titles and signatures (event type, reason, pattern, tags) weigh more than prose,
+and TROUBLESHOOTING and MEMORY entries rank above incidents at equal text relevance (a known
+fix or a lesson is what an agent should read first). Superseded and retired lessons are left out
 unless asked for. Identifiers like ``CrashLoopBackOff`` are indexed whole and also split at
 case changes (``crash loop back off``), so either spelling finds them.
 """
@@ -40,7 +42,7 @@ _STOP: Final = frozenset({
     "with",
 })
 _COLUMNS: Final = ("title", "signature", "body", "id", "kind", "status", "heading", "text",
-                   "evidence")
+                   "evidence", "pattern")
 
 
 class RecallError(AgentopsError):
@@ -59,6 +61,7 @@ class Doc:
     body: str
     text: str
     evidence: tuple[str, ...]
+    pattern: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +73,12 @@ class Hit:
     text: str
     evidence: tuple[str, ...]
     score: float
+    signature_match: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "status": self.status, "title": self.title,
                 "text": self.text, "evidence": list(self.evidence),
-                "score": round(self.score, 4)}
+                "score": round(self.score, 4), "signature_match": self.signature_match}
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -99,7 +103,7 @@ def troubleshooting_doc(ts: TroubleshootingEntry) -> Doc:
     return Doc(ts.id, "troubleshooting", "", ts.title,
                _words(sig.event_type, sig.reason, sig.pattern, ts.problem, ts.category),
                _prose(ts, "Symptoms", "Diagnosis", "Workaround", "Fix"),
-               _prose(ts, "Workaround", "Fix", labelled=True), ts.incidents)
+               _prose(ts, "Workaround", "Fix", labelled=True), ts.incidents, sig.pattern or "")
 
 
 def memory_doc(mem: MemoryEntry) -> Doc:
@@ -211,35 +215,56 @@ def _fill(tmp: Path, docs: Iterable[Doc], stamp: str) -> int:
 
 def _row(d: Doc) -> tuple[str, ...]:
     return (expand(d.title), expand(d.signature), expand(d.body), d.id, d.kind, d.status,
-            d.title, d.text, json.dumps(list(d.evidence)))
+            d.title, d.text, json.dumps(list(d.evidence)), d.pattern)
 
 
+_RANK: Final = f"""bm25(docs, {', '.join(map(str, WEIGHTS))}) * (CASE kind
+  WHEN 'troubleshooting' THEN {BOOST['troubleshooting']}
+  WHEN 'memory' THEN {BOOST['memory']} ELSE {BOOST['incident']} END)"""
+_KIND_ORDER: Final = "CASE kind WHEN 'troubleshooting' THEN 0 WHEN 'memory' THEN 1 ELSE 2 END"
 _SEARCH: Final = f"""
-SELECT id, kind, status, heading, text, evidence,
-       bm25(docs, {', '.join(map(str, WEIGHTS))}) * (CASE kind
-         WHEN 'troubleshooting' THEN {BOOST['troubleshooting']}
-         WHEN 'memory' THEN {BOOST['memory']} ELSE {BOOST['incident']} END) AS rank
-FROM docs
-WHERE docs MATCH ? AND (kind != 'memory' OR status = 'active' OR ?)
-ORDER BY rank, CASE kind WHEN 'troubleshooting' THEN 0 WHEN 'memory' THEN 1 ELSE 2 END, id
-LIMIT ?
+SELECT rowid, id, kind, status, heading, text, evidence, {_RANK} AS rank FROM docs
+WHERE docs MATCH ? AND (kind != 'memory' OR status = 'active' OR ?) {{extra}}
+ORDER BY rank, {_KIND_ORDER}, id LIMIT ?
 """
 
 
 def search(path: Path, query: str, *, limit: int = 10, include_all: bool = False) -> list[Hit]:
-    """The best ``limit`` entries for ``query``; the score is -BM25 times the kind's boost."""
+    """The best ``limit`` entries for ``query``, known problems whose signature pattern matches
+    the query first; the score is -BM25 times the kind's boost."""
     expression = fts_query(query)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute(_SEARCH, (expression, include_all, limit)).fetchall()
+        known = signature_matches(db, query)
+        rows = db.execute(_SEARCH.format(extra=""), (expression, include_all, limit)).fetchall()
+        if known:
+            marks = ", ".join("?" * len(known))
+            rows += db.execute(_SEARCH.format(extra=f"AND rowid IN ({marks})"),
+                               (expression, include_all, *known, len(known))).fetchall()
     finally:
         db.close()
-    return [_hit(r) for r in rows]
+    hits = {r[1]: _hit(r, r[0] in known) for r in rows}
+    ranked = sorted(hits.values(), key=lambda h: (not h.signature_match, -h.score))
+    return ranked[:limit]
 
 
-def _hit(row: Sequence[Any]) -> Hit:
-    return Hit(id=row[0], kind=row[1], status=row[2], title=row[3], text=row[4],
-               evidence=tuple(json.loads(row[5])), score=-float(row[6]))
+def signature_matches(db: sqlite3.Connection, query: str) -> set[int]:
+    """Rows of TROUBLESHOOTING entries whose signature pattern (a regex) matches the query."""
+    found = set()
+    for rowid, pattern in db.execute(
+            "SELECT rowid, pattern FROM docs WHERE kind = 'troubleshooting' AND pattern != ''"):
+        try:
+            if re.search(pattern, query):
+                found.add(int(rowid))
+        except re.error:
+            continue  # lint reports bad patterns; recall still answers
+    return found
+
+
+def _hit(row: Sequence[Any], signature_match: bool) -> Hit:
+    return Hit(id=row[1], kind=row[2], status=row[3], title=row[4], text=row[5],
+               evidence=tuple(json.loads(row[6])), score=-float(row[7]),
+               signature_match=signature_match)
 
 
 def to_text(hits: Sequence[Hit]) -> str:

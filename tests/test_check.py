@@ -1,0 +1,126 @@
+"""``agentops check``: the post-incident requirements, as CI runs it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from report_helpers import (
+    T0,
+    add,
+    agentops,
+    agentops_json,
+    documented,
+    edit_incident,
+    incident,
+    init,
+    iso,
+    minutes,
+)
+
+from agentops.ledger.model import Incident, template_sections
+
+ROOT = Path(__file__).resolve().parents[1]
+INC = f"INC-{T0.date().isoformat()}-001"
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    return init(git_repo)
+
+
+def complete_high(**fields: object) -> Incident:
+    """A HIGH incident resolved in 20 minutes with everything written and linked."""
+    sections = documented(Follow_up_Actions="- [ ] Pin image digests - @alice - 2026-12-20")
+    return incident(1, T0, severity="HIGH", acknowledged=T0 + minutes(2),
+                    resolved=T0 + minutes(20), troubleshooting="TS-0001", memory=("MEM-0001",),
+                    review_required=True, sections=sections, **fields)
+
+
+def test_high_incident_without_review_49_hours_after_detection_fails_until_done(
+        repo: Path) -> None:
+    add(repo, complete_high())
+    now = iso(T0 + timedelta(hours=49))
+    out = agentops(repo, "check", "--now", now)
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        f"{INC}: review_scheduled: HIGH incident has no review scheduled within 48h of "
+        f"detection (deadline {iso(T0 + timedelta(hours=48))})",
+        "1 finding(s) in 1 incident(s)",
+    ]
+    data = agentops_json(repo, "check", "--now", now, code=1)
+    assert data["findings"] == [{
+        "incident": INC, "requirement": "review_scheduled",
+        "message": "HIGH incident has no review scheduled within 48h of detection",
+        "deadline": iso(T0 + timedelta(hours=48))}]
+    edit_incident(repo, INC, review_done=T0 + timedelta(hours=30))
+    clean = agentops(repo, "check", "--now", now)
+    assert clean.returncode == 0, clean.stdout
+    assert clean.stdout.strip() == "ok: every incident meets the post-incident requirements"
+    assert agentops_json(repo, "check", "--now", now) == {
+        "ok": True, "now": iso(T0 + timedelta(hours=49)), "findings": []}
+    assert agentops(repo, "lint").returncode == 0
+
+
+def test_a_scheduled_review_not_done_is_late_after_review_within(repo: Path) -> None:
+    add(repo, complete_high(review_scheduled=T0 + timedelta(hours=20)))
+    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=67))).returncode == 0
+    late = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=69)), code=1)
+    assert [(f["requirement"], f["deadline"]) for f in late["findings"]] == [
+        ("review_done", iso(T0 + timedelta(hours=68)))]
+
+
+def test_requirement_flags_in_the_policy_switch_checks_off(repo: Path) -> None:
+    add(repo, complete_high())
+    policy = repo / "rules" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("review_for_high_critical: true",
+                                                 "review_for_high_critical: false"))
+    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=49))).returncode == 0
+
+
+def test_undocumented_open_incident_and_its_follow_ups(repo: Path) -> None:
+    followups = ("- [ ] Add an alert\n- [ ] Rotate the key - @bob - 2026-11-03\n"
+                 "- [x] Roll back")
+    add(repo, incident(1, T0, severity="MEDIUM", sections=template_sections(
+        "incident", Description="Disk filled up.", Follow_up_Actions=followups)))
+    data = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=25)), code=1)
+    assert [(f["requirement"], f["deadline"]) for f in data["findings"]] == [
+        ("documented", iso(T0 + timedelta(hours=24))),
+        ("mttr", iso(T0 + timedelta(hours=2))),
+        ("followup_owner", None),
+        ("followup_due", None),
+    ]
+    assert data["findings"][0]["message"] == "Impact not written within 24h of detection"
+    later = agentops_json(repo, "check", "--now", iso(T0 + timedelta(days=2)), code=1)
+    overdue = [f for f in later["findings"] if f["requirement"] == "followup_overdue"]
+    assert overdue == [{"incident": INC, "requirement": "followup_overdue",
+                        "message": "follow-up 2 (Rotate the key) was due 2026-11-03",
+                        "deadline": "2026-11-04T00:00:00Z"}]
+
+
+def test_resolved_incident_needs_root_cause_troubleshooting_and_memory(repo: Path) -> None:
+    add(repo, incident(1, T0, severity="LOW", resolved=T0 + minutes(30),
+                       sections=template_sections("incident", Description="d", Impact="i")))
+    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=20))).returncode == 0
+    data = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=25)), code=1)
+    assert [f["requirement"] for f in data["findings"]] == [
+        "root_cause", "troubleshooting", "memory"]
+    assert data["findings"][0]["message"] == (
+        "resolved, but Root Cause and Resolution not written within 24h")
+
+
+def test_check_on_a_repository_without_incidents_is_clean(repo: Path) -> None:
+    out = agentops(repo, "check")
+    assert (out.returncode, out.stderr) == (0, "")
+
+
+def test_pre_commit_hooks_expose_lint_and_check() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"]: h["entry"] for h in hooks} == {
+        "agentops-lint": "agentops lint", "agentops-check": "agentops check"}
+    for hook in hooks:
+        assert (hook["language"], hook["pass_filenames"], hook["always_run"]) == (
+            "python", False, True)
+
