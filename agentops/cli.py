@@ -530,7 +530,7 @@ def schema(name: str) -> None:
 
 @cli.command("mcp")
 @click.option("--http", is_flag=True,
-              help="Serve streamable HTTP on --host/--port instead of stdio (needs the mcp extra).")
+              help="Serve streamable HTTP on --host/--port instead of stdio.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP only: address.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
               help="HTTP only: port.")

@@ -15,6 +15,7 @@ from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, parse_time
 from agentops.ledger import format as fmt
 from agentops.ledger import journal
+from agentops.ledger.archive import incident_files
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
@@ -44,7 +45,10 @@ def _entries(repo: Path, kind: str) -> list[object]:
 
 def _incidents(repo: Path, store: Store) -> None:
     newest: tuple[str, int] | None = None
-    for inc in _entries(repo, "incident"):
+    entries = _entries(repo, "incident")
+    for path in incident_files(repo)[1:]:  # archives: resolved, but their ids are taken
+        entries += fmt.parse_file("incident", path.read_text(encoding="utf-8")).parsed()
+    for inc in entries:
         assert isinstance(inc, Incident)
         m = INCIDENT_ID_RE.match(inc.id)
         if m:

@@ -150,8 +150,12 @@ def main() -> None:
         seed_incidents(big, args.incidents)
         size = (big / "INCIDENTS.md").stat().st_size
         t_big = median_of(record, big, args.runs, 1000)
-        print(f"(b) agentops record, {args.incidents:,} incidents ({size / 1e6:.1f} MB):   "
-              f"{t_big * 1000:.1f} ms   ratio to empty {t_big / t_empty:.2f}")
+        kept = (big / "INCIDENTS.md").stat().st_size
+        archives = len(list((big / "incidents").glob("*.md")))
+        print(f"(b) agentops record, {args.incidents:,} incidents seeded into INCIDENTS.md "
+              f"({size / 1e6:.1f} MB): {t_big * 1000:.1f} ms   ratio to empty {t_big / t_empty:.2f}")
+        print(f"    (the first record rotated resolved ones into {archives} monthly archives; "
+              f"INCIDENTS.md is now {kept / 1e3:.0f} kB)")
         if not args.skip_concurrent:
             c = concurrent(base, 8, 25)
             print(f"(c) 8 processes x 25 records: {c['wall']:.1f} s wall, "

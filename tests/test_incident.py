@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,12 @@ def removed_lines(repo: Path, rev: str) -> list[str]:
 
 
 @pytest.fixture
-def repo(git_repo: Path) -> Path:
+def repo(git_repo: Path) -> Iterator[Path]:
+    """An initialised repository; `agentops lint` must pass on it after every scenario."""
     out = agentops(git_repo, "init")
     assert out.returncode == 0, out.stderr
-    return git_repo
+    yield git_repo
+    lint_ok(git_repo)
 
 
 # --- the scripted incident -------------------------------------------------------------------
@@ -274,6 +277,27 @@ def test_a_problem_linked_when_opened_is_not_counted_again(repo: Path) -> None:
 
 
 # --- open incidents, reopen ------------------------------------------------------------------
+
+
+def test_resolving_again_after_a_reopen_counts_nothing_twice(repo: Path) -> None:
+    deny_approval(repo, "drop-table")
+    lesson = "Do not retry a denied action without a new approval"
+    first = ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T09:40:00Z",
+               "--lessons", lesson)
+    [learned] = first["memory"]
+    assert learned["action"] == "new"
+    ok(repo, "incident", "update", INC, "--status", "Investigating", "--time",
+       "2026-11-20T09:50:00Z")
+    again = ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T10:00:00Z",
+               "--lessons", lesson)
+    assert again["memory"] == [{"id": learned["id"], "action": "linked"}]
+    assert again["troubleshooting"] == {"id": "TS-0001", "action": "known"}
+    memory = (repo / "MEMORY.md").read_text()
+    mem = memory[memory.index(f"<!-- agentops:memory {learned['id']} "):]
+    assert "seen: 1\n" in mem and f"evidence: [{INC}]\n" in mem
+    assert meta(repo, name="TROUBLESHOOTING.md")["occurrences"] == "1"
+    assert entry(repo).count(lesson) == 1
+    assert meta(repo)["resolved"] == '"2026-11-20T10:00:00Z"'
 
 
 def test_after_resolve_the_same_failure_opens_a_new_incident(repo: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from agentops.errors import InvalidRulesError, LedgerError
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import incident_files
 from agentops.ledger.journal import lint_journal
 from agentops.ledger.writer import FILES
 from agentops.paths import RULES_DIR, find_repo
@@ -25,6 +26,11 @@ def lint(*, repo: Path | None) -> dict[str, Any]:
         except LedgerError as exc:
             found = [str(exc)]
         problems += [p if p.startswith(name) else f"{name}: {p}" for p in found]
+    for path in incident_files(root)[1:]:
+        rel = path.relative_to(root).as_posix()
+        found = fmt.lint("incident", path.read_text(encoding="utf-8"))
+        problems += [p.replace("INCIDENTS.md", rel, 1) if p.startswith("INCIDENTS.md")
+                     else f"{rel}: {p}" for p in found]
     problems += lint_journal(root)
     if (root / RULES_DIR).is_dir():
         from agentops.policy.loader import load_policy

@@ -70,29 +70,24 @@ def _lesson(e: Edit, line: str, when: datetime, memory: list[str]) -> tuple[str,
 
 def record_problem(e: Edit, when: datetime, *, root_cause: str | None,
                    resolution: str | None) -> None:
-    """Link the incident to its problem type's TROUBLESHOOTING entry, creating it when new."""
-    seen = e.inc.detected or when
-    ts_id = e.inc.troubleshooting
-    if ts_id:
-        _link(e, ts_id, seen)
+    """Link the incident to its problem type's TROUBLESHOOTING entry, creating it when new.
+
+    An incident that already names its entry was linked, and counted, when it opened (or by a
+    person, or by an earlier resolve): it is never counted twice. The entry's ``incidents``
+    list cannot tell, as it keeps only the latest incidents.
+    """
+    if e.inc.troubleshooting:
+        e.extra["troubleshooting"] = {"id": e.inc.troubleshooting, "action": "known"}
         return
+    seen = e.inc.detected or when
     problem, signature = problem_of(e.ctx, e.inc)
     ts_id = e.ctx.store.problems.get(problem) or None
     if ts_id:
-        _link(e, ts_id, seen)
+        e.ctx.ledger.link_problem(ts_id, e.inc.id, seen)
+        e.set(troubleshooting=ts_id)
+        e.extra["troubleshooting"] = {"id": ts_id, "action": "linked"}
     elif e.ctx.policy.sla.requirements.get("troubleshooting_for_new_problem", True):
         _new(e, problem, signature, seen, sections=_ts_sections(e, root_cause, resolution))
-
-
-def _link(e: Edit, ts_id: str, when: datetime) -> None:
-    ts = fmt.parse_troubleshooting(e.ctx.ledger.entry("troubleshooting", ts_id))
-    action = "known"
-    if e.inc.id not in ts.incidents:  # the pipeline links at open; never count twice
-        e.ctx.ledger.link_problem(ts_id, e.inc.id, when)
-        action = "linked"
-    if e.inc.troubleshooting != ts_id:
-        e.set(troubleshooting=ts_id)
-    e.extra["troubleshooting"] = {"id": ts_id, "action": action}
 
 
 def _new(e: Edit, problem: str, signature: Signature, when: datetime, *,

@@ -17,6 +17,7 @@ from typing import Any
 from agentops import fsutil
 from agentops.errors import LedgerError
 from agentops.events import Event, sha256
+from agentops.ledger import archive
 from agentops.ledger import format as fmt
 from agentops.ledger.model import (
     TIMELINE_HEADER,
@@ -93,17 +94,35 @@ class LedgerWriter:
         self._changed.add(FILES[kind])
 
     def changed_paths(self) -> list[str]:
+        """The files this batch rewrites (call after :meth:`finish`)."""
         return sorted(self._changed)
 
-    def write_all(self) -> None:
+    def finish(self) -> None:
+        """Apply everything gathered in memory; afterwards the file texts are final."""
         self._flush_recurrences()
         self._flush_links()
         if self._newest is not None:
             inc_id, when = self._newest
             self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
             self._newest = None
+        self._rotate()
+
+    def write_all(self) -> None:
+        self.finish()
         for name in sorted(self._changed):
             fsutil.atomic_write(self.repo / name, self._texts[name])
+
+    def _rotate(self) -> None:
+        """Move old resolved incidents to monthly archives once INCIDENTS.md grows too big."""
+        name = FILES["incident"]
+        if name not in self._changed or not archive.needs_rotation(self._texts[name]):
+            return
+        kept, archives = archive.rotate(
+            self._texts[name], lambda rel: fsutil.read_text(self.repo / rel))
+        self._texts[name] = kept
+        for rel, text in archives.items():
+            self._texts[rel] = text
+            self._changed.add(rel)
 
     def _entry(self, kind: str, entry_id: str) -> str:
         if kind == "incident" and entry_id in self._recurring:

@@ -136,16 +136,18 @@ def serve_lines(dispatcher: Dispatcher, lines: Iterable[bytes], out: IO[bytes]) 
         except ValueError:
             reply: dict[str, Any] | None = _error(None, PARSE_ERROR, "invalid JSON")
         else:
-            reply = _guarded(dispatcher, message)
+            reply = guarded(dispatcher, message)
         if reply is not None:
             out.write(json.dumps(reply, separators=(",", ":"), default=str).encode() + b"\n")
             out.flush()
 
 
-def _guarded(dispatcher: Dispatcher, message: Any) -> dict[str, Any] | None:
+def guarded(dispatcher: Dispatcher, message: Any) -> dict[str, Any] | None:
+    """Answer one message; a bug in one request becomes an error answer, not a dead session."""
     try:
         return dispatcher.handle(message)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into answers
+        traceback.print_exc(file=sys.stderr)
         rid = message.get("id") if isinstance(message, dict) else None
         return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from agentops.ledger.model import Kind
 
 from agentops.mcp_server.protocol import INVALID_PARAMS, RpcError
 
 INDEX_URI: Final = "agentops://memory/index"
 ENTRY_PREFIX: Final = "agentops://entry/"
 RESOURCE_NOT_FOUND: Final = -32002
-_PREFIXES: Final = {"INC-": "incident", "TS-": "troubleshooting", "MEM-": "memory"}
+_PREFIXES: Final[dict[str, Kind]] = {"INC-": "incident", "TS-": "troubleshooting", "MEM-": "memory"}
 
 
 def list_templates() -> dict[str, Any]:
@@ -76,7 +79,7 @@ def _raw_entries(repo: Path) -> list[tuple[str, Any]]:
     from agentops.ledger import format as fmt
     from agentops.report.entries import read_ledger
 
-    return [(kind, raw) for kind in fmt.FILE_NAMES
+    return [(kind, raw) for kind in _PREFIXES.values()
             for raw in fmt.parse_file(kind, read_ledger(repo, kind)).entries]
 
 

@@ -77,7 +77,8 @@ def recall() -> dict[str, Any]:
     return _object({
         "query": {"type": "string", "minLength": 1,
                   "description": "An error string, reason, resource or command."},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (10)."},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
+                  "description": "At most this many (default 10)."},
         "include_all": {"type": "boolean",
                         "description": "Include superseded and retired lessons."},
     }, ("query",))

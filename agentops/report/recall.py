@@ -30,7 +30,7 @@ from typing import Any, Final
 from agentops.errors import AgentopsError
 from agentops.ledger.model import PLACEHOLDER, Incident, MemoryEntry, TroubleshootingEntry
 
-SCHEMA: Final = "1"
+SCHEMA: Final = "2"
 WEIGHTS: Final = (10.0, 6.0, 1.0)  # title, signature, body
 BOOST: Final = {"troubleshooting": 1.5, "memory": 1.5, "incident": 1.0}
 MAX_QUERY_TERMS: Final = 40
@@ -273,7 +273,8 @@ def to_text(hits: Sequence[Hit]) -> str:
     out = []
     for h in hits:
         status = f" [{h.status}]" if h.status and h.kind == "memory" else ""
-        out.append(f"{h.id} ({h.kind}{status}, score {h.score:.2f}) {h.title}")
+        known = ", signature match" if h.signature_match else ""
+        out.append(f"{h.id} ({h.kind}{status}{known}, score {h.score:.2f}) {h.title}")
         out += [f"    {line}" for line in h.text.splitlines() if line.strip()]
         if h.evidence:
             out.append(f"    evidence: {', '.join(h.evidence)}")
