@@ -99,7 +99,8 @@ def _parse(doc: Any) -> Config:
         try:
             re.compile(str(pattern))
         except re.error as exc:
-            raise RepoError(f"{CONFIG_PATH}: redaction.patterns[{i}]: invalid regex: {exc}") from None
+            raise RepoError(
+                f"{CONFIG_PATH}: redaction.patterns[{i}]: invalid regex: {exc}") from None
     return Config(
         name=str(identity.get("name", "agentops")),
         email=str(identity.get("email", "agentops@localhost")),

@@ -62,7 +62,7 @@ EVENT_SCHEMA: dict[str, Any] = {
         "type": {
             "type": "string",
             "pattern": TYPE_RE.pattern.replace("\\Z", "$"),  # ECMA-262 has no \Z
-            "description": "Dotted event type, e.g. deployment.failed, attempt.failed, k8s.warning.",
+            "description": "Dotted event type, e.g. deployment.failed, k8s.warning.",
         },
         "time": {
             "type": "string",
@@ -274,7 +274,8 @@ def _subject(value: Any) -> Subject:
     if value is None:
         return Subject()
     if not isinstance(value, Mapping):
-        raise InvalidEventError("event.subject: expected an object with cluster/namespace/kind/name")
+        raise InvalidEventError(
+            "event.subject: expected an object with cluster/namespace/kind/name")
     for name, item in value.items():
         if name not in SUBJECT_FIELDS:
             raise InvalidEventError(

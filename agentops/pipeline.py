@@ -306,7 +306,8 @@ def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     events = [t for t in unique if t[0] == "Agentops-Event"]
     others = [t for t in unique if t[0] != "Agentops-Event"]
     if len(events) > MAX_TRAILERS:
-        events = events[:MAX_TRAILERS] + [("Agentops-Events-Omitted", str(len(events) - MAX_TRAILERS))]
+        omitted = ("Agentops-Events-Omitted", str(len(events) - MAX_TRAILERS))
+        events = [*events[:MAX_TRAILERS], omitted]
     return events + others[: MAX_TRAILERS * 2]
 
 

@@ -1,10 +1,10 @@
 """Keep INCIDENTS.md small: resolved incidents move to monthly archive files.
 
 Git hashes every byte of a file it commits, and the SHA-1 of an 11 MB INCIDENTS.md costs
-~60 ms on every ``record``; GitHub stops rendering markdown files long before that size, so a
-reviewer could no longer read the log either. When INCIDENTS.md grows past ``MAX_BYTES`` the
-batch that crosses the line moves resolved incidents — oldest first, until the file is under
-a quarter of the limit — into ``incidents/YYYY-MM.md`` (by detection month). Open incidents always stay.
+~60 ms on every ``record``; GitHub stops rendering markdown files long before that size, so
+a reviewer could no longer read the log either. Past ``MAX_BYTES``, the batch that crosses
+the line moves resolved incidents, oldest first, until the file is under a quarter of the
+limit, into ``incidents/YYYY-MM.md`` (by detection month). Open incidents always stay.
 Archives use the same entry format, so ``lint``, ``stats``, ``check`` and ``recall`` read them
 like INCIDENTS.md (see :func:`incident_files`).
 """

@@ -63,7 +63,8 @@ def summary_line(inc: Incident) -> str:
     """The one human-readable line rendered from the data; ``lint`` checks it did not drift."""
     parts = [f"{SUMMARY_PREFIX} {escape_inline(inc.severity)}",
              f"**Status:** {escape_inline(inc.status)}",
-             f"**Category:** {escape_inline(inc.category)}", f"**Detected:** {format_when(inc.detected)}"]
+             f"**Category:** {escape_inline(inc.category)}",
+             f"**Detected:** {format_when(inc.detected)}"]
     spans = (("Time to acknowledge", inc.time_to_acknowledge),
              ("Time to mitigate", inc.time_to_mitigate),
              ("Time to resolve", inc.time_to_resolve),

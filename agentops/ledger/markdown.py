@@ -129,7 +129,9 @@ def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, 
 
 def _check(f: MetaField, value: Any, where: str) -> Any:
     if f.type == "otime" or (f.type in ("ostr", "list") and value is None):
-        return _check_time(value, where) if f.type == "otime" else (None if f.type == "ostr" else ())
+        if f.type == "otime":
+            return _check_time(value, where)
+        return None if f.type == "ostr" else ()
     if f.type == "bool" and isinstance(value, bool):
         return value
     if f.type == "int" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:

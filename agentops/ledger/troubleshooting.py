@@ -30,7 +30,8 @@ _SIGNATURE = ("event_type", "reason", "pattern")
 
 def summary_line(entry: TroubleshootingEntry) -> str:
     sig = entry.signature
-    match = escape_inline(sig.event_type) + (f" / {escape_inline(sig.reason)}" if sig.reason else "")
+    reason = f" / {escape_inline(sig.reason)}" if sig.reason else ""
+    match = escape_inline(sig.event_type) + reason
     return SEP.join((
         f"{SUMMARY_PREFIX} {escape_inline(entry.category)}", f"**Matches:** {match}",
         f"**Seen:** {entry.occurrences}×", f"**Last seen:** {format_when(entry.last_seen)}",

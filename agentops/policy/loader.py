@@ -199,7 +199,8 @@ def _collect(
         return
     for key, value in doc.items():
         if key not in TOP_KEYS:
-            errors.append(_format(label, texts[label], RuleError(str(key), _unknown(key, TOP_KEYS))))
+            err = RuleError(str(key), _unknown(key, TOP_KEYS))
+            errors.append(_format(label, texts[label], err))
             continue
         items = value if isinstance(value, list) else [value]
         if key in ("triggers", "silences", "maintenance_windows") and not isinstance(value, list):
@@ -220,7 +221,8 @@ def _unknown(key: Any, allowed: Iterable[str]) -> str:
 
 def _format(label: str, text: str, err: RuleError) -> str:
     line = line_of(text, err.path)
-    return f"{label}:{line}: {err.path}: {err.message}" if line else f"{label}: {err.path}: {err.message}"
+    where = f"{label}:{line}" if line else label
+    return f"{where}: {err.path}: {err.message}"
 
 
 def line_of(text: str, path: str) -> int | None:
@@ -314,7 +316,9 @@ def _extend_categories(categories: list[str], item: Any, path: str) -> None:
         categories.append(item)
 
 
-def _mapping(value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> Mapping[str, Any]:
+def _mapping(
+    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
+) -> Mapping[str, Any]:
     allowed = tuple(allowed)
     if not isinstance(value, Mapping):
         raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
@@ -341,7 +345,8 @@ def _types(value: Any, path: str) -> tuple[str, ...]:
         ok = isinstance(t, str) and (t == "*" or TYPE_RE.match(t) or (
             t.endswith(".*") and re.match(r"^[a-z][a-z0-9_-]*$", t[:-2])))
         if not ok:
-            raise RuleError(f"{path}[{i}]", f"{t!r} is not an event type like deployment.failed or k8s.*")
+            raise RuleError(f"{path}[{i}]",
+                            f"{t!r} is not an event type like deployment.failed or k8s.*")
     return tuple(items)
 
 
@@ -412,7 +417,8 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         raise RuleError(f"{path}.category", f"{category!r} is not a category{hint}; "
                         f"expected one of {', '.join(categories)}")
     dedup = _mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
-    dedup_src = _templates(dedup, f"{path}.dedup", "key", name + "/{subject.namespace}/{subject.name}")
+    default_key = name + "/{subject.namespace}/{subject.name}"
+    dedup_src = _templates(dedup, f"{path}.dedup", "key", default_key)
     write = spec.get("write", ["incident", "troubleshooting"])
     if not isinstance(write, list) or any(w not in WRITES for w in write):
         raise RuleError(f"{path}.write", f"expected a list drawn from {', '.join(WRITES)}")
@@ -430,8 +436,8 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         types=_types(spec["on"], f"{path}.on"),
         match=compile_match(spec.get("match"), f"{path}.match"), match_spec=spec.get("match"),
         when=when, when_source=when_src,
-        threshold=_threshold(spec["threshold"], f"{path}.threshold") if "threshold" in spec else None,
-        aggregate=_aggregate(spec["aggregate"], f"{path}.aggregate") if "aggregate" in spec else None,
+        threshold=_optional(spec, "threshold", path, _threshold),
+        aggregate=_optional(spec, "aggregate", path, _aggregate),
         dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
         dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
@@ -443,6 +449,11 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
         file=label, path=path, tests=tuple(tests), residual=residual,
     )
+
+
+def _optional(spec: Mapping[str, Any], key: str, path: str,
+              build: Callable[[Any, str], Any]) -> Any:
+    return build(spec[key], f"{path}.{key}") if key in spec else None
 
 
 def _both(a: Callable[[Event], bool], b: Callable[[Event], bool]) -> Callable[[Event], bool]:
@@ -473,7 +484,8 @@ def _aggregate(value: Any, path: str) -> Aggregate:
     ), ("value", "within"))
     function = spec.get("function", "mean")
     if function not in ("mean", "min", "max", "sum", "count"):
-        raise RuleError(f"{path}.function", f"{function!r} is not one of mean, min, max, sum, count")
+        raise RuleError(f"{path}.function",
+                        f"{function!r} is not one of mean, min, max, sum, count")
     if "below" not in spec and "above" not in spec:
         raise RuleError(path, "needs a bound: below or above")
     bounds = {}
@@ -505,7 +517,8 @@ def _cel(source: Any, path: str) -> Callable[[Event], bool]:
     try:
         from cel_expr_python import cel  # type: ignore[import-untyped]
     except ImportError:
-        raise RuleError(path, "CEL conditions need the cel extra: pip install 'agentops[cel]'") from None
+        raise RuleError(
+            path, "CEL conditions need the cel extra: pip install 'agentops[cel]'") from None
     env = cel.NewEnv(variables={"event": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
     try:
         expr = env.compile(src)
@@ -534,7 +547,8 @@ def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
         raise RuleError(f"{path}.triggers", "expected a list of trigger names")
     for i, n in enumerate(names):
         if n not in triggers:
-            raise RuleError(f"{path}.triggers[{i}]", _unknown(n, sorted(triggers)).replace("key", "trigger"))
+            message = _unknown(n, sorted(triggers)).replace("key", "trigger")
+            raise RuleError(f"{path}.triggers[{i}]", message)
     return Silence(
         name=_str(spec["name"], f"{path}.name"), kind=kind,
         match=compile_match(spec["match"], f"{path}.match"),
@@ -603,6 +617,7 @@ def _sla(sla: Sla, item: Any, path: str) -> Sla:
     if "availability_target" in spec:
         target = spec["availability_target"]
         if not isinstance(target, (int, float)) or not 0 < target <= 1:
-            raise RuleError(f"{path}.availability_target", f"expected a ratio in (0, 1], got {target!r}")
+            raise RuleError(f"{path}.availability_target",
+                            f"expected a ratio in (0, 1], got {target!r}")
         changes["availability_target"] = float(target)
     return sla._replace(**changes)

@@ -42,7 +42,8 @@ def check_path(path: str, where: str) -> None:
     if head in PATH_ROOTS and not rest:
         return
     hints = [*PATH_ROOTS, *(f"subject.{f}" for f in SUBJECT_FIELDS), "attributes.<name>"]
-    raise MatchSpecError(where, f"unknown event path {path!r} (expected one of: {', '.join(hints)})")
+    raise MatchSpecError(
+        where, f"unknown event path {path!r} (expected one of: {', '.join(hints)})")
 
 
 def getter(path: str) -> Getter:
@@ -189,7 +190,8 @@ def compile_match(block: Any, where: str = "match") -> Predicate:
     if isinstance(block, list):
         return _all([compile_match(b, f"{where}[{i}]") for i, b in enumerate(block)])
     if not isinstance(block, Mapping):
-        raise MatchSpecError(where, f"expected a mapping of event paths to conditions, got {block!r}")
+        raise MatchSpecError(
+            where, f"expected a mapping of event paths to conditions, got {block!r}")
     parts: list[Predicate] = []
     for key, spec in block.items():
         here = f"{where}.{key}"

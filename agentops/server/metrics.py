@@ -33,7 +33,8 @@ class Histogram:
         self.count += 1
 
     def lines(self, name: str) -> list[str]:
-        out = [f'{name}_bucket{{le="{bound:g}"}} {n}' for bound, n in zip(self.buckets, self.counts)]
+        pairs = zip(self.buckets, self.counts)
+        out = [f'{name}_bucket{{le="{bound:g}"}} {n}' for bound, n in pairs]
         out.append(f'{name}_bucket{{le="+Inf"}} {self.count}')
         return [*out, f"{name}_sum {self.total:.6f}", f"{name}_count {self.count}"]
 
