@@ -157,7 +157,10 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, ValueError, OSError):
+            raise InvalidEventError(f"{where}: {value!r} is not a time in range") from None
     if not isinstance(value, str) or not value:
         raise InvalidEventError(f"{where}: expected an ISO 8601 time, got {value!r}")
     text = _FRACTION_RE.sub(r"\1", value.strip())
@@ -171,7 +174,10 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEventError(f"{where}: {value!r} is not a time in range") from None
 
 
 def derive_key(content: Mapping[str, Any]) -> str:

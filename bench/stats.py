@@ -1,7 +1,8 @@
 """The read side at scale: ``stats``, ``check`` and ``recall`` over 10,000 incidents.
 
 Seeds a repository with N incidents (plus troubleshooting entries and lessons they link to)
-rendered by the ledger and written in one go, then times:
+rendered by the ledger and written in one go, lets one ``record`` rotate the old resolved
+ones into monthly archives (as in a real repository of that size), then times:
 
 (a) ``agentops stats`` and ``agentops check`` as processes: cold (no parsed-entries cache
     under .git) and warm (median of --runs), against ``agentops --version`` as the floor;
@@ -137,6 +138,12 @@ def timed(*args: str, repo: Path | None, ok: tuple[int, ...] = (0,)) -> float:
     return elapsed
 
 
+def record(repo: Path, resource: str) -> None:
+    out = subprocess.run([*AGENTOPS, "record", "deletion", "-f", f"resource={resource}", "-f",
+                          "namespace=prod", "--repo", str(repo)], capture_output=True)
+    assert out.returncode == 0, out.stderr
+
+
 def clear_caches(repo: Path) -> None:
     cache = repo / ".git" / "agentops"
     for name in ("entries-incident.pickle", "entries-troubleshooting.pickle",
@@ -154,9 +161,7 @@ def bench_reports(repo: Path, runs: int) -> None:
         warm = statistics.median(timed(*args, repo=repo, ok=ok) for _ in range(runs))
         print(f"{name:20s} cold {cold * 1000:7.0f} ms   warm {warm * 1000:7.0f} ms   "
               f"(warm/floor {warm / floor:.1f}x)")
-    record = subprocess.run([*AGENTOPS, "record", "deletion", "-f", "resource=Pod/x", "-f",
-                             "namespace=prod", "--repo", str(repo)], capture_output=True)
-    assert record.returncode == 0, record.stderr
+    record(repo, "Pod/x")
     after = timed("stats", repo=repo)
     print(f"stats after one more record (one entry parsed again): {after * 1000:7.0f} ms")
     write = timed("stats", "--write", repo=repo)
@@ -207,6 +212,11 @@ def main() -> None:
         size = (repo / "INCIDENTS.md").stat().st_size / 1e6
         print(f"seeded {args.incidents} incidents ({size:.1f} MB) in "
               f"{time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
+        record(repo, "Pod/rotate")
+        archives = len(list((repo / "incidents").glob("*.md")))
+        print(f"first record rotated old resolved incidents into {archives} monthly archives "
+              f"in {time.perf_counter() - start:.1f} s")
         bench_reports(repo, args.runs)
         bench_recall(repo, args.runs)
     finally:

@@ -126,3 +126,17 @@ def edit_incident(repo: Path, inc_id: str, **fields: Any) -> None:
 
 def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_archived(repo: Path, inc: Incident) -> None:
+    """Put a resolved incident in its monthly archive, as rotation does, and commit."""
+    from agentops.ledger import archive
+
+    name = archive.archive_name(inc.id)
+    path = repo / name
+    path.parent.mkdir(exist_ok=True)
+    text = path.read_text() if path.exists() else fmt.render_empty_file("incident")
+    text = fmt.insert_entry("incident", text, fmt.render_incident(inc))
+    path.write_text(fmt.set_last_incident(text, inc.id, inc.detected))
+    git(repo, "add", name)
+    git(repo, "commit", "-q", "-m", f"archive {inc.id}")

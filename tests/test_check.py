@@ -72,6 +72,15 @@ def test_a_scheduled_review_not_done_is_late_after_review_within(repo: Path) -> 
         ("review_done", iso(T0 + timedelta(hours=68)))]
 
 
+def test_a_review_scheduled_after_the_deadline_is_reported_at_once(repo: Path) -> None:
+    add(repo, complete_high(review_scheduled=T0 + timedelta(hours=60)))
+    data = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=1)), code=1)
+    assert data["findings"] == [{
+        "incident": INC, "requirement": "review_scheduled",
+        "message": f"review scheduled for {iso(T0 + timedelta(hours=60))}, later than 48h "
+                   "after detection", "deadline": iso(T0 + timedelta(hours=48))}]
+
+
 def test_requirement_flags_in_the_policy_switch_checks_off(repo: Path) -> None:
     add(repo, complete_high())
     policy = repo / "rules" / "policy.yaml"

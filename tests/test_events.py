@@ -48,3 +48,10 @@ def test_schema_command_prints_the_event_schema() -> None:
     out = subprocess.run([sys.executable, "-m", "agentops", "schema", "event"],
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == EVENT_SCHEMA
+
+
+@pytest.mark.parametrize("value", [253402300800.0, 1e300, float("nan"),
+                                   "0001-01-01T00:00:00+01:00"])
+def test_times_out_of_range_are_invalid_events_not_crashes(value: object) -> None:
+    with pytest.raises(InvalidEventError, match="not a time in range"):
+        parse_time(value)

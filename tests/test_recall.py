@@ -8,6 +8,7 @@ import pytest
 from report_helpers import (
     T0,
     add,
+    add_archived,
     agentops,
     agentops_json,
     git,
@@ -111,6 +112,13 @@ def test_the_index_follows_head_and_edits(repo: Path) -> None:
     path = repo / "TROUBLESHOOTING.md"
     path.write_text(path.read_text().replace("Certificate expired", "Certificate revoked"))
     assert ids(repo, "certificate revoked") == ["TS-0004"]
+
+
+def test_archived_incidents_are_found(repo: Path) -> None:
+    assert ids(repo, "etcd leader election") == []
+    add_archived(repo, incident(1, T0 - minutes(60 * 24 * 40), title="etcd leader election lost",
+                                resolved=T0 - minutes(60 * 24 * 39)))
+    assert ids(repo, "etcd leader election") == ["INC-2026-09-23-001"]
 
 
 def test_limit_and_a_query_without_words(repo: Path) -> None:

@@ -6,7 +6,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from report_helpers import T0, add, agentops, agentops_json, git, incident, init, iso, minutes
+from report_helpers import (
+    T0,
+    add,
+    add_archived,
+    agentops,
+    agentops_json,
+    git,
+    incident,
+    init,
+    iso,
+    minutes,
+)
 
 from agentops.ledger.format import STATS_BEGIN, STATS_END
 from agentops.ledger.model import Incident
@@ -116,6 +127,21 @@ def test_repeats_categories_and_definitions_are_reported(repo: Path) -> None:
     text = agentops(repo, "stats", "--now", iso(T0 + timedelta(days=1))).stdout
     assert "Definitions" in text and "nearest-rank percentiles" in text
     assert "month's actual minutes" in text
+
+
+def test_incidents_rotated_into_monthly_archives_are_counted(repo: Path) -> None:
+    old = T0 - timedelta(days=60)
+    add_archived(repo, incident(1, old, severity="LOW", acknowledged=old + minutes(4),
+                                resolved=old + minutes(10)))
+    add(repo, incident(1, T0, severity="LOW", acknowledged=T0 + minutes(2),
+                       resolved=T0 + minutes(30)))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    low = severity(data, "LOW")
+    assert (low["count"], low["mtta"]["mean_s"], low["mttr"]["mean_s"]) == (2, 180.0, 1200.0)
+    assert [m["month"] for m in data["months"]] == ["2026-09", "2026-10", "2026-11"]
+    check = agentops_json(repo, "check", "--now", iso(T0 + timedelta(days=2)), code=1)
+    assert {f["incident"] for f in check["findings"]} == {
+        f"INC-{old.date().isoformat()}-001", f"INC-{T0.date().isoformat()}-001"}
 
 
 def test_stats_write_puts_the_block_between_the_markers_in_one_commit(repo: Path) -> None:

@@ -1,8 +1,8 @@
 """``agentops recall``: what the ledger knows about an error, a reason or a resource.
 
 Keeps the FTS5 index of :mod:`agentops.report.recall` under the git directory current: it is
-rebuilt when HEAD moves or a ledger file changes on disk (size or mtime), which costs one
-read of HEAD and three ``stat`` calls per query.
+rebuilt when HEAD moves or a ledger file (or an incident archive) changes on disk (size or
+mtime), which costs one read of HEAD, a directory listing and a few ``stat`` calls per query.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from agentops import git
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import incident_files
 from agentops.ledger.model import Incident, MemoryEntry, TroubleshootingEntry
 from agentops.paths import find_repo
 from agentops.report import entries
@@ -25,10 +26,11 @@ def index_path(root: Path) -> Path:
 def stamp(root: Path) -> str:
     """What the index must have been built from: schema, HEAD, and each file's size and mtime."""
     parts = [report.SCHEMA, git.read_head(root) or "unborn"]
-    for name in fmt.FILE_NAMES.values():
+    paths = [root / name for name in fmt.FILE_NAMES.values()] + incident_files(root)[1:]
+    for path in paths:
         try:
-            st = (root / name).stat()
-            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+            st = path.stat()
+            parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
         except FileNotFoundError:
             parts.append("-")
     return " ".join(parts)

@@ -1,9 +1,9 @@
 """``agentops stats``: incident figures for people and CI, and the block in INCIDENTS.md.
 
-The figures are computed by :mod:`agentops.report.stats`; this module only reads the ledger,
-the SLA targets and the time window, and for ``--write`` puts the markdown between the stats
-markers of INCIDENTS.md in one commit, under the repository lock, computed from the file as
-it stands inside the lock.
+The figures are computed by :mod:`agentops.report.stats`; this module only reads the ledger
+(INCIDENTS.md and its monthly archives), the SLA targets and the time window, and for
+``--write`` puts the markdown between the stats markers of INCIDENTS.md in one commit, under
+the repository lock, computed from the files as they stand inside the lock.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def load_sla(root: Path) -> Sla:
 
 
 def incidents_of(text: str, root: Path) -> list[Incident]:
-    found = entries.parse_entries("incident", text,
-                                  cache=entries.cache_path(git.common_dir(root), "incident"))
+    """The incidents of INCIDENTS.md (given as ``text``) and of its monthly archives."""
+    found = entries.parse_files("incident", [text, *entries.archive_texts(root)],
+                                cache=entries.cache_path(git.common_dir(root), "incident"))
     return [e for e in found if isinstance(e, Incident)]
 
 

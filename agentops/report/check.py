@@ -17,7 +17,8 @@ their MTTR target are always reported.
   an open follow-up without an owner or a due date (at once), or past the end of its due day;
 - ``review_scheduled``, ``review_done`` (review_for_high_critical): an incident of
   ``sla.review_severities`` (or with ``review_required``) with no review scheduled by
-  detected + ``review_within``, or not done by (scheduled or detected) + ``review_within``;
+  detected + ``review_within`` or scheduled later than that, or not done by scheduled +
+  ``review_within``;
 - ``mttr`` (always on): still open after detected + the severity's MTTR target.
 """
 
@@ -130,6 +131,11 @@ def _review(inc: Incident, sla: Sla, now: datetime, detected: datetime) -> Itera
                          f"scheduled within {_span(sla.review_within)} of detection",
                          detected + sla.review_within, now)
         return
+    deadline = detected + sla.review_within
+    if inc.review_scheduled > deadline:
+        yield Finding(inc.id, "review_scheduled", f"review scheduled for "
+                      f"{format_time(inc.review_scheduled)}, later than "
+                      f"{_span(sla.review_within)} after detection", deadline)
     yield from _late(inc, "review_done", f"review scheduled {format_time(inc.review_scheduled)} "
                      "is not marked done", inc.review_scheduled + sla.review_within, now)
 

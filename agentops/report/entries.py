@@ -3,8 +3,10 @@
 Parsing an entry costs ~180 µs (mostly its YAML block), so ``stats`` over 10,000 incidents
 would spend two seconds just reading. Parsed entries are kept in one pickle per kind, keyed by
 the hash of each entry's text: after an agent records one event only the entries it touched
-are parsed again. The cache describes nothing the files do not say; deleting it is always
-safe, and a missing, corrupt or foreign one is just a miss.
+are parsed again. Incidents are read from INCIDENTS.md and from the monthly archives that old
+resolved incidents are rotated into (:mod:`agentops.ledger.archive`). The cache describes
+nothing the files do not say; deleting it is always safe, and a missing, corrupt or foreign
+one is just a miss.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import dataclasses
 import hashlib
 import io
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from agentops import fsutil
 from agentops.errors import RepoError
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import incident_files
 from agentops.ledger.model import Entry, Incident, Kind, MemoryEntry, TroubleshootingEntry
 
 CACHE_VERSION: Final = 2
@@ -40,7 +44,12 @@ def read_ledger(repo: Path, kind: Kind) -> str:
 
 def parse_entries(kind: Kind, text: str, *, cache: Path | None = None) -> list[Entry]:
     """Every entry of one file, in file order; only entries not in ``cache`` are parsed."""
-    raws = fmt.parse_file(kind, text).entries
+    return parse_files(kind, [text], cache=cache)
+
+
+def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) -> list[Entry]:
+    """Every entry of several files of one kind (INCIDENTS.md and its archives), in order."""
+    raws = [r for text in texts for r in fmt.parse_file(kind, text).entries]
     known = _load(cache)
     digests = [hashlib.blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
     out: list[Entry] = []
@@ -56,10 +65,18 @@ def parse_entries(kind: Kind, text: str, *, cache: Path | None = None) -> list[E
     return out
 
 
+def archive_texts(repo: Path) -> list[str]:
+    """The monthly incident archives (``incidents/YYYY-MM.md``), newest month first."""
+    return [fsutil.read_text(p) for p in incident_files(repo)[1:]]
+
+
 def load_entries(repo: Path, kind: Kind, *, gitdir: Path | None) -> list[Entry]:
-    """Read and parse one ledger file of ``repo``, cached under ``gitdir`` when given."""
+    """Every entry of one kind in ``repo`` (incidents: archives too), cached under ``gitdir``."""
     cache = cache_path(gitdir, kind) if gitdir is not None else None
-    return parse_entries(kind, read_ledger(repo, kind), cache=cache)
+    texts = [read_ledger(repo, kind)]
+    if kind == "incident":
+        texts += archive_texts(repo)
+    return parse_files(kind, texts, cache=cache)
 
 
 def _load(path: Path | None) -> dict[bytes, Any]:
