@@ -316,19 +316,11 @@ class LedgerWriter:
                          touched: Touched) -> str:
         problem = d.problem or event.type
         inc_id = ids.get(d.dedup_key or "")
-        ts_id = f"TS-{self.store.next_number('TS'):04d}"
         reason = event.attributes.get("reason")
-        entry = TroubleshootingEntry(
-            id=ts_id, uid=stable_uid(problem, "troubleshooting"),
-            title=escape_inline(problem), category=d.category or "AUTOMATION_FAILURE",
+        ts_id = self.new_troubleshooting(
+            problem=problem, title=problem, category=d.category or "AUTOMATION_FAILURE",
             signature=Signature(event.type, str(reason) if reason else None, None),
-            problem=problem, occurrences=1, first_seen=event.time, last_seen=event.time,
-            incidents=(inc_id,) if inc_id else (),
-            sections=template_sections(
-                "troubleshooting", Symptoms=self._symptoms(event),
-            ),
-        )
-        self._insert("troubleshooting", fmt.render_troubleshooting(entry))
+            when=event.time, incident=inc_id, sections={"Symptoms": self._symptoms(event)})
         touched["troubleshooting"].append((ts_id, "new"))
         if inc_id:
             self._replace("incident", inc_id,
@@ -369,31 +361,18 @@ class LedgerWriter:
     # -- memory -----------------------------------------------------------------------------
 
     def _memory(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
-        title = escape_inline(redact(d.title or "", self.patterns))
         inc_id = ids.get(d.dedup_key or "")
-        existing = self.store.lessons.get(title.casefold())
-        if existing:
-            self._confirm_lesson(existing, inc_id, event.time, touched)
-        else:
-            mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
-            entry = MemoryEntry(
-                id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title,
-                seen=1, first_seen=event.time, last_validated=event.time,
-                evidence=(inc_id,) if inc_id else (), tags=tuple(t for t in (d.rule,) if t),
-                sections=template_sections("memory", Lesson=title, Context=escape_block(
-                    f"Learned from {inc_id or event.id} (rule {d.rule}, event {event.type}).")),
-            )
-            self._insert("memory", fmt.render_memory(entry))
-            self.store.lessons[title.casefold()] = mem_id
-            touched["memory"].append((mem_id, "new"))
-        self._refresh_index()
+        mem = self.add_lesson(
+            title=d.title or "", incident=inc_id, when=event.time,
+            tags=[t for t in (d.rule,) if t],
+            context=f"Learned from {inc_id or event.id} (rule {d.rule}, event {event.type}).")
+        touched["memory"].append(mem)
         if inc_id:
-            mem = self.store.lessons.get(title.casefold())
             entry_text = self._entry("incident", inc_id)
             current = fmt.parse_incident(entry_text).memory
-            if mem and mem not in current:
+            if mem[0] not in current:
                 self._replace("incident", inc_id,
-                              fmt.update_fields(entry_text, memory=[*current, mem]))
+                              fmt.update_fields(entry_text, memory=[*current, mem[0]]))
 
     def _confirm_lesson(self, mem_id: str, inc_id: str | None, when: datetime,
                         touched: Touched) -> None:
