@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -582,6 +581,8 @@ def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, .
 # --- entry point -------------------------------------------------------------------------------
 
 def _crash_log(exc: BaseException) -> Path:
+    import traceback
+
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     path = base / "agentops" / f"crash-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     try:

@@ -7,9 +7,10 @@ missing file means the defaults.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -42,8 +43,7 @@ push:
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     name: str = "agentops"
     email: str = "agentops@localhost"
     email_domain: str = "agents.invalid"
@@ -51,7 +51,7 @@ class Config:
     push: bool = False
     remote: str = "origin"
     push_retries: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
     def author(self, actor: str | None) -> str | None:
         """``Name <email>`` for an actor, or None to let git use the configured identity."""

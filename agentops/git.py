@@ -25,10 +25,9 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar, NamedTuple, Self
 
 from agentops.errors import AgentopsError, RepoError
 
@@ -490,8 +489,7 @@ class PushStatus(enum.Enum):
     FAILED = "failed"  # anything else: network, auth, hooks, protected branch
 
 
-@dataclass(frozen=True)
-class PushResult:
+class PushResult(NamedTuple):
     status: PushStatus
     detail: str
 

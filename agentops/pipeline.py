@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentops import fsutil, git
 from agentops.config import Config, load_config
@@ -46,8 +45,7 @@ LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
 MAX_TRAILERS = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to one event: the JSON an agent gets back from ``record``."""
 
     event_id: str
@@ -58,7 +56,7 @@ class Outcome:
     memory: tuple[str, ...]
     commit: str | None
     suppressed: tuple[str, ...] = ()
-    decisions: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    decisions: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -156,9 +154,7 @@ def _single_actor(events: Sequence[Event]) -> str | None:
 
 
 def _with_commit(outcome: Outcome, sha: str | None) -> Outcome:
-    return Outcome(outcome.event_id, outcome.duplicate, outcome.matched, outcome.incidents,
-                   outcome.troubleshooting, outcome.memory, sha, outcome.suppressed,
-                   outcome.decisions)
+    return outcome._replace(commit=sha)
 
 
 # --- one event ---------------------------------------------------------------------------------

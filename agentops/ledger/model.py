@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, NamedTuple, TypeAlias
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
@@ -131,16 +131,14 @@ def _default_body(heading: str) -> str:
     return TIMELINE_HEADER if heading == "Timeline" else PLACEHOLDER
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineRow:
+class TimelineRow(NamedTuple):
     """One row of an incident timeline; ``text`` is inline-safe markdown."""
 
     time: datetime
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUp:
+class FollowUp(NamedTuple):
     """``- [ ] text - @owner - YYYY-MM-DD``; owner and due are optional."""
 
     done: bool
@@ -149,8 +147,7 @@ class FollowUp:
     due: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
+class Signature(NamedTuple):
     """What identifies a known problem type: an event type, a reason, a message regex."""
 
     event_type: str

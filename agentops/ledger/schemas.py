@@ -105,10 +105,12 @@ def _json(value: Any) -> Any:
         return format_time(value)
     if isinstance(value, timedelta):
         return value.total_seconds()
+    if isinstance(value, Signature):
+        return value._asdict()
+    if hasattr(value, "_asdict"):  # TimelineRow, FollowUp
+        return {k: _json(v) for k, v in value._asdict().items()}
     if isinstance(value, tuple):
         return [_json(v) for v in value]
-    if isinstance(value, Signature):
-        return {f.name: getattr(value, f.name) for f in fields(value)}
     if hasattr(value, "items"):
         return {k: _json(v) for k, v in value.items()}
     if hasattr(value, "__dataclass_fields__"):
