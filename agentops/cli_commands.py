@@ -1,0 +1,505 @@
+"""Every command but ``record``, loaded only when one of them runs.
+
+``agentops record`` is what agents wait for, so ``cli.py`` defines it directly and registers
+the rest lazily: building forty click options costs a few milliseconds of every start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from agentops.cli import emit, format_option, repo_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+@click.command("init")
+@repo_option
+@format_option
+def init(repo: Path | None, fmt: str) -> None:
+    """Scaffold a repository: rules/, INCIDENTS.md, TROUBLESHOOTING.md, MEMORY.md and
+    .agentops/config.yaml, in one commit. Idempotent."""
+    from agentops.commands import init as cmd
+
+    result = cmd.init(repo or Path.cwd())
+    emit(fmt, result, cmd.init_text(result))
+
+
+@click.command("ingest")
+@click.argument("source", type=click.File("r"), default="-")
+@repo_option
+@format_option
+def ingest(source: Any, repo: Path | None, fmt: str) -> None:
+    """Record a batch: JSON lines of events, or `kubectl get events -o json` (and other
+    Kubernetes lists, audit events and policy reports). One commit per 1,000 events."""
+    from agentops.commands import ingest as cmd
+
+    events = cmd.parse_input(source.read())
+
+    def progress(done: int, total: int) -> None:
+        if total > cmd.CHUNK:
+            click.echo(f"\r{done}/{total} events", err=True, nl=done == total)
+
+    result = cmd.summary(cmd.ingest(events, repo=repo, progress=progress))
+    emit(fmt, result, cmd.summary_text(result))
+
+
+@click.command("lint")
+@repo_option
+@format_option
+def lint(repo: Path | None, fmt: str) -> None:
+    """Check the ledger files, the journal and the rules; exit 1 on any problem."""
+    from agentops.commands import lint as cmd
+
+    result = cmd.lint(repo=repo)
+    emit(fmt, result, cmd.lint_text(result))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+HOOK_SOURCES = ["alertmanager", "flux", "argocd", "github", "generic"]
+
+
+@click.command("hook")
+@click.argument("source", type=click.Choice(HOOK_SOURCES))
+@click.argument("payload", type=click.File("rb"), default="-")
+@click.option("--event", "github_event", default=None, metavar="NAME",
+              help="GitHub only: the X-GitHub-Event name (in Actions: $GITHUB_EVENT_NAME).")
+@click.option("--dry-run", is_flag=True, help="Show the decisions; write and commit nothing.")
+@repo_option
+@format_option
+def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
+         repo: Path | None, fmt: str) -> None:
+    """Record one webhook PAYLOAD (a file, or - for stdin) as SOURCE sent it, from a pipeline
+    step. Exit codes and output as for `record`."""
+    from agentops.commands import hook as cmd
+
+    outcomes = cmd.hook(source, payload.read(), repo=repo, github_event=github_event,
+                        dry_run=dry_run)
+    emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port, printed on start).")
+@click.option("--for", "duration", default=None, metavar="DURATION",
+              help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
+@click.option("--max-body", default=1024 * 1024, show_default=True, type=click.IntRange(1),
+              help="Largest accepted request body in bytes (larger: 413).")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Accept posts to sources without a configured secret. Never in production.")
+@repo_option
+def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
+          repo: Path | None) -> None:
+    """Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
+
+    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: alertmanager, argocd,
+    generic, flux) or AGENTOPS_<SOURCE>_HMAC_SECRET (flux, github), or their *_FILE variants.
+    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
+    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    """
+    from agentops.server.run import serve as run_server
+
+    run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,
+               insecure_no_auth=insecure_no_auth)
+
+
+@click.command("demo")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Create the demo repository here and keep it (default: a temporary one).")
+@format_option
+def demo(keep: Path | None, fmt: str) -> None:
+    """Replay a realistic scenario into a fresh repository and print what was written.
+
+    Kubernetes warnings, an agent failing a migration three times, a denied approval, a
+    production deletion, an Alertmanager firing/resolved pair and an incident worked through
+    ack, update and resolve. Needs no cluster and no network.
+    """
+    from agentops.commands import demo as cmd
+
+    def progress(n: int, total: int, title: str) -> None:
+        click.echo(f"[{n}/{total}] {title}", err=True)
+
+    result = cmd.run_demo(keep, progress=progress)
+    emit(fmt, result, cmd.demo_text(result))
+    cmd.cleanup(result)
+    if not result["lint"]:
+        sys.exit(1)
+
+
+# --- the incident lifecycle --------------------------------------------------------------------
+
+def _write_options(fn: F) -> F:
+    fn = click.option("--actor", default=None, help="Who does it (timeline and commit author).")(fn)
+    return repo_option(format_option(fn))
+
+
+def _emit_change(fmt: str, change: Any) -> None:
+    from agentops.commands import incident as cmd
+
+    emit(fmt, change.to_dict(), cmd.change_text(change))
+
+
+@click.group()
+def incident() -> None:
+    """The incident lifecycle: list, show, ack, update, resolve, follow-ups, reviews, announce.
+
+    Each write appends a timeline row, changes only the tool's own metadata lines and is one
+    commit (trailer Agentops-Incident). Times given with --time must keep the order
+    impact_started <= detected <= acknowledged <= mitigated <= resolved.
+    """
+
+
+@incident.command("list")
+@click.option("--status", default=None,
+              help="Investigating, Identified, Monitoring, Resolved, or open (not Resolved).")
+@click.option("--severity", default=None, help="LOW, MEDIUM, HIGH, CRITICAL (or P3..P0).")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only incidents detected since this day or time (UTC).")
+@repo_option
+@format_option
+def incident_list(status: str | None, severity: str | None, since: str | None,
+                  repo: Path | None, fmt: str) -> None:
+    """List incidents, newest first."""
+    from agentops.commands import incident_view as view
+
+    found = view.list_incidents(repo, status=status, severity=severity, since=since)
+    emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]},
+         view.list_text(found))
+
+
+@incident.command("show")
+@click.argument("inc_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text",
+              show_default=True, help="text for people, json (the entry as data plus its "
+              "markdown), or md (the entry as written).")
+@repo_option
+def incident_show(inc_id: str, fmt: str, repo: Path | None) -> None:
+    """Show one incident."""
+    from agentops.commands import incident_view as view
+
+    inc, entry = view.load(repo, inc_id)
+    if fmt == "md":
+        click.echo(entry, nl=False)
+    else:
+        emit(fmt, view.show_data(inc, entry), view.show_text(inc))
+
+
+@incident.command("ack")
+@click.argument("inc_id", metavar="ID")
+@click.option("--time", "when", default=None, help="When it was acknowledged (default now).")
+@click.option("--note", default=None, help="A note for the timeline row.")
+@_write_options
+def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | None,
+                 repo: Path | None, fmt: str) -> None:
+    """Acknowledge an incident: sets `acknowledged`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor))
+
+
+@incident.command("update")
+@click.argument("inc_id", metavar="ID")
+@click.option("--status", required=True,
+              help="Investigating, Identified, Monitoring or Resolved. Statuses move forward "
+              "(skipping allowed); Resolved -> Investigating reopens.")
+@click.option("--note", default=None, help="What changed, for the timeline row.")
+@click.option("--time", "when", default=None, help="When it changed (default now).")
+@_write_options
+def incident_update(inc_id: str, status: str, note: str | None, when: str | None,
+                    actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Change an incident's status (Monitoring also sets `mitigated` if unset)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor))
+
+
+@incident.command("resolve")
+@click.argument("inc_id", metavar="ID")
+@click.option("--root-cause", default=None, help="Fills the Root Cause section.")
+@click.option("--resolution", default=None, help="Fills the Resolution section.")
+@click.option("--lessons", default=None,
+              help="Lessons learned, one per line: each becomes (or confirms) a MEMORY entry.")
+@click.option("--root-cause-category", default=None, help="e.g. bad-config, capacity.")
+@click.option("--note", default=None, help="A note for the timeline row.")
+@click.option("--time", "when", default=None, help="When it was resolved (default now).")
+@_write_options
+def incident_resolve(inc_id: str, root_cause: str | None, resolution: str | None,
+                     lessons: str | None, root_cause_category: str | None, note: str | None,
+                     when: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Resolve an incident and write the post-incident record: lessons to MEMORY, and a
+    TROUBLESHOOTING entry for a new problem type (or the known one linked)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.resolve(
+        repo, inc_id, time=when, actor=actor, note=note, root_cause=root_cause,
+        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category))
+
+
+@incident.group("followup")
+@click.argument("inc_id", metavar="ID")
+@click.pass_context
+def incident_followup(ctx: click.Context, inc_id: str) -> None:
+    """Follow-up actions of incident ID: add TEXT --owner --due, or done N."""
+    ctx.obj = inc_id
+
+
+@incident_followup.command("add")
+@click.argument("text")
+@click.option("--owner", required=True, help="Who owns it: @user or @team.")
+@click.option("--due", required=True, metavar="YYYY-MM-DD", help="When it is due.")
+@_write_options
+@click.pass_obj
+def incident_followup_add(inc_id: str, text: str, owner: str, due: str, actor: str | None,
+                          repo: Path | None, fmt: str) -> None:
+    """Add a follow-up action."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.followup_add(repo, inc_id, text, owner=owner, due=due, actor=actor))
+
+
+@incident_followup.command("done")
+@click.argument("number", type=click.IntRange(1))
+@_write_options
+@click.pass_obj
+def incident_followup_done(inc_id: str, number: int, actor: str | None, repo: Path | None,
+                           fmt: str) -> None:
+    """Tick follow-up NUMBER (1-based, as listed by `incident show`)."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.followup_done(repo, inc_id, number, actor=actor))
+
+
+@incident.group("review")
+@click.argument("inc_id", metavar="ID")
+@click.pass_context
+def incident_review(ctx: click.Context, inc_id: str) -> None:
+    """The post-incident review of incident ID: schedule [--at T], or done [--time T]."""
+    ctx.obj = inc_id
+
+
+@incident_review.command("schedule")
+@click.option("--at", default=None,
+              help="When the review takes place (default: the review SLA deadline).")
+@_write_options
+@click.pass_obj
+def incident_review_schedule(inc_id: str, at: str | None, actor: str | None,
+                             repo: Path | None, fmt: str) -> None:
+    """Schedule the review: sets `review_scheduled`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.review_schedule(repo, inc_id, at=at, actor=actor))
+
+
+@incident_review.command("done")
+@click.option("--time", "when", default=None, help="When the review was held (default now).")
+@_write_options
+@click.pass_obj
+def incident_review_done(inc_id: str, when: str | None, actor: str | None, repo: Path | None,
+                         fmt: str) -> None:
+    """Record the review as done: sets `review_done`."""
+    from agentops.commands import incident as cmd
+
+    _emit_change(fmt, cmd.review_done(repo, inc_id, time=when, actor=actor))
+
+
+@incident.command("announce")
+@click.argument("inc_id", metavar="ID")
+@click.option("--kind", required=True, type=click.Choice(["ack", "update", "resolved"]),
+              help="Which communication to draft.")
+@repo_option
+@format_option
+def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> None:
+    """Print a status communication (time, severity, status, impact, what we know, next
+    update) for a chat channel or status page. Writes nothing."""
+    from agentops.commands import incident_view as view
+
+    inc, _entry = view.load(repo, inc_id)
+    data = view.announce(inc, kind=kind, now=datetime.now(UTC))
+    emit(fmt, data, data["text"])
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+@click.command("stats")
+@click.option("--since", default=None, metavar="DATE", help="Incidents detected from this day "
+              "or time on (UTC).")
+@click.option("--until", default=None, metavar="DATE", help="... and before this time, or up to "
+              "the end of this day.")
+@click.option("--now", default=None, metavar="TIME", help="Compute as of this time (default now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text",
+              show_default=True, help="text for a terminal, md (the block --write commits), json.")
+@click.option("--write", is_flag=True, help="Render the markdown block into INCIDENTS.md between "
+              "its stats markers, in one commit.")
+@repo_option
+def stats(since: str | None, until: str | None, now: str | None, fmt: str, write: bool,
+          repo: Path | None) -> None:
+    """MTTA/MTTR per severity against targets, monthly downtime and uptime %, incidents by
+    category and root cause, repeat incidents; the definitions are printed with the figures."""
+    from agentops.commands import stats as cmd
+
+    result = cmd.stats(repo=repo, since=since, until=until, now=now, write=write)
+    click.echo(cmd.render(result, fmt))
+
+
+@click.command("check")
+@click.option("--now", default=None, metavar="TIME", help="Check as of this time (default now).")
+@repo_option
+@format_option
+def check(now: str | None, repo: Path | None, fmt: str) -> None:
+    """The post-incident requirements and SLAs: exit 1 listing what is overdue, 0 when clean."""
+    from agentops.commands import check as cmd
+
+    result = cmd.check(repo=repo, now=now)
+    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@click.command("recall")
+@click.argument("query")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many entries.")
+@click.option("--all", "include_all", is_flag=True,
+              help="Include superseded and retired lessons.")
+@repo_option
+@format_option
+def recall(query: str, limit: int, include_all: bool, repo: Path | None, fmt: str) -> None:
+    """What MEMORY, TROUBLESHOOTING and INCIDENTS know about QUERY (an error string, a
+    Kubernetes reason, a resource kind, a command), best first."""
+    from agentops.commands import recall as cmd
+
+    result = cmd.recall(query, repo=repo, limit=limit, include_all=include_all)
+    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+@click.group()
+def rules() -> None:
+    """Validate, test and explain the escalation policy (rules/*.yaml)."""
+
+
+@rules.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@repo_option
+@format_option
+def rules_validate(paths: tuple[Path, ...], repo: Path | None, fmt: str) -> None:
+    """Check policy files: every error names the file, line and key path.
+
+    PATHS are files or directories (default: the repository's rules/).
+    """
+    from agentops.commands import rules as cmd
+
+    result = cmd.validate(list(paths), repo=repo)
+    emit(fmt, result, cmd.validate_text(result))
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--rules", "rules_dir", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Policy under test (default: the repository's rules/).")
+@repo_option
+@format_option
+def rules_test(files: tuple[Path, ...], rules_dir: Path | None, repo: Path | None,
+               fmt: str) -> None:
+    """Run policy unit tests: events at relative times and the decisions expected after each.
+
+    Exits 1 with a diff when a decision differs from the expectation.
+    """
+    from agentops.commands import rules as cmd
+
+    result = cmd.test(list(files), rules_dir=rules_dir, repo=repo)
+    emit(fmt, result, cmd.test_text(result))
+    if result["failed"]:
+        sys.exit(1)
+
+
+@rules.command("explain")
+@click.argument("event_file", type=click.File("r"), default="-")
+@click.option("--rules", "rules_dir", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Policy to explain against (default: the repository's rules/).")
+@repo_option
+@format_option
+def rules_explain(event_file: Any, rules_dir: Path | None, repo: Path | None, fmt: str) -> None:
+    """Show why an event (a JSON file, or - for stdin) did or did not match each trigger."""
+    from agentops.commands import rules as cmd
+
+    result = cmd.explain(event_file.read(), rules_dir=rules_dir, repo=repo)
+    emit(fmt, result, cmd.explain_text(result))
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+@click.command("schema")
+@click.argument("name", type=click.Choice(["event"]))
+def schema(name: str) -> None:
+    """Print a JSON Schema (event: the Event every source produces)."""
+    from agentops.events import EVENT_SCHEMA
+
+    click.echo(json.dumps(EVENT_SCHEMA, indent=2))
+
+
+# --- agents over MCP ---------------------------------------------------------------------------
+
+@click.command("mcp")
+@click.option("--http", is_flag=True,
+              help="Serve streamable HTTP on --host/--port instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP only: address.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP only: port.")
+@repo_option
+def mcp(http: bool, host: str, port: int, repo: Path | None) -> None:
+    """A Model Context Protocol server for agents, over stdio (default) until stdin closes.
+
+    Tools: record_event, recall, list_incidents, show_incident, update_incident, add_followup,
+    check. Resources: agentops://memory/index and agentops://entry/{id}. Every write goes
+    through the same pipeline, lock and journal as the CLI.
+    """
+    from agentops.mcp_server.run import serve as run_mcp
+
+    run_mcp(repo=repo, http=http, host=host, port=port)
+
+
+# --- watch -------------------------------------------------------------------------------------
+
+@click.command("watch")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+@click.option("--context", default=None, help="Kubeconfig context (default: the current one).")
+@click.option("--namespace", "-n", "namespaces", multiple=True,
+              help="Watch only this namespace (repeatable; default: all).")
+@click.option("--for", "duration", default=None, metavar="DURATION",
+              help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
+@click.option("--leader-elect", is_flag=True, help="Write only while holding the Lease.")
+@click.option("--lease-namespace", default=None, help="Namespace of the Lease.")
+@click.option("--production-selector", default=None, metavar="LABELS",
+              help="Namespaces with these labels are production too (e.g. env=production).")
+@click.option("--cluster", default=None, help="Cluster name on events (default: context).")
+@repo_option
+@format_option
+def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, ...],
+          duration: str | None, leader_elect: bool, lease_namespace: str | None,
+          production_selector: str | None, cluster: str | None, repo: Path | None,
+          fmt: str) -> None:
+    """Watch a cluster and feed its failures through the pipeline until stopped."""
+    from agentops.commands import watch as cmd
+
+    result = cmd.watch(
+        repo=repo, kubeconfig=kubeconfig, context=context, namespaces=namespaces,
+        duration=cmd.parse_for(duration) if duration else None, leader_elect=leader_elect,
+        lease_namespace=lease_namespace, production_selector=production_selector,
+        cluster=cluster)
+    emit(fmt, result, cmd.watch_text(result))
