@@ -20,7 +20,7 @@ def read_text(path: Path) -> str:
         return ""
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
+def atomic_write(path: Path, data: bytes | str, *, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data`` so that it holds either the old or the new content."""
     if path.is_symlink():
         path = path.resolve()  # write through the link, keep the link itself
@@ -33,7 +33,30 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def atomic_write_many(files: dict[Path, bytes | str]) -> None:
+    """Replace several files at once: each atomically, with one directory fsync per folder
+    (a batch of ledger files costs one directory sync, not one per file)."""
+    for path, data in files.items():
+        atomic_write(path, data, sync_dir=False)
+    for folder in {p.parent.resolve() for p in files}:
+        _fsync_dir(folder)
+
+
+def write_note(path: Path, data: bytes | str) -> None:
+    """A small file written in place and fsynced, for notes whose torn form is harmless
+    (the reader treats an unreadable note as absent)."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    _make_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        _write_all(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def append_durable(path: Path, data: bytes) -> None:

@@ -311,7 +311,9 @@ def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _begin_pending(ctx: Context, paths: list[str]) -> None:
-    fsutil.atomic_write(ctx.pending_path, json.dumps(paths))
+    # Written in place: a torn note means we died before touching the work tree, and
+    # recover() then just removes it.
+    fsutil.write_note(ctx.pending_path, json.dumps(paths))
 
 
 def recover(repo: Path) -> list[str]:

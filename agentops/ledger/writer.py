@@ -109,8 +109,8 @@ class LedgerWriter:
 
     def write_all(self) -> None:
         self.finish()
-        for name in sorted(self._changed):
-            fsutil.atomic_write(self.repo / name, self._texts[name])
+        fsutil.atomic_write_many({self.repo / name: self._texts[name]
+                                  for name in sorted(self._changed)})
 
     def _rotate(self) -> None:
         """Move old resolved incidents to monthly archives once INCIDENTS.md grows too big."""
