@@ -12,7 +12,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final, Literal, NamedTuple, TypeAlias
 
@@ -131,6 +130,13 @@ def _default_body(heading: str) -> str:
     return TIMELINE_HEADER if heading == "Timeline" else PLACEHOLDER
 
 
+# Sections are immutable, so one default instance per kind can be shared by every entry.
+_DEFAULT_SECTIONS: Final = {
+    kind: template_sections(kind)
+    for kind in ("incident", "troubleshooting", "memory")
+}
+
+
 class TimelineRow(NamedTuple):
     """One row of an incident timeline; ``text`` is inline-safe markdown."""
 
@@ -159,8 +165,7 @@ def _span(start: datetime | None, end: datetime | None) -> timedelta | None:
     return None if start is None or end is None else end - start
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Incident:
+class Incident(NamedTuple):
     """One incident. ``sections`` holds all prose, including unknown human sections."""
 
     id: str
@@ -186,7 +191,7 @@ class Incident:
     troubleshooting: str | None = None
     memory: tuple[str, ...] = ()
     root_cause_category: str | None = None
-    sections: Sections = field(default_factory=lambda: template_sections("incident"))
+    sections: Sections = _DEFAULT_SECTIONS["incident"]
 
     @property
     def timeline(self) -> tuple[TimelineRow, ...]:
@@ -214,8 +219,7 @@ class Incident:
         return _span(self.impact_started or self.detected, self.mitigated or self.resolved)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TroubleshootingEntry:
+class TroubleshootingEntry(NamedTuple):
     """A known problem type: how to recognise it and what to do about it.
 
     ``problem`` is the policy's key for the problem type (what a rule's ``problem`` template
@@ -232,11 +236,10 @@ class TroubleshootingEntry:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     incidents: tuple[str, ...] = ()
-    sections: Sections = field(default_factory=lambda: template_sections("troubleshooting"))
+    sections: Sections = _DEFAULT_SECTIONS["troubleshooting"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemoryEntry:
+class MemoryEntry(NamedTuple):
     """A lesson for agents, with the incidents that taught it."""
 
     id: str
@@ -249,7 +252,7 @@ class MemoryEntry:
     evidence: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     superseded_by: str | None = None
-    sections: Sections = field(default_factory=lambda: template_sections("memory"))
+    sections: Sections = _DEFAULT_SECTIONS["memory"]
 
 
 Entry: TypeAlias = Incident | TroubleshootingEntry | MemoryEntry

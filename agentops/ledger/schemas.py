@@ -7,7 +7,6 @@ that produces it. Durations appear in the JSON as seconds, computed, never store
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -113,8 +112,6 @@ def _json(value: Any) -> Any:
         return [_json(v) for v in value]
     if hasattr(value, "items"):
         return {k: _json(v) for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _json(getattr(value, f.name)) for f in fields(value)}
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
@@ -122,7 +119,7 @@ def _json(value: Any) -> Any:
 
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """The JSON form of an entry, valid against its schema."""
-    out = {f.name: _json(getattr(entry, f.name)) for f in fields(entry)}
+    out = {name: _json(getattr(entry, name)) for name in entry._fields}
     if isinstance(entry, Incident):
         for name in ("timeline", "followups", "time_to_acknowledge", "time_to_mitigate",
                      "time_to_resolve", "impact_duration"):

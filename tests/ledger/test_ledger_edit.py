@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -30,7 +29,7 @@ def test_update_fields_replaces_only_those_lines_and_the_summary() -> None:
     out = fmt.update_fields(entry, severity="P1", acknowledged=None)
     assert HUMAN_COMMENT + "\n" in out
     inc = fmt.parse_incident(out)
-    assert inc == replace(incident_monitoring(), severity="HIGH", acknowledged=None)
+    assert inc == incident_monitoring()._replace(severity="HIGH", acknowledged=None)
     assert "**Severity:** HIGH" in out and "Time to acknowledge" not in out
     changed = [(a, b) for a, b in zip(entry.split("\n"), out.split("\n")) if a != b]
     assert [b for _, b in changed] == [fmt.incident_summary(inc), "severity: HIGH",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
 import yaml
@@ -34,7 +33,7 @@ def test_incidents_are_inserted_newest_first_whatever_the_arrival_order() -> Non
     ids = ["INC-2026-11-24-002", "INC-2026-11-25-001", "INC-2026-11-24-010",
            "INC-2026-11-24-001", "INC-2026-11-26-1000"]
     for n, entry_id in enumerate(ids):
-        inc = replace(incident_open(), id=entry_id, uid=f"UID{n}")
+        inc = incident_open()._replace(id=entry_id, uid=f"UID{n}")
         text = fmt.insert_entry("incident", text, fmt.render_incident(inc))
     assert [e.id for e in fmt.parse_file("incident", text).entries] == [
         "INC-2026-11-26-1000", "INC-2026-11-25-001", "INC-2026-11-24-010",
@@ -45,7 +44,7 @@ def test_memory_entries_are_kept_in_id_order() -> None:
     text = fmt.render_empty_file("memory")
     base = memory_entries()[0]
     for n, entry_id in enumerate(["MEM-0003", "MEM-0001", "MEM-0010", "MEM-0002"]):
-        entry = replace(base, id=entry_id, uid=f"U{n}")
+        entry = base._replace(id=entry_id, uid=f"U{n}")
         text = fmt.insert_entry("memory", text, fmt.render_memory(entry))
     assert [e.id for e in fmt.parse_file("memory", text).entries] == [
         "MEM-0001", "MEM-0002", "MEM-0003", "MEM-0010"]
@@ -54,8 +53,8 @@ def test_memory_entries_are_kept_in_id_order() -> None:
 def test_insert_refuses_an_id_or_uid_already_present() -> None:
     text = read_golden("INCIDENTS.md")
     with pytest.raises(LedgerError, match="INC-2026-11-24-001 is already present"):
-        fmt.insert_entry("incident", text, fmt.render_incident(replace(incident_open(), uid="N")))
-    other = replace(incident_open(), id="INC-2026-11-24-003")
+        fmt.insert_entry("incident", text, fmt.render_incident(incident_open()._replace(uid="N")))
+    other = incident_open()._replace(id="INC-2026-11-24-003")
     with pytest.raises(LedgerError, match="uid 01JDQ6Z5R0000000000000000A is already present"):
         fmt.insert_entry("incident", text, fmt.render_incident(other))
 
@@ -120,7 +119,7 @@ def test_last_incident_stats_and_index_blocks() -> None:
 
 def test_memory_index_is_sorted_and_capped_at_150_lines() -> None:
     base = memory_entries()[0]
-    entries = [replace(base, id=f"MEM-{n:04d}", seen=n % 7,
+    entries = [base._replace(id=f"MEM-{n:04d}", seen=n % 7,
                        last_validated=T0.replace(day=1 + n % 28)) for n in range(1, 301)]
     index = fmt.render_memory_index(entries)
     lines = index.split("\n")
@@ -129,7 +128,7 @@ def test_memory_index_is_sorted_and_capped_at_150_lines() -> None:
     assert lines[:-1] == [index_line(e) for e in ranked[:149]]
     assert lines[0] == ("- [MEM-0027](#mem-0027) (seen 6×, validated 2026-11-28) "
                         "Retry cert rotation only after refreshing the CA bundle")
-    retired = [replace(e, status="retired") for e in entries]
+    retired = [e._replace(status="retired") for e in entries]
     assert fmt.render_memory_index(retired) == "_No lessons yet._"
 
 
@@ -139,7 +138,7 @@ def _big_incident_file(n: int) -> tuple[str, Incident]:
     parts = []
     for k in range(n, 0, -1):
         day = f"2026-{1 + k // 2800:02d}-{1 + (k // 100) % 28:02d}"
-        inc = replace(proto, id=f"INC-{day}-{k % 100 + 1:03d}", uid=f"U{k:06d}")
+        inc = proto._replace(id=f"INC-{day}-{k % 100 + 1:03d}", uid=f"U{k:06d}")
         parts.append(fmt.render_incident(inc))
     header = fmt.render_empty_file("incident").split(fmt.REGION_BEGIN)[0]
     body = "\n".join(parts)
@@ -158,9 +157,9 @@ def test_hot_path_on_a_10000_entry_file_does_not_parse_it(
 
     monkeypatch.setattr(yaml, "load", refuse)
     monkeypatch.setattr(files, "parse_file", refuse)
-    newest = fmt.render_incident(replace(proto, id="INC-2026-12-31-001", uid="NEW1"))
+    newest = fmt.render_incident(proto._replace(id="INC-2026-12-31-001", uid="NEW1"))
     middle_id = ids[5000]
-    older = fmt.render_incident(replace(proto, id=ids[5000][:-3] + "999", uid="NEW2"))
+    older = fmt.render_incident(proto._replace(id=ids[5000][:-3] + "999", uid="NEW2"))
     started = time.perf_counter()
     out = fmt.insert_entry("incident", text, newest)
     out = fmt.insert_entry("incident", out, older)

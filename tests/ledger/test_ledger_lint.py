@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from ledger_helpers import incident_open, read_golden
 
@@ -105,7 +103,7 @@ def test_times_out_of_order() -> None:
 
 def test_entries_out_of_order() -> None:
     text = fmt.render_empty_file("incident")
-    older, newer = incident_open(), replace(incident_open(), id=INC2, uid="U2")
+    older, newer = incident_open(), incident_open()._replace(id=INC2, uid="U2")
     body = fmt.render_incident(older) + "\n" + fmt.render_incident(newer)
     text = text.replace(fmt.REGION_END, body + "\n" + fmt.REGION_END)
     _one(text, "entries are not newest first")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, replace
 from datetime import date, timedelta
 
 import pytest
@@ -49,7 +48,7 @@ def test_durations_are_computed_from_times() -> None:
     assert inc.time_to_resolve is None
     assert inc.impact_duration == timedelta(minutes=11)
     assert incident_open().impact_duration is None
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):
         inc.status = "Resolved"  # type: ignore[misc]
 
 
@@ -99,5 +98,5 @@ def test_json_form_validates_against_the_schemas() -> None:
     assert data["time_to_acknowledge"] == 180.0 and data["detected"] == "2026-11-24T09:15:00Z"
     assert data["followups"][0]["due"] == "2026-12-01"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(entry_to_dict(replace(incident_open(), severity="P1")),
+        jsonschema.validate(entry_to_dict(incident_open()._replace(severity="P1")),
                             SCHEMAS["incident"])

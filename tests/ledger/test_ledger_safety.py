@@ -153,7 +153,7 @@ HOSTILE = (
 def _file_with(text: str) -> tuple[str, str]:
     inc = incident_monitoring()
     body = escape_block(text)
-    hostile = type(inc)(**{**{f: getattr(inc, f) for f in inc.__slots__},  # type: ignore[attr-defined]
+    hostile = type(inc)(**{**{f: getattr(inc, f) for f in inc._fields},
                            "title": escape_inline(text),
                            "sections": inc.sections.replace("Description", body)})
     entry = fmt.render_incident(hostile)
