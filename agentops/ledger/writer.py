@@ -149,14 +149,12 @@ class LedgerWriter:
 
     def redact_event(self, event: Event) -> Event:
         """The event with secrets removed from every free-text field, before anything is kept."""
-        from dataclasses import replace
-
         message = redact(event.message, self.patterns)
         attributes = redact_obj(dict(event.attributes), self.patterns)
         actor = redact(event.actor, self.patterns) if event.actor else event.actor
         if message == event.message and attributes == event.attributes and actor == event.actor:
             return event
-        return replace(event, message=message, attributes=attributes, actor=actor)
+        return event._replace(message=message, attributes=attributes, actor=actor)
 
     def apply(self, event: Event, decisions: Sequence[Decision]
               ) -> tuple[dict[str, str], dict[str, str], Touched]:

@@ -369,6 +369,9 @@ def _grouper(paths: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
     if len(getters) == 1:
         g = getters[0]
         return lambda e: (g(e),)
+    if len(getters) == 2:
+        g1, g2 = getters
+        return lambda e: (g1(e), g2(e))
     return lambda e: tuple(g(e) for g in getters)
 
 
@@ -438,7 +441,7 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         when=when, when_source=when_src,
         threshold=_optional(spec, "threshold", path, _threshold),
         aggregate=_optional(spec, "aggregate", path, _aggregate),
-        dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
+        dedup_key=compile_template(dedup_src, eager=True), dedup_key_source=dedup_src,
         dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
         severity=_severity(spec["severity"], f"{path}.severity"), category=category,

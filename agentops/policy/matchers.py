@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from operator import attrgetter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,12 +50,12 @@ def check_path(path: str, where: str) -> None:
 def getter(path: str) -> Getter:
     """A fast accessor for one dotted path."""
     head, _, rest = path.partition(".")
-    if head == "subject":
-        return lambda e: getattr(e.subject, rest)
-    if head == "attributes" and "." not in rest:
+    if head == "subject" and rest in SUBJECT_FIELDS:
+        return attrgetter(path)  # C-level, no Python frame per access
+    if head == "attributes" and rest and "." not in rest:
         return lambda e: e.attributes.get(rest)
-    if head in ("type", "source", "environment", "actor", "message", "key", "id"):
-        return lambda e: getattr(e, head)
+    if head in ("type", "source", "environment", "actor", "message", "key", "id") and not rest:
+        return attrgetter(head)
     return lambda e: lookup(e, path)
 
 

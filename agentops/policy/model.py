@@ -30,7 +30,7 @@ _FIELD_RE = re.compile(r"\{([^{}]+)\}")
 Template = Callable[[Event], str]
 
 
-def compile_template(text: str) -> Template:
+def compile_template(text: str, *, eager: bool = False) -> Template:
     """``"deploy/{subject.namespace}/{subject.name}"`` -> a function of the event.
 
     A missing value renders as ``-`` so keys stay stable and readable. Templates run for every
@@ -38,6 +38,8 @@ def compile_template(text: str) -> Template:
     constants and each field a fetch through its getter. (Compiling lazily keeps policy loading
     cheap for the one-event ``record``.)
     """
+    if eager:
+        return _compile_template(text)
     compiled: list[Template] = []
 
     def render(event: Event) -> str:
@@ -298,7 +300,13 @@ class TypeIndex:
         mask = self.full
         for get, memo, conds, free in self.columns:
             value = get(event)
-            key = value if type(value) is str else (type(value), _hashable(value))
+            kind = type(value)
+            if kind is str:
+                key: Any = value
+            elif kind is list or kind is dict:
+                key = (kind, _hashable(value))
+            else:
+                key = (kind, value)
             bits = memo.get(key)
             if bits is None:
                 bits = free
