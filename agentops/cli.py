@@ -23,9 +23,29 @@ from agentops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, Agentop
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _version(ctx: click.Context, value: bool) -> None:
+    # click.version_option would import locale (and importlib.metadata) on every start-up
+    if value and not ctx.resilient_parsing:
+        click.echo(f"agentops, version {__version__}")
+        ctx.exit()
+
+
+class _RepoPath(click.ParamType):  # type: ignore[type-arg]
+    """A directory argument; ``click.Path`` would import ``locale`` on every start-up."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path:
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            self.fail(f"{value!r} is a file, not a directory", param, ctx)
+        return path
+
+
 def repo_option(fn: F) -> F:
     return click.option(
-        "--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+        "--repo", type=_RepoPath(), default=None, metavar="DIRECTORY",
         help="The managed git repository (default: the one containing the working directory).",
     )(fn)
 
@@ -81,7 +101,9 @@ LAZY_COMMANDS = {
 
 @click.group(cls=LazyGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="agentops")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _version(ctx, value),
+              help="Show the version and exit.")
 def cli() -> None:
     """Git-native incident memory for autonomous operations agents.
 

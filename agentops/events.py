@@ -12,15 +12,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple
 
 from agentops.errors import InvalidEventError
-
-
-class Hash(Protocol):
-    def hexdigest(self) -> str: ...
-
-    def digest(self) -> bytes: ...
 
 
 def _builtin_sha256() -> Callable[[bytes], Any]:
@@ -38,8 +32,9 @@ def _builtin_sha256() -> Callable[[bytes], Any]:
 _SHA256 = _builtin_sha256()
 
 
-def sha256(data: bytes) -> Hash:
-    return cast(Hash, _SHA256(data))
+def sha256(data: bytes) -> Any:
+    """A SHA-256 hash object (``hexdigest()``, ``digest()``)."""
+    return _SHA256(data)
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+\Z")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
@@ -179,12 +174,14 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
 def derive_key(content: Mapping[str, Any]) -> str:
     """A content hash: the same fact reported twice gets the same key."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + sha256(canonical.encode()).hexdigest()[:32]
+    digest: str = sha256(canonical.encode()).hexdigest()
+    return "sha256:" + digest[:32]
 
 
 def event_id(key: str) -> str:
     """The stable, short id of an event, derived from its idempotency key."""
-    return "ev-" + sha256(key.encode()).hexdigest()[:16]
+    digest: str = sha256(key.encode()).hexdigest()
+    return "ev-" + digest[:16]
 
 
 def make_event(

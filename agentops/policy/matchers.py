@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from operator import attrgetter
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from agentops.events import SUBJECT_FIELDS, TOP_FIELDS, Event, lookup
