@@ -8,7 +8,7 @@ attach real incident ids before the state learns about an opened incident.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -105,9 +105,9 @@ def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[D
     if index.idle:
         return _NOTHING
     out: list[Decision] = []
-    for trig in index.resolvers:
-        if trig.resolve is not None and trig.resolve.match(event):
-            key = trig.dedup_key(event)
+    for trig, key_of in index.resolving:
+        if trig.resolve.match(event):  # type: ignore[union-attr]  # resolving has a resolve
+            key = key_of(event)
             inc = state.open.get(key)
             if inc is not None:
                 out.append(Decision(RESOLVE, trig.name, key, inc.id, reason="recovery event"))
@@ -116,7 +116,7 @@ def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[D
         opened: set[str] = set()
         for i, trig in enumerate(index.triggers):
             if mask >> i & 1:
-                out.extend(_fire(policy, state, trig, event, now, opened))
+                out.extend(_fire(policy, state, trig, index.keys[i], event, now, opened))
     return tuple(out) if out else _NO_MATCH
 
 
@@ -124,7 +124,8 @@ _NO_MATCH = (Decision(IGNORED, reason="no trigger matched"),)
 
 
 def _fire(
-    policy: Policy, state: State, trig: Trigger, event: Event, now: datetime, opened: set[str]
+    policy: Policy, state: State, trig: Trigger, key_of: Callable[[Event], str], event: Event,
+    now: datetime, opened: set[str],
 ) -> list[Decision]:
     count = None
     if trig.threshold is not None:
@@ -137,7 +138,7 @@ def _fire(
         verdict = _aggregate(state, trig, event)
         if verdict is not None:
             return [Decision(IGNORED, trig.name, reason=verdict)]
-    key = trig.dedup_key(event)
+    key = key_of(event)
     for silence in policy.silences:
         if silence.applies(event, trig.name, now):
             return [Decision(SUPPRESSED, trig.name, key, silence=silence.name,

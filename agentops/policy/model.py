@@ -265,9 +265,11 @@ class TypeIndex:
         "counted",
         "full",
         "idle",
+        "keys",
         "resetters",
         "residual",
         "resolvers",
+        "resolving",
         "triggers",
     )
 
@@ -276,6 +278,10 @@ class TypeIndex:
         self.triggers = triggers
         self.resolvers = resolvers
         self.resetters = resetters
+        # dedup keys compiled for just the triggers of this type (lazily, per type)
+        self.keys = tuple(_compile_template(t.dedup_key_source) for t in triggers)
+        self.resolving = tuple(
+            (t, _compile_template(t.dedup_key_source)) for t in resolvers if t.resolve)
         self.idle = not triggers and not resolvers and not resetters
         self.full = (1 << len(triggers)) - 1
         paths = list(dict.fromkeys(p for t in triggers for p, _ in t.tests))
