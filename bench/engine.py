@@ -68,7 +68,8 @@ def generate(n: int, rng: random.Random) -> list[dict[str, object]]:
                   "attributes": {"task": f"task-{rng.randrange(20)}", "error": "timeout"}}
         elif roll < 0.80:
             ev = {"type": rng.choice(["deployment.failed", "deployment.succeeded"]),
-                  "subject": {"namespace": ns, "kind": "Deployment", "name": f"svc-{rng.randrange(10)}"},
+                  "subject": {"namespace": ns, "kind": "Deployment",
+                              "name": f"svc-{rng.randrange(10)}"},
                   "attributes": {"revision": f"{rng.getrandbits(32):08x}"}}
         elif roll < 0.88:
             ev = {"type": "availability.sample", "subject": {"cluster": f"c{rng.randrange(3)}"},
@@ -129,10 +130,12 @@ def main() -> None:
           f"best of {args.repeat} runs")
     print(f"events: {count:,}  decisions: {decisions_total:,}  open incidents at end: "
           f"{len(state.open):,}")
-    print(f"baseline json.loads:            {json_best:.3f} s  {count / json_best:>10,.0f} events/s")
+    print(f"baseline json.loads:            {json_best:.3f} s  "
+          f"{count / json_best:>10,.0f} events/s")
     print(f"engine (decide + observe):      {engine_best:.3f} s  "
           f"{count / engine_best:>10,.0f} events/s")
-    print(f"intake normalise (environment): {norm_best:.3f} s  {count / norm_best:>10,.0f} events/s")
+    print(f"intake normalise (environment): {norm_best:.3f} s  "
+          f"{count / norm_best:>10,.0f} events/s")
     both = engine_best + norm_best
     print(f"normalise + engine:             {both:.3f} s  {count / both:>10,.0f} events/s")
     print(f"ratio engine/json.loads: {engine_best / json_best:.2f}   "
