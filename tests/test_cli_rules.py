@@ -10,7 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def agentops(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def agentops(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "agentops", *args], cwd=cwd, input=stdin,
                           capture_output=True, text=True)
 
@@ -46,7 +48,8 @@ def test_validate_error_exits_1_with_location(tmp_path: Path) -> None:
 
 
 def test_explain_says_why_a_dev_deletion_does_not_match() -> None:
-    event = {"type": "resource.deleted", "subject": {"namespace": "dev", "kind": "Pod", "name": "a"}}
+    event = {"type": "resource.deleted",
+             "subject": {"namespace": "dev", "kind": "Pod", "name": "a"}}
     out = agentops("rules", "explain", "--format", "json", stdin=json.dumps(event))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)

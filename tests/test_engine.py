@@ -14,6 +14,7 @@ from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+OPENED = ["open", "troubleshooting", "memory"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_third_failed_attempt_opens(policy: Policy) -> None:
     fail = {"actor": "agent-1", "attributes": {"task": "deploy"}}
     assert _feed(policy, state, "attempt.failed", 0, **fail) == []
     assert _feed(policy, state, "attempt.failed", 1, **fail) == []
-    assert _feed(policy, state, "attempt.failed", 2, **fail) == ["open", "troubleshooting", "memory"]
+    assert _feed(policy, state, "attempt.failed", 2, **fail) == OPENED
 
 
 def test_success_resets_the_attempt_count(policy: Policy) -> None:
@@ -45,7 +46,7 @@ def test_success_resets_the_attempt_count(policy: Policy) -> None:
     _feed(policy, state, "attempt.succeeded", 2, **fail)
     assert _feed(policy, state, "attempt.failed", 3, **fail) == []
     assert _feed(policy, state, "attempt.failed", 4, **fail) == []
-    assert _feed(policy, state, "attempt.failed", 5, **fail) == ["open", "troubleshooting", "memory"]
+    assert _feed(policy, state, "attempt.failed", 5, **fail) == OPENED
 
 
 def test_deletion_in_production_opens_but_not_in_dev(policy: Policy) -> None:

@@ -483,7 +483,8 @@ def test_kubectl_get_pods_all_namespaces_json(api: FakeApiServer, kubeconfig: Pa
 
 @needs_kubectl
 def test_kubectl_get_events_json(api: FakeApiServer, kubeconfig: Path) -> None:
-    api.load_fixture(fixture_path("kubernetes", "eventlist-init-container-BackOff-FailedMount.json"))
+    name = "eventlist-init-container-BackOff-FailedMount.json"
+    api.load_fixture(fixture_path("kubernetes", name))
 
     listing = json.loads(kubectl(kubeconfig, "get", "events", "-A", "-o", "json"))
 

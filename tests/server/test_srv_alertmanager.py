@@ -126,4 +126,5 @@ def test_firing_alerts_open_incidents_and_resolving_them_resolves_them(
              what="both incidents resolved")
     for actions in incident_actions(repo).values():
         assert actions[0] == "open" and actions[-1] == "resolve", actions
-    assert "agentops_hook_requests_rejected_total{" not in serve.client.get("/metrics").body.decode()
+    metrics = serve.client.get("/metrics").body.decode()
+    assert "agentops_hook_requests_rejected_total{" not in metrics

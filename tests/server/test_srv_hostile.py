@@ -1,4 +1,4 @@
-"""Malformed and hostile bodies, correctly authenticated, on every source: never a 5xx or a write."""
+"""Malformed and hostile bodies, correctly authenticated, on every source: no 5xx, no write."""
 
 from __future__ import annotations
 

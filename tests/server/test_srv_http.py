@@ -1,4 +1,4 @@
-"""``POST /hooks/{source}`` over real loopback HTTP: status codes, and nothing written on refusal."""
+"""``POST /hooks/{source}`` over loopback HTTP: status codes, and nothing written on refusal."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ ENV = {"AGENTOPS_FLUX_HMAC_SECRET": SECRET, "AGENTOPS_GENERIC_TOKEN": TOKEN}
 
 def flux_body() -> bytes:
     """The official Flux example, moved to a production namespace so that it opens an incident."""
-    doc = json.loads(fixture_bytes("flux", "notification-generic-Kustomization-ValidationFailed.json"))
+    name = "notification-generic-Kustomization-ValidationFailed.json"
+    doc = json.loads(fixture_bytes("flux", name))
     doc["involvedObject"]["namespace"] = "prod-apps"
     return json.dumps(doc).encode()
 
