@@ -496,10 +496,11 @@ def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, .
           fmt: str) -> None:
     """Watch a cluster and feed its failures through the pipeline until stopped."""
     from agentops.commands import watch as cmd
+    from agentops.durations import parse_for
 
     result = cmd.watch(
         repo=repo, kubeconfig=kubeconfig, context=context, namespaces=namespaces,
-        duration=cmd.parse_for(duration) if duration else None, leader_elect=leader_elect,
+        duration=parse_for(duration) if duration else None, leader_elect=leader_elect,
         lease_namespace=lease_namespace, production_selector=production_selector,
         cluster=cluster)
     emit(fmt, result, cmd.watch_text(result))

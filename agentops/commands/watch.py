@@ -22,7 +22,7 @@ from typing import Any
 from agentops.errors import AgentopsError
 from agentops.events import Event, make_event
 from agentops.paths import find_repo, rules_dir
-from agentops.policy.loader import RuleError, load_policy, parse_duration
+from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
 from agentops.watch.batcher import OutcomeLike, Sink
 from agentops.watch.checkpoint import Checkpoint
@@ -32,18 +32,6 @@ from agentops.watch.runner import Options, run
 
 LEASE_NAME = "agentops-watch"
 SERVICE_ACCOUNT_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def parse_for(text: str) -> float:
-    """``--for``: ``30s``, ``5m``, ``1h`` or plain seconds (``2.5``)."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return parse_duration(text, "--for").total_seconds()
-    except RuleError as exc:
-        raise AgentopsError(f"--for: {exc.message}") from None
 
 
 def watch(

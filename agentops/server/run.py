@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import uvicorn
 
-from agentops import git
+from agentops import durations, git
 from agentops.errors import AgentopsError
 from agentops.paths import find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
@@ -35,18 +34,10 @@ from agentops.server.metrics import Metrics
 from agentops.server.sink import SubprocessSink
 from agentops.server.spool import Spool, spool_dir
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def parse_for(value: str | None) -> float | None:
-    """``--for``: ``30s``, ``5m``, ``1h``, ``500ms`` or plain seconds."""
-    if value is None:
-        return None
-    found = _DURATION.match(value.strip())
-    if not found:
-        raise AgentopsError(f"--for: {value!r} is not a duration like 30s, 5m, 1h")
-    return float(found.group(1)) * _UNITS[found.group(2)]
+    """``--for``: see :func:`agentops.durations.parse_for`; None when not given."""
+    return None if value is None else durations.parse_for(value)
 
 
 def serve(

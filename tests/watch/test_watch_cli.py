@@ -16,7 +16,7 @@ from k8s_apiserver import FakeApiServer, serve
 from watch_helpers import incidents, managed_repo, pod, wait_until
 
 from agentops.cli import cli
-from agentops.commands.watch import parse_for
+from agentops.durations import parse_for
 from agentops.errors import AgentopsError
 
 
