@@ -115,41 +115,63 @@ def cli() -> None:
 # --- the command agents wait for ----------------------------------------------------------
 
 @cli.command("record")
-@click.argument("rtype", metavar="TYPE")
+@click.argument("rtype", metavar="[TYPE]", required=False)
 @click.option("--field", "-f", "fields", multiple=True, metavar="KEY=VALUE",
               help="A field of the record (repeatable), e.g. -f status=failed -f service=api.")
 @click.option("--message", "-m", default="", help="What happened, in words.")
 @click.option("--key", default=None, help="Idempotency key: the same key never records twice.")
-@click.option("--time", "when", default=None, help="When it happened (ISO 8601; default now).")
+@click.option("--time", "when", default=None,
+              help="When it happened, ISO 8601 with a zone (2026-11-24T08:30:00Z; default now).")
+@click.option("--assume-utc", is_flag=True, help="Read times without a zone as UTC.")
 @click.option("--actor", default=None, help="The agent or person acting (commit author).")
-@click.option("--environment", "-e", default=None, help="e.g. production, staging.")
+@click.option("--environment", "-e", default=None,
+              help="e.g. production, staging: one the policy knows (rules/ environments:).")
+@click.option("--allow-unknown-environment", is_flag=True,
+              help="Record an environment the policy does not know, with a warning.")
 @click.option("--input", "input_file", type=click.File("r"), default=None,
               help="Read the event as JSON from a file, or - for stdin, instead of TYPE/fields.")
 @click.option("--dry-run", is_flag=True, help="Show the decision; write and commit nothing.")
 @repo_option
 @format_option
-def record(rtype: str, fields: tuple[str, ...], message: str, key: str | None,
-           when: str | None, actor: str | None, environment: str | None, input_file: Any,
-           dry_run: bool, repo: Path | None, fmt: str) -> None:
+def record(rtype: str | None, fields: tuple[str, ...], message: str, key: str | None,
+           when: str | None, assume_utc: bool, actor: str | None, environment: str | None,
+           allow_unknown_environment: bool, input_file: Any, dry_run: bool, repo: Path | None,
+           fmt: str) -> None:
     """Record one automation outcome and print the decision.
 
     TYPE is deployment (status, environment, service, revision), deletion (resource,
     environment, actor), approval (decision, action, approver), attempt (agent, task, outcome,
     error), availability (ratio or up, window), security (policy, resource, verdict), integrity
-    (dataset, check, details), event (type=...), or any dotted event type. With --input, TYPE is
-    ignored (use -).
+    (dataset, check, details), event (type=...), or any dotted event type. `agentops schema
+    record TYPE` prints the fields of each; a misspelt or missing field is an error.
+
+    \b
+    Examples:
+      agentops record deployment -f status=failed -f service=api -e production
+      agentops record attempt -f agent=agent-7 -f task=migrate -f outcome=failed
+      agentops record --input examples/event.json
     """
     from agentops.commands import record as cmd
 
     if input_file is not None:
-        event = cmd.read_event(input_file.read())
+        if rtype not in (None, "-") or fields:
+            raise click.UsageError("--input takes the whole event: give no TYPE or --field")
+        event = cmd.read_event(input_file.read(), assume_utc=assume_utc)
+    elif rtype is None:
+        raise click.UsageError("give a record TYPE (e.g. deployment) or --input FILE")
     else:
         event = cmd.build_event(rtype, fields=cmd.parse_fields(fields), message=message, key=key,
-                                time=when, actor=actor, environment=environment)
-    outcome = cmd.record(event, repo=repo, actor=actor, dry_run=dry_run)
+                                time=when, actor=actor, environment=environment,
+                                assume_utc=assume_utc, cli_strings=True)
+    outcome = cmd.record(event, repo=repo, actor=actor, dry_run=dry_run,
+                         allow_unknown_environment=allow_unknown_environment)
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
     data = outcome.to_dict() | ({"dry_run": True, "decisions": list(outcome.decisions)}
                                 if dry_run else {})
-    emit(fmt, data, cmd.outcome_text(outcome))
+    if outcome.warnings:
+        data["warnings"] = list(outcome.warnings)
+    emit(fmt, data, cmd.outcome_text(outcome, dry_run=dry_run))
 
 
 # --- entry point -------------------------------------------------------------------------------

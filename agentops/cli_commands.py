@@ -444,12 +444,28 @@ def rules_explain(event_file: Any, rules_dir: Path | None, repo: Path | None, fm
 # --- schema ------------------------------------------------------------------------------------
 
 @click.command("schema")
-@click.argument("name", type=click.Choice(["event"]))
-def schema(name: str) -> None:
-    """Print a JSON Schema (event: the Event every source produces)."""
-    from agentops.events import EVENT_SCHEMA
+@click.argument("name", type=click.Choice(["event", "record"]))
+@click.argument("rtype", metavar="[TYPE]", required=False)
+def schema(name: str, rtype: str | None) -> None:
+    """Print a JSON Schema: event (the Event every source produces), or record TYPE (the
+    fields `agentops record TYPE --field k=v` takes, which are required, which values).
 
-    click.echo(json.dumps(EVENT_SCHEMA, indent=2))
+    \b
+    Examples:
+      agentops schema event
+      agentops schema record deployment
+    """
+    if name == "event":
+        from agentops.events import EVENT_SCHEMA
+
+        click.echo(json.dumps(EVENT_SCHEMA, indent=2))
+        return
+    from agentops.record_types import RECORD_TYPES
+    from agentops.records import record_schema
+
+    if rtype is None:
+        raise click.UsageError(f"schema record: give a TYPE ({', '.join(RECORD_TYPES)})")
+    click.echo(json.dumps(record_schema(rtype), indent=2))
 
 
 # --- agents over MCP ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from agentops import fsutil, git
 from agentops.config import Config, load_config
-from agentops.errors import RepoError
+from agentops.errors import InvalidEventError, RepoError
 from agentops.events import Event, format_time
 from agentops.ledger import journal
 from agentops.ledger.writer import LedgerWriter
@@ -36,6 +36,7 @@ from agentops.policy.engine import (
     decide,
     normalise,
     observe,
+    unknown_environment,
 )
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
@@ -57,6 +58,7 @@ class Outcome(NamedTuple):
     commit: str | None
     suppressed: tuple[str, ...] = ()
     decisions: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,9 +107,13 @@ class Context:
 
 def process(
     repo: Path, events: Sequence[Event], *, actor: str | None = None, dry_run: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, environments: str = "any",
 ) -> list[Outcome]:
     """Run events through the pipeline as one batch and one commit; see the module docstring.
+
+    ``environments``: what to do with an environment the policy does not know: ``any``
+    (record it as given), ``warn`` (record it, with a warning in the outcome) or ``strict``
+    (InvalidEventError before anything is written). Sources people type into use strict.
 
     With ``push.enabled`` in the config the commit is pushed; when the remote moved on, the
     unpushed events are replayed on the new tip (ids renumbered as needed) and pushed again.
@@ -116,7 +122,8 @@ def process(
     when = now or datetime.now(UTC)
     with git.locked(repo):
         recover(repo)
-        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
+        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when,
+                                  environments=environments)
         if config.push and not dry_run:
             from agentops.push import push_with_replay
 
@@ -127,11 +134,14 @@ def process(
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
-           now: datetime) -> tuple[list[Outcome], Config]:
+           now: datetime, environments: str = "any") -> tuple[list[Outcome], Config]:
     ctx = Context(repo, now=now)
     try:
+        warnings = _check_environments(ctx.policy, events, environments)
         ensure_current(ctx)
         outcomes = [_one(ctx, event) for event in events]
+        if warnings:
+            outcomes = [o._replace(warnings=warnings.get(i, ())) for i, o in enumerate(outcomes)]
         if dry_run:
             ctx.store.discard()
             return outcomes, ctx.config
@@ -139,6 +149,21 @@ def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: b
         return [_with_commit(o, sha) if not o.duplicate else o for o in outcomes], ctx.config
     finally:
         ctx.store.close()
+
+
+def _check_environments(policy: Policy, events: Sequence[Event],
+                        mode: str) -> dict[int, tuple[str, ...]]:
+    if mode == "any":
+        return {}
+    out: dict[int, tuple[str, ...]] = {}
+    for i, event in enumerate(events):
+        problem = unknown_environment(policy, event.environment)
+        if problem is None:
+            continue
+        if mode == "strict":
+            raise InvalidEventError(problem)
+        out[i] = (problem.split(" (add it")[0] + "; recorded as given",)
+    return out
 
 
 def _require_initialised(repo: Path) -> None:

@@ -82,7 +82,8 @@ def test_kill_minus_9_at_random_moments_loses_nothing_acknowledged(repo: Path) -
         if proc.returncode == 0:
             acknowledged.append(key)
     # the next run finishes or discards whatever the last killed one left behind
-    assert run(repo, "record", "attempt", "-f", "task=after", "--key", "after").returncode == 0
+    assert run(repo, "record", "attempt", "-f", "task=after", "-f", "outcome=failed",
+               "--key", "after").returncode == 0
     assert run(repo, "lint").returncode == 0, run(repo, "lint").stdout
     history = git(repo, "log", "--format=%B")
     committed = set(journal_keys(repo))

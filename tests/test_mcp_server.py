@@ -101,13 +101,14 @@ MALFORMED: list[tuple[str, Any, str]] = [
      "error: event.type: 'Deployment Failed' is not a dotted lower-case type like "
      "deployment.failed"),
     ("record_event", {"type": "attempt", "fields": {"outcome": "maybe"}},
-     "error: --field outcome=maybe: expected one of failed, failure, succeeded, success"),
+     "error: --field outcome=maybe: expected one of failed, succeeded (or failure, error, "
+     "fail, success, ok)"),
     ("record_event", {"type": "nonsense"},
      "error: record type 'nonsense': expected one of deployment, deletion, approval, attempt, "
      "availability, security, integrity, event or a dotted event type like k8s.warning"),
     ("record_event", {"type": "attempt", "colour": "red"},
      "error: record_event.colour: unknown argument (allowed: event, type, fields, message, "
-     "key, time, environment, actor, dry_run)"),
+     "key, time, environment, actor, dry_run, assume_utc, allow_unknown_environment)"),
     ("record_event", {"type": 7}, "error: record_event.type: expected string, got integer"),
     ("record_event", {}, "error: record_event: give either event (an Event object) or type "
      "(a record type) with fields"),

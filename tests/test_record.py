@@ -14,8 +14,9 @@ import pytest
 SCENARIOS: list[tuple[str, list[str], str, str]] = [
     # (record args, production fields, severity, category)
     ("availability", ["-f", "ratio=0.995", "-f", "cluster=eu-1"], "HIGH", "CLUSTER_FAILURE"),
-    ("security", ["-f", "policy=disallow-privileged", "-f", "namespace=prod", "-f", "kind=Pod",
-                  "-f", "name=debug"], "HIGH", "SECURITY_INCIDENT"),
+    ("security", ["-f", "verdict=violation", "-f", "policy=disallow-privileged",
+                  "-f", "namespace=prod", "-f", "kind=Pod", "-f", "name=debug"],
+     "HIGH", "SECURITY_INCIDENT"),
     ("deployment", ["-f", "status=failed", "-e", "production", "-f", "service=api",
                     "-f", "namespace=shop", "-f", "revision=abc"], "HIGH", "DEPLOYMENT_FAILURE"),
     ("integrity", ["-f", "dataset=orders", "-f", "check=row-count"], "CRITICAL", "DATA_LOSS"),
@@ -133,7 +134,7 @@ def test_secrets_never_reach_files_or_history(repo: Path) -> None:
                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"]
     message = (f"login failed password={secrets[0]} key {secrets[1]} token {secrets[2]} "
                f"Authorization: Bearer {secrets[3]}")
-    record_json(repo, "deletion", "-f", "resource=Secret/x", "-f", "namespace=prod",
+    record_json(repo, "auth.failed", "-f", "namespace=prod",
                 "-m", message, "-f", f"api_token={secrets[0]}")
     history = git(repo, "log", "-p", "--all")
     for secret in secrets:
@@ -177,7 +178,7 @@ def test_bad_input_exits_1_and_writes_nothing(repo: Path) -> None:
 
 
 def test_record_outside_an_initialised_repo_says_run_init(git_repo: Path) -> None:
-    out = agentops(git_repo, "record", "attempt", "-f", "task=x")
+    out = agentops(git_repo, "record", "attempt", "-f", "task=x", "-f", "outcome=failed")
     assert out.returncode == 1
     assert "run `agentops init` first" in out.stderr
 

@@ -51,26 +51,41 @@ def event_schema() -> dict[str, Any]:
 
 
 def record_event() -> dict[str, Any]:
-    from agentops.commands.record import RECORD_TYPES
+    """The record types and their fields come from the table ``agentops schema record``
+    prints: each type's ``fields`` schema applies when ``type`` names it."""
+    from agentops.record_types import RECORD_TYPES
+    from agentops.records import fields_schema
 
-    return _object({
+    schema = _object({
         "event": event_schema(),
         "type": {"type": "string", "minLength": 1, "description": (
             f"A record type ({', '.join(RECORD_TYPES)}) or a dotted event type; as "
             "`agentops record TYPE`.")},
         "fields": {"type": "object", "description": (
-            "The record's fields, as `--field k=v`: e.g. agent, task, outcome, error for "
-            "attempt; status, environment, service, revision for deployment."),
+            "The record's fields, as `--field k=v`; which ones each record type takes (and "
+            "requires) is in the allOf below, as `agentops schema record TYPE` prints it. "
+            "Unknown fields are an error, except for `event` and dotted types."),
             "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
         "message": {"type": "string", "description": "What happened, in words."},
         "key": {"type": "string", "minLength": 1,
                 "description": "Idempotency key: the same key never records twice."},
-        "time": {"type": "string", "description": "When it happened (ISO 8601; default now)."},
+        "time": {"type": "string", "description": (
+            "When it happened (ISO 8601 with a zone, e.g. 2026-11-24T08:30:00Z; default now).")},
         "environment": {"type": "string", "description": "e.g. production, staging."},
         "actor": {"type": "string", "minLength": 1,
                   "description": "The agent or person acting (commit author)."},
         "dry_run": {"type": "boolean", "description": "Show the decision; write nothing."},
+        "assume_utc": {"type": "boolean",
+                       "description": "Read times without a zone as UTC (else an error)."},
+        "allow_unknown_environment": {"type": "boolean", "description": (
+            "Record an environment the policy does not know, with a warning (else an error).")},
     })
+    schema["allOf"] = [
+        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+         "then": {"properties": {"fields": fields_schema(name)}}}
+        for name in RECORD_TYPES
+    ]
+    return schema
 
 
 def recall() -> dict[str, Any]:

@@ -48,29 +48,32 @@ def record_event(args: Args, repo: Path) -> Any:
 
     event = _event(args)
     dry_run = bool(args.get("dry_run"))
-    outcome = cmd.record(event, repo=repo, actor=args.get("actor"), dry_run=dry_run)
+    outcome = cmd.record(event, repo=repo, actor=args.get("actor"), dry_run=dry_run,
+                         allow_unknown_environment=bool(args.get("allow_unknown_environment")))
     extra = {"dry_run": True, "decisions": list(outcome.decisions)} if dry_run else {}
+    if outcome.warnings:
+        extra["warnings"] = list(outcome.warnings)
     return outcome.to_dict() | extra
 
 
 def _event(args: Args) -> Any:
     from agentops.commands import record as cmd
     from agentops.errors import InvalidEventError
-    from agentops.events import event_from_dict
 
+    assume_utc = bool(args.get("assume_utc"))
     if "event" in args:
         extra = sorted(set(args) & schemas.RECORD_ONLY)
         if extra:
             raise InvalidEventError(f"record_event.{extra[0]}: not allowed with event "
                                     "(put it in the event object)")
-        return event_from_dict(args["event"])
+        return cmd.event_from_json(args["event"], assume_utc=assume_utc)
     if "type" not in args:
         raise InvalidEventError("record_event: give either event (an Event object) "
                                 "or type (a record type) with fields")
     return cmd.build_event(
         args["type"], fields=dict(args.get("fields") or {}), message=args.get("message", ""),
         key=args.get("key"), time=args.get("time"), actor=args.get("actor"),
-        environment=args.get("environment"))
+        environment=args.get("environment"), assume_utc=assume_utc)
 
 
 def recall(args: Args, repo: Path) -> Any:

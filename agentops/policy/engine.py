@@ -99,6 +99,23 @@ def _environment(policy: Policy, event: Event) -> str | None:
     return env
 
 
+def unknown_environment(policy: Policy, environment: str | None) -> str | None:
+    """Why ``environment`` is not one the policy knows (None when it is, or not given)."""
+    if environment is None or not policy.environments:
+        return None
+    if any(environment.lower() in env.aliases for env in policy.environments):
+        return None
+    import difflib  # only on the error path
+
+    words = {alias: env.name for env in policy.environments for alias in env.aliases}
+    close = difflib.get_close_matches(environment.lower(), list(words), n=1, cutoff=0.6)
+    hint = f"did you mean {words[close[0]]!r}? " if close else ""
+    known = "; ".join(f"{env.name} ({', '.join(sorted(env.aliases - {env.name}))})"
+                      if len(env.aliases) > 1 else env.name for env in policy.environments)
+    return (f"environment {environment!r} is not known to the policy: {hint}known: {known} "
+            "(add it under environments: in rules/, or pass --allow-unknown-environment)")
+
+
 def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[Decision, ...]:
     """What the policy says about one (normalised) event, given the state before it."""
     index = policy._by_type.get(event.type) or policy.index_for(event.type)

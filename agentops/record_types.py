@@ -1,0 +1,120 @@
+"""The record types of ``agentops record TYPE``: which fields each takes, typed, in one table.
+
+A typo in a field name or a missing ``status`` used to become a false incident (a missing
+status defaulted to failed; unknown fields were kept as attributes). Each record type now
+declares its fields here (name, type, required, allowed values), and everything that reads or
+describes a record derives from this table: the checks in ``agentops.records``, the JSON
+Schema that ``agentops schema record TYPE`` prints, the MCP ``record_event`` tool and shell
+completion. Pure data: the module imports nothing from agentops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, Literal, NamedTuple, TypeAlias
+
+FieldType: TypeAlias = Literal["string", "number", "boolean"]
+
+
+class Field(NamedTuple):
+    """One field of a record: ``-f name=value``."""
+
+    name: str
+    type: FieldType = "string"
+    required: bool = False
+    # value -> canonical value; the keys are what a user may type (case-insensitive)
+    allowed: Mapping[str, str] | None = None
+    description: str = ""
+
+
+class RecordType(NamedTuple):
+    """``agentops record TYPE``: its fields, and which of them picks the event type."""
+
+    selector: str | None
+    outcomes: Mapping[str, str]  # canonical selector value -> event type
+    default: str  # the event type when there is no selector
+    fields: tuple[Field, ...]
+    one_of: tuple[str, ...] = ()  # at least one of these fields must be given
+    open: bool = False  # other fields are allowed (the generic ``event``)
+    summary: str = ""
+
+
+# Fields every record type accepts: where it happened and who acted.
+COMMON_FIELDS: Final = (
+    Field("environment", description="e.g. production, staging (as -e)."),
+    Field("cluster", description="The cluster."),
+    Field("namespace", description="The namespace."),
+    Field("kind", description="The kind of the subject, e.g. Deployment."),
+    Field("name", description="The name of the subject."),
+    Field("actor", description="The agent or person acting (as --actor)."),
+)
+# Fields that name the subject of the event rather than one of its attributes.
+SUBJECT_FIELDS: Final[Mapping[str, str]] = {
+    "cluster": "cluster", "namespace": "namespace", "kind": "kind", "name": "name",
+    "service": "name",
+}
+
+_FAILED = {"failed": "failed", "failure": "failed", "error": "failed", "fail": "failed"}
+_SUCCEEDED = {"succeeded": "succeeded", "success": "succeeded", "ok": "succeeded"}
+
+RECORD_TYPES: Final[Mapping[str, RecordType]] = {
+    "deployment": RecordType(
+        "status", {"failed": "deployment.failed", "succeeded": "deployment.succeeded"}, "",
+        (Field("status", required=True, allowed=_FAILED | _SUCCEEDED,
+               description="How the deployment ended."),
+         Field("service", description="What was deployed (the subject's name)."),
+         Field("revision", description="The version, tag or commit deployed."),
+         Field("reason", description="Why it failed, e.g. ImagePullBackOff.")),
+        summary="A deployment finished (failed or succeeded)."),
+    "deletion": RecordType(
+        None, {}, "resource.deleted",
+        (Field("resource", required=True, description="What was deleted, as Kind/name."),),
+        summary="A resource was deleted."),
+    "approval": RecordType(
+        "decision", {"denied": "approval.denied", "approved": "approval.approved",
+                     "requested": "approval.requested"}, "",
+        (Field("decision", required=True, allowed={
+            "denied": "denied", "rejected": "denied", "approved": "approved",
+            "requested": "requested"}, description="What the approver decided."),
+         Field("action", description="What approval was asked for."),
+         Field("approver", description="Who decided.")),
+        summary="A human approval was requested, denied or given."),
+    "attempt": RecordType(
+        "outcome", {"failed": "attempt.failed", "succeeded": "attempt.succeeded"}, "",
+        (Field("outcome", required=True, allowed=_FAILED | _SUCCEEDED,
+               description="How the attempt ended."),
+         Field("task", required=True, description="The task the agent attempted."),
+         Field("agent", description="The agent (the event's actor)."),
+         Field("error", description="The error it failed with.")),
+        summary="An agent attempted a task."),
+    "availability": RecordType(
+        None, {}, "availability.sample",
+        (Field("ratio", "number", description="Measured availability, 0..1."),
+         Field("up", "boolean", description="An up/down sample."),
+         Field("window", description="The window measured, e.g. 30d.")),
+        one_of=("ratio", "up"), summary="An availability measurement or up/down sample."),
+    "security": RecordType(
+        "verdict", {"violation": "security.violation", "pass": "security.pass"}, "",
+        (Field("verdict", required=True, allowed={
+            "violation": "violation", "fail": "violation", "deny": "violation",
+            "pass": "pass"}, description="What the policy check said."),
+         Field("policy", required=True, description="The policy checked."),
+         Field("resource", description="What was checked, as Kind/name.")),
+        summary="A security policy check."),
+    "integrity": RecordType(
+        None, {}, "integrity.concern",
+        (Field("dataset", required=True, description="The dataset concerned."),
+         Field("check", required=True, description="The check that raised it."),
+         Field("details", description="What was found.")),
+        summary="A data-integrity concern."),
+    "event": RecordType(
+        "type", {}, "",
+        (Field("type", required=True, description="The dotted event type, e.g. k8s.warning."),),
+        open=True, summary="Any event type, with free-form fields."),
+}
+
+
+def fields_of(rtype: str) -> Mapping[str, Field]:
+    """Every field a record type accepts, by name (its own, then the common ones)."""
+    spec = RECORD_TYPES[rtype]
+    return {f.name: f for f in (*spec.fields, *COMMON_FIELDS)}
