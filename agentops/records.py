@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentops.errors import InvalidEventError
-from agentops.record_types import RECORD_TYPES, Field, RecordType, fields_of
+from agentops.vocabulary import RECORD_TYPES, Field, RecordType, fields_of
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from agentops.mcp_server import schemas
-from agentops.record_types import RECORD_TYPES
 from agentops.records import fields_schema
+from agentops.vocabulary import RECORD_TYPES
 
 
 def agentops(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ from agentops.errors import InvalidEventError
 from agentops.events import Event, event_from_dict, format_time
 from agentops.paths import find_repo
 from agentops.pipeline import Outcome, process
-from agentops.record_types import SUBJECT_FIELDS, fields_of
 from agentops.records import check_fields
+from agentops.vocabulary import SUBJECT_FIELDS, fields_of
 
 # A clock a little ahead of ours is normal; an event further in the future is a typo (a
 # 2099 date opened INC-2099-01-01-001, which nothing could update afterwards).

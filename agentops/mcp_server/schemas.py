@@ -53,8 +53,8 @@ def event_schema() -> dict[str, Any]:
 def record_event() -> dict[str, Any]:
     """The record types and their fields come from the table ``agentops schema record``
     prints: each type's ``fields`` schema applies when ``type`` names it."""
-    from agentops.record_types import RECORD_TYPES
     from agentops.records import fields_schema
+    from agentops.vocabulary import RECORD_TYPES
 
     schema = _object({
         "event": event_schema(),
@@ -100,7 +100,7 @@ def recall() -> dict[str, Any]:
 
 
 def list_incidents() -> dict[str, Any]:
-    from agentops.ledger.model import SEVERITIES, SEVERITY_ALIASES, STATUSES
+    from agentops.vocabulary import SEVERITIES, SEVERITY_ALIASES, STATUSES
 
     return _object({
         "status": {"type": "string", "enum": [*STATUSES, "open"],
@@ -115,7 +115,7 @@ def show_incident() -> dict[str, Any]:
 
 
 def update_incident() -> dict[str, Any]:
-    from agentops.ledger.model import STATUSES
+    from agentops.vocabulary import STATUSES
 
     return _object({
         "id": _ID,
