@@ -29,8 +29,8 @@ identity:
   # Agents without an email of their own become "<actor> <actor@EMAIL_DOMAIN>".
   email_domain: agents.invalid
 
-# Extra regular expressions whose matches are replaced by [REDACTED] before anything is
-# written or committed (tokens, passwords, keys and kubeconfig data are always redacted).
+# Extra regular expressions whose matches are replaced by [REDACTED:custom] before anything
+# is written or committed (tokens, passwords, keys and kubeconfig data are always redacted).
 redaction:
   patterns: []
 

@@ -168,7 +168,7 @@ CORPUS: tuple[Secret, ...] = (
     Secret("basic-auth", base64.b64encode(f"ci:{alnum(18)}".encode()).decode(),
            "proxy sent Authorization: Basic {}"),
     Secret("kubeconfig-data", b64(300), "client-key-data: {}"),
-    Secret("webhook-token", alnum(32),
+    Secret("url-token", alnum(32),
            "POST https://hooks.example.com/notify?channel=ops&token={} returned 500"),
 )
 

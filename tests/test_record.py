@@ -139,7 +139,7 @@ def test_secrets_never_reach_files_or_history(repo: Path) -> None:
     history = git(repo, "log", "-p", "--all")
     for secret in secrets:
         assert secret not in history
-    assert "[REDACTED]" in history
+    assert "password=[REDACTED:password]" in history
 
 
 def test_hostile_message_cannot_inject_structure(repo: Path) -> None:

@@ -10,57 +10,67 @@ from ledger_helpers import T0, incident_monitoring, incident_open
 from agentops.ledger import format as fmt
 from agentops.ledger.model import template_sections
 from agentops.ledger.safety import (
-    REDACTED,
     escape_block,
     escape_inline,
     is_secret_key,
+    marker,
     redact,
     redact_obj,
 )
+
+M = marker
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    ("password=hunter2 user=bob", "password=[REDACTED] user=bob"),
-    ("DB_PASSWORD: s3cr3t", "DB_PASSWORD: [REDACTED]"),
-    ("passwd='x y'", "passwd='[REDACTED]'"),
-    ("client_secret=abc123", "client_secret=[REDACTED]"),
-    ("X-Api-Key: 12345abcdef", "X-Api-Key: [REDACTED]"),
-    ("apikey=abc", "apikey=[REDACTED]"),
-    ("aws_access_key=AKIAIOSFODNN7EXAMPLE", "aws_access_key=[REDACTED]"),
-    ("private_key: abc", "private_key: [REDACTED]"),
-    ("credentials=user:pw", "credentials=[REDACTED]"),
-    ("github_token=abc", "github_token=[REDACTED]"),
-    ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED]", "user": "bob"}'),
-    ('{"apiKey": "a\\"b", "n": 1}', '{"apiKey": "[REDACTED]", "n": 1}'),
-    ("Authorization: Bearer abcdef123456", "Authorization: Bearer [REDACTED]"),
-    ("authorization: Basic dXNlcjpwYXNz", "authorization: Basic [REDACTED]"),
-    ("curl -H 'Authorization: token ghx123456'", "curl -H 'Authorization: token [REDACTED]'"),
-    ("sent Bearer abc.def.ghi123 upstream", "sent Bearer [REDACTED] upstream"),
-    ("Basic dXNlcjpwYXNzd29yZA==", "Basic [REDACTED]"),
-    ("key id AKIAIOSFODNN7EXAMPLE", "key id [REDACTED]"),
-    (f"AKIAIOSFODNN7EXAMPLE {AWS_SECRET}", "[REDACTED] [REDACTED]"),
-    (f"ASIAIOSFODNN7EXAMPLE,{AWS_SECRET}", "[REDACTED],[REDACTED]"),
-    ("ghp_" + "a" * 36, REDACTED),
-    ("gho_" + "B1" * 18, REDACTED),
-    ("ghs_" + "c" * 36 + " end", f"{REDACTED} end"),
-    ("ghu_" + "d" * 36, REDACTED),
-    ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", REDACTED),
-    ("slack xoxb-1234567890-abcdefghij", f"slack {REDACTED}"),
-    ("xoxp-1234567890-abcdefghij", REDACTED),
-    (f"jwt {JWT} end", f"jwt {REDACTED} end"),
+    ("password=hunter2 user=bob", f"password={M('password')} user=bob"),
+    ("DB_PASSWORD: s3cr3t", f"DB_PASSWORD: {M('password')}"),
+    ("passwd='x y'", f"passwd='{M('password')}'"),
+    ("client_secret=abc123", f"client_secret={M('secret')}"),
+    ("X-Api-Key: 12345abcdef", f"X-Api-Key: {M('api-key')}"),
+    ("apikey=abc", f"apikey={M('api-key')}"),
+    ("aws_access_key=AKIAIOSFODNN7EXAMPLE", f"aws_access_key={M('aws-access-key-id')}"),
+    ("private_key: abc", f"private_key: {M('private-key')}"),
+    ("credentials=user:pw", f"credentials={M('credentials')}"),
+    ("github_token=abc", f"github_token={M('token')}"),
+    ('{"password": "hunter2", "user": "bob"}', f'{{"password": "{M("password")}", "user": "bob"}}'),
+    ('{"apiKey": "a\\"b", "n": 1}', f'{{"apiKey": "{M("api-key")}", "n": 1}}'),
+    ("Authorization: Bearer abcdef123456", f"Authorization: Bearer {M('bearer-token')}"),
+    ("authorization: Basic dXNlcjpwYXNz", f"authorization: Basic {M('basic-auth')}"),
+    ("curl -H 'Authorization: token ghx123456'",
+     f"curl -H 'Authorization: token {M('authorization')}'"),
+    ("sent Bearer abc.def.ghi123 upstream", f"sent Bearer {M('bearer-token')} upstream"),
+    ("Basic dXNlcjpwYXNzd29yZA==", f"Basic {M('basic-auth')}"),
+    ("key id AKIAIOSFODNN7EXAMPLE", f"key id {M('aws-access-key-id')}"),
+    (f"AKIAIOSFODNN7EXAMPLE {AWS_SECRET}", f"{M('aws-access-key-id')} {M('aws-secret-key')}"),
+    (f"ASIAIOSFODNN7EXAMPLE,{AWS_SECRET}", f"{M('aws-access-key-id')},{M('aws-secret-key')}"),
+    ("ghp_" + "a" * 36, M("github-pat")),
+    ("gho_" + "B1" * 18, M("github-oauth")),
+    ("ghs_" + "c" * 36 + " end", f"{M('github-app-token')} end"),
+    ("ghu_" + "d" * 36, M("github-app-token")),
+    ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", M("github-fine-grained-pat")),
+    ("slack xoxb-1234567890-abcdefghij", f"slack {M('slack-token')}"),
+    ("xoxp-1234567890-abcdefghij", M("slack-token")),
+    (f"jwt {JWT} end", f"jwt {M('jwt')} end"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAAAA\n-----END RSA PRIVATE KEY-----\nafter",
-     "-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\nafter"),
-    ("-----BEGIN PRIVATE KEY-----\nMIIE", ("-----BEGIN PRIVATE KEY-----[REDACTED]-----END "
-                                          "PRIVATE KEY-----")),
-    ("    client-key-data: LS0tLS1CRUdJTg==", "    client-key-data: [REDACTED]"),
-    ("    client-certificate-data: LS0tLS1C", "    client-certificate-data: [REDACTED]"),
-    ("    certificate-authority-data: LS0tLS1C", "    certificate-authority-data: [REDACTED]"),
-    ("    token: abc.def", "    token: [REDACTED]"),
-    ("postgres://admin:pa55w0rd@db:5432/app", "postgres://admin:[REDACTED]@db:5432/app"),
-    ("https://user:tok@github.com/x.git", "https://user:[REDACTED]@github.com/x.git"),
+     f"{M('private-key')}\nafter"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIE", M("private-key")),
+    ("    client-key-data: LS0tLS1CRUdJTg==", f"    client-key-data: {M('kubeconfig-data')}"),
+    ("    client-certificate-data: LS0tLS1C",
+     f"    client-certificate-data: {M('kubeconfig-data')}"),
+    ("    certificate-authority-data: LS0tLS1C",
+     f"    certificate-authority-data: {M('kubeconfig-data')}"),
+    ("    token: abc.def", f"    token: {M('token')}"),
+    ("postgres://admin:pa55w0rd@db:5432/app", f"postgres://admin:{M('url-password')}@db:5432/app"),
+    ("https://user:tok@github.com/x.git", f"https://user:{M('url-password')}@github.com/x.git"),
+    ("https://hooks.slack.com/services/T0/B0/abcdefghij0123456789",
+     f"https://hooks.slack.com/services/{M('slack-webhook')}"),
+    ("blob https://acct.blob.core.windows.net/c?sv=2022&sig=abc%2Fdef%3D end",
+     f"blob https://acct.blob.core.windows.net/c?sv=2022&sig={M('azure-sas-signature')} end"),
+    ("a long line of key material " + "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpL" + "+/x9Q",
+     f"a long line of key material {M('high-entropy-string')}"),
 ])
 def test_redact_replaces_each_secret_kind(raw: str, expected: str) -> None:
     assert redact(raw) == expected
@@ -80,8 +90,8 @@ def test_redact_leaves_ordinary_messages_alone(clean: str) -> None:
 
 
 def test_redact_applies_extra_patterns_from_config() -> None:
-    assert redact("ticket SECRET-1234 done", [r"SECRET-\d+"]) == "ticket [REDACTED] done"
-    assert redact("pin=4321 ok", [r"pin=(\d+)"]) == "pin=[REDACTED] ok"
+    assert redact("ticket SECRET-1234 done", [r"SECRET-\d+"]) == "ticket [REDACTED:custom] done"
+    assert redact("pin=4321 ok", [r"pin=(\d+)"]) == "pin=[REDACTED:custom] ok"
 
 
 @given(st.text(max_size=200))
@@ -94,8 +104,9 @@ def test_redact_obj_walks_json_and_drops_values_under_secret_keys() -> None:
     value = {"message": "password=x", "secretRef": {"name": "db"}, "apiToken": 123,
              "items": ["Bearer abcdef123456", 4, None], "token": None, "n": 1.5}
     assert redact_obj(value) == {
-        "message": "password=[REDACTED]", "secretRef": REDACTED, "apiToken": REDACTED,
-        "items": ["Bearer [REDACTED]", 4, None], "token": None, "n": 1.5,
+        "message": "password=[REDACTED:password]", "secretRef": "[REDACTED:secret]",
+        "apiToken": "[REDACTED:token]", "items": ["Bearer [REDACTED:bearer-token]", 4, None],
+        "token": None, "n": 1.5,
     }
     assert is_secret_key("AWS_SECRET_ACCESS_KEY") and not is_secret_key("namespace")
 
