@@ -85,7 +85,7 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
 
     outcomes = cmd.hook(source, payload.read(), repo=repo, github_event=github_event,
                         dry_run=dry_run)
-    emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
+    emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes, dry_run=dry_run))
 
 
 @click.command("serve")
@@ -96,8 +96,9 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
               help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
 @click.option("--max-body", default=1024 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest accepted request body in bytes (larger: 413).")
-@click.option("--insecure-no-auth", is_flag=True,
-              help="Accept posts to sources without a configured secret. Never in production.")
+@click.option("--allow-unauthenticated", "--insecure-no-auth", "insecure_no_auth", is_flag=True,
+              help="Accept posts to sources without a configured secret (loopback only, with "
+              "a warning). For trying it out; never in production.")
 @repo_option
 def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
           repo: Path | None) -> None:

@@ -46,10 +46,10 @@ def as_json(outcomes: Sequence[Outcome]) -> Any:
     return dicts[0] if len(dicts) == 1 else dicts
 
 
-def as_text(outcomes: Sequence[Outcome]) -> str:
+def as_text(outcomes: Sequence[Outcome], *, dry_run: bool = False) -> str:
     """One block per event, exactly as ``record`` prints it."""
     from agentops.commands.record import outcome_text
 
     if not outcomes:
         return "no events in this payload: nothing recorded"
-    return "\n".join(outcome_text(outcome) for outcome in outcomes)
+    return "\n".join(outcome_text(outcome, dry_run=dry_run) for outcome in outcomes)

@@ -49,9 +49,12 @@ def ingest(events: list[Event], *, repo: Path | None,
 def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     actions: dict[str, int] = {}
     for o in outcomes:
+        if o.duplicate:
+            continue  # what recorded it earlier did that, not this run
         for inc in o.incidents:
             actions[inc["action"]] = actions.get(inc["action"], 0) + 1
-    commits = sorted({o.commit for o in outcomes if o.commit})
+    # an already-recorded event reports the commit that recorded it, not one made now
+    commits = sorted({o.commit for o in outcomes if o.commit and not o.duplicate})
     return {
         "events": len(outcomes), "duplicates": sum(o.duplicate for o in outcomes),
         "incidents": actions, "commits": commits,
@@ -61,5 +64,10 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
 
 def summary_text(result: dict[str, Any]) -> str:
     actions = ", ".join(f"{n} {a}" for a, n in sorted(result["incidents"].items())) or "none"
+    commits = result["commits"]
+    if not commits:
+        made = "nothing new, no commit"
+    else:
+        made = f"1 commit {commits[0][:12]}" if len(commits) == 1 else f"{len(commits)} commits"
     return (f"{result['events']} events ({result['duplicates']} already recorded); "
-            f"incidents: {actions}; {len(result['commits'])} commit(s)")
+            f"incidents: {actions}; {made}")

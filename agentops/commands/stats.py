@@ -8,6 +8,7 @@ the repository lock, computed from the files as they stand inside the lock.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,9 @@ def stats(*, repo: Path | None, since: str | None = None, until: str | None = No
     return _write(root, sla, when, window)
 
 
+_COMPUTED_RE = re.compile(r"; computed \S+ by ")
+
+
 def _write(root: Path, sla: Sla, now: datetime,
            window: dict[str, datetime | None]) -> dict[str, Any]:
     from agentops.pipeline import commit_changes, transaction
@@ -75,12 +79,17 @@ def _write(root: Path, sla: Sla, now: datetime,
     with transaction(root, now=now) as ctx:
         text = ctx.ledger.text("incident")
         figures = report.compute(incidents_of(text, root), sla=sla, now=now, **window)
-        new = fmt.set_stats_block(text, report.to_markdown(figures))
+        block = report.to_markdown(figures)
+        old = fmt.read_block(text, fmt.STATS_BEGIN, fmt.STATS_END)
+        # The heading says when the figures were computed; a block whose figures did not
+        # change keeps its old time, so an unchanged --write commits nothing.
+        same = old is not None and _COMPUTED_RE.sub("", old) == _COMPUTED_RE.sub("", block)
+        new = text if same else fmt.set_stats_block(text, block)
         sha = None
         if new != text:
             ctx.ledger.set_text("incident", new)
             sha = commit_changes(ctx, subject=f"agentops: stats ({figures.total} incidents)")
-    return {"stats": figures, "commit": sha}
+    return {"stats": figures, "commit": sha, "written": True}
 
 
 def render(result: dict[str, Any], out: str) -> str:
@@ -91,4 +100,6 @@ def render(result: dict[str, Any], out: str) -> str:
         data = report.to_json(result["stats"]) | {"commit": result["commit"]}
         return json.dumps(data, indent=2)
     text = RENDER[out](result["stats"])
+    if result.get("written") and not result["commit"]:
+        return text + "\nnothing to commit: the figures in INCIDENTS.md are unchanged"
     return text + (f"\ncommitted {result['commit'][:12]}" if result["commit"] else "")

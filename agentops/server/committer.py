@@ -118,14 +118,19 @@ class Committer:
 
     def _commit(self, entries: list[Spooled]) -> None:
         started = time.monotonic()
-        outcomes = self.sink(unique_events(entries))
+        events = unique_events(entries)
+        outcomes = self.sink(events)
         duration = time.monotonic() - started
         self.spool.remove(entry.name for entry in entries)
         now = time.time()
+        # A redelivery inside the group is a duplicate as much as one recorded earlier; a
+        # group of nothing but duplicates makes no commit.
+        repeats = sum(len(e.events) for e in entries) - len(events)
+        new = [o for o in outcomes if not getattr(o, "duplicate", False)]
         self.metrics.count_commit(
-            events=sum(len(e.events) for e in entries), duration=duration,
-            duplicates=sum(1 for o in outcomes if getattr(o, "duplicate", False)),
+            events=len(new), duration=duration, duplicates=repeats + len(outcomes) - len(new),
             ages=[now - entry.received for entry in entries],
+            committed=any(getattr(o, "commit", True) for o in new),
         )
         self.last_error = None
 

@@ -69,10 +69,13 @@ class Metrics:
             self.rejected[(source, reason)] += 1
 
     def count_commit(
-        self, *, events: int, duplicates: int, duration: float, ages: Iterable[float]
+        self, *, events: int, duplicates: int, duration: float, ages: Iterable[float],
+        committed: bool = True,
     ) -> None:
+        """One group through the pipeline: ``events`` newly recorded, ``duplicates`` seen
+        before (in this group or earlier); ``committed`` when it made a commit."""
         with self._lock:
-            self.commits += 1
+            self.commits += committed
             self.committed_events += events
             self.duplicate_events += duplicates
             self.commit_duration.observe(duration)
@@ -101,10 +104,10 @@ class Metrics:
                 *_counter("agentops_commits_total", "Group commits made.", [("", self.commits)]),
                 *_counter("agentops_commit_errors_total", "Failed commit attempts (retried).",
                           [("", self.commit_errors)]),
-                *_counter("agentops_events_committed_total", "Events passed to the pipeline.",
+                *_counter("agentops_events_committed_total", "Events newly recorded (committed).",
                           [("", self.committed_events)]),
-                *_counter("agentops_events_duplicate_total", "Events already recorded "
-                          "(same idempotency key).", [("", self.duplicate_events)]),
+                *_counter("agentops_events_duplicate_total", "Events already recorded, "
+                          "earlier or in the same group (same idempotency key).", [("", self.duplicate_events)]),
                 "# HELP agentops_commit_latency_seconds Time from 202 to the commit, per request.",
                 "# TYPE agentops_commit_latency_seconds histogram",
                 *self.latency.lines("agentops_commit_latency_seconds"),

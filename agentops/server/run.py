@@ -28,7 +28,8 @@ from agentops import durations, git
 from agentops.errors import AgentopsError
 from agentops.paths import find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
-from agentops.server.auth import load_auth
+from agentops.server.auth import AuthPolicy, load_auth, variable
+from agentops.vocabulary import HOOK_SOURCES
 from agentops.server.committer import WINDOW, Committer, Sink
 from agentops.server.metrics import Metrics
 from agentops.server.sink import SubprocessSink
@@ -49,7 +50,10 @@ def serve(
     root = git.find_root(find_repo(repo))
     seconds = parse_for(duration)
     auth = load_auth(os.environ, repo=root, insecure=insecure_no_auth)
+    check_auth(auth, host=host)
     _setup_logging()
+    for line in auth_summary(auth):
+        print(f"agentops serve: {line}", file=sys.stderr, flush=True)
     if insecure_no_auth:
         log_insecure(auth.credentials)
     spool = Spool(spool_dir(root))
@@ -130,11 +134,59 @@ def _signals_end_gracefully() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth(auth: AuthPolicy, *, host: str) -> None:
+    """Refuse to start a receiver that would answer every request 401, or one that accepts
+    anybody on an address other machines can reach."""
+    if auth.insecure and not _loopback(host):
+        raise AgentopsError(
+            f"--allow-unauthenticated listens on loopback only (127.0.0.1 or ::1), not {host}: "
+            "anyone who can reach the port could write to the repository; configure a secret")
+    if auth.insecure or any(auth.credentials.values()):
+        return
+    hints = ", ".join(
+        f"{variable(s.name, s.schemes[0])} ({s.schemes[0]})" for s in HOOK_SOURCES.values())
+    raise AgentopsError(
+        "serve: no source has credentials, so every request would be refused with 401. Set a "
+        f"secret for each source that posts here: {hints}, or the same names with _FILE for a "
+        "mounted secret; see docs/hooks.md. For a local try-out, --allow-unauthenticated "
+        "accepts unauthenticated posts on loopback")
+
+
+def auth_summary(auth: AuthPolicy) -> list[str]:
+    """One line per source: whether it is accepted, and how it authenticates."""
+    lines = []
+    for source in HOOK_SOURCES.values():
+        creds = auth.credentials.get(source.name, ())
+        if creds:
+            how = " and ".join(
+                f"{'bearer token' if c.scheme == 'bearer' else 'HMAC signature'} "
+                f"({variable(source.name, c.scheme)})" for c in creds)
+            lines.append(f"/hooks/{source.name}: accepted, authenticated by {how}")
+        elif auth.insecure:
+            lines.append(f"/hooks/{source.name}: accepted WITHOUT authentication "
+                         "(--allow-unauthenticated)")
+        else:
+            lines.append(f"/hooks/{source.name}: refused (401): set "
+                         f"{' or '.join(variable(source.name, s) for s in source.schemes)}")
+    return lines
+
+
 def log_insecure(credentials: Any) -> None:
     open_sources = [s for s, creds in credentials.items() if not creds]
     if open_sources:
         logging.getLogger("agentops.serve").warning(
-            "--insecure-no-auth: ANYONE who can reach this port can post to %s",
+            "--allow-unauthenticated: ANYONE who can reach this port can post to %s",
             ", ".join(f"/hooks/{s}" for s in open_sources),
         )
 

@@ -27,6 +27,7 @@ INVALID = 10  # exit code: the pipeline refused the events themselves
 @dataclass(frozen=True)
 class ChildOutcome:
     duplicate: bool
+    commit: str | None = None
 
 
 class SubprocessSink:
@@ -46,8 +47,9 @@ class SubprocessSink:
             raise InvalidEventError(err)
         if proc.returncode != 0:
             raise AgentopsError(f"pipeline child exited {proc.returncode}: {err}")
-        return [ChildOutcome(bool(json.loads(line)["duplicate"]))
-                for line in proc.stdout.decode("utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()
+                if line.strip()]
+        return [ChildOutcome(bool(row["duplicate"]), row.get("commit")) for row in rows]
 
 
 def main(argv: list[str]) -> int:

@@ -154,18 +154,44 @@ def test_secret_files_must_live_outside_the_repository(repo: Path, tmp_path: Pat
         assert server.stop() == 0
 
 
-def test_source_without_secret_is_refused_unless_insecure(repo: Path) -> None:
-    server = ServeProcess(repo, env={})
-    try:
-        assert server.client.post("/hooks/generic", generic("x")).status == 401
-    finally:
-        server.stop()
-    insecure = ServeProcess(repo, "--insecure-no-auth", env={})
+def test_serve_without_any_credentials_refuses_to_start(repo: Path) -> None:
+    out = _serve_once(repo, env={})
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: serve: no source has credentials, so every request "
+                                 "would be refused with 401.")
+    assert "AGENTOPS_GENERIC_TOKEN (bearer)" in out.stderr
+    assert "--allow-unauthenticated" in out.stderr
+
+
+def test_serve_prints_which_sources_accept_requests_and_how(repo: Path) -> None:
+    server = ServeProcess(repo, "--for", "1s", env={"AGENTOPS_GENERIC_TOKEN": TOKEN})
+    assert server.proc.wait(30) == 0, server.stderr
+    server.stop()
+    assert ("agentops serve: /hooks/generic: accepted, authenticated by bearer token "
+            "(AGENTOPS_GENERIC_TOKEN)") in server.stderr
+    assert ("agentops serve: /hooks/github: refused (401): set AGENTOPS_GITHUB_HMAC_SECRET"
+            in server.stderr)
+
+
+def test_allow_unauthenticated_accepts_on_loopback_with_a_warning(repo: Path) -> None:
+    insecure = ServeProcess(repo, "--allow-unauthenticated", env={})
     try:
         assert insecure.client.post("/hooks/generic", generic("x")).status == 202
         assert "ANYONE who can reach this port" in insecure.stderr
+        assert "/hooks/generic: accepted WITHOUT authentication" in insecure.stderr
     finally:
         insecure.stop()
+
+
+def test_allow_unauthenticated_is_refused_off_loopback(repo: Path) -> None:
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "-m", "agentops", "serve", "--repo", str(repo), "--host", "0.0.0.0",
+         "--port", "0", "--for", "1s", "--allow-unauthenticated"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=60, check=False)
+    assert out.returncode == 1
+    assert "--allow-unauthenticated listens on loopback only" in out.stderr
 
 
 def _post_generic(port: int, key: str) -> int:
@@ -193,3 +219,31 @@ def assert_committed_once(repo: Path, keys: list[str]) -> None:
     assert len(ids) == len(set(ids)), "an event was committed twice"
     assert wanted <= set(ids), f"lost: {sorted(wanted - set(ids))}"
     assert agit.run(repo, "status", "--porcelain", "--untracked-files=no").strip() == ""
+
+
+def test_metrics_count_duplicates_in_a_group_and_replays_and_commits_only_real_ones(
+        repo: Path) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    event = json.loads(generic("dup-1"))
+    server = ServeProcess(repo, env=ENV)
+
+    def metrics() -> list[str]:
+        return [line for line in server.client.get("/metrics").body.decode().splitlines()
+                if line.startswith(("agentops_commits_total", "agentops_events_"))]
+
+    try:
+        # one request carrying the same event twice: one recorded, one duplicate, one commit
+        assert server.client.post("/hooks/generic", json.dumps([event, event]).encode(),
+                                  auth).status == 202
+        wait_for(lambda: "agentops_events_committed_total 1" in metrics(), what="the commit")
+        assert metrics() == ["agentops_commits_total 1", "agentops_events_committed_total 1",
+                             "agentops_events_duplicate_total 1"]
+        # a replay of it later: a duplicate, and no commit
+        assert server.client.post("/hooks/generic", json.dumps(event).encode(),
+                                  auth).status == 202
+        wait_for(lambda: "agentops_events_duplicate_total 2" in metrics(), what="the replay")
+        assert metrics() == ["agentops_commits_total 1", "agentops_events_committed_total 1",
+                             "agentops_events_duplicate_total 2"]
+    finally:
+        assert server.stop() == 0, server.stderr
+    assert commit_count(repo) == 2  # init and the one event
