@@ -29,11 +29,11 @@ from agentops.errors import AgentopsError
 from agentops.paths import find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
 from agentops.server.auth import AuthPolicy, load_auth, variable
-from agentops.vocabulary import HOOK_SOURCES
 from agentops.server.committer import WINDOW, Committer, Sink
 from agentops.server.metrics import Metrics
 from agentops.server.sink import SubprocessSink
 from agentops.server.spool import Spool, spool_dir
+from agentops.vocabulary import HOOK_SOURCES
 
 
 def parse_for(value: str | None) -> float | None:
