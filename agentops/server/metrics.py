@@ -107,7 +107,8 @@ class Metrics:
                 *_counter("agentops_events_committed_total", "Events newly recorded (committed).",
                           [("", self.committed_events)]),
                 *_counter("agentops_events_duplicate_total", "Events already recorded, "
-                          "earlier or in the same group (same idempotency key).", [("", self.duplicate_events)]),
+                          "earlier or in the same group (same idempotency key).",
+                          [("", self.duplicate_events)]),
                 "# HELP agentops_commit_latency_seconds Time from 202 to the commit, per request.",
                 "# TYPE agentops_commit_latency_seconds histogram",
                 *self.latency.lines("agentops_commit_latency_seconds"),
