@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from agentops import DISTRIBUTION
 from agentops.cli_options import emit, format_option, repo_option
 from agentops.vocabulary import HOOK_SOURCES, STATUSES, severity_help
 
@@ -97,7 +98,7 @@ SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, 
     Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: {_sources_using("bearer")})
     or AGENTOPS_<SOURCE>_HMAC_SECRET (hmac: {_sources_using("hmac")}), or their *_FILE variants.
     Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
-    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    drains the spool and exits 0. Needs the serve extra: pip install '{DISTRIBUTION}[serve]'.
     """
 
 

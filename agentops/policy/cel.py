@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agentops import DISTRIBUTION
 from agentops.events import Event
 from agentops.policy.yamldoc import RuleError
 
@@ -14,7 +15,7 @@ def compile_cel(src: str, path: str) -> Callable[[Event], bool]:
         from cel_expr_python import cel  # type: ignore[import-untyped]
     except ImportError:
         raise RuleError(
-            path, "CEL conditions need the cel extra: pip install 'agentops[cel]'") from None
+            path, f"CEL conditions need the cel extra: pip install '{DISTRIBUTION}[cel]'") from None
     env = cel.NewEnv(variables={"event": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
     try:
         expr = env.compile(src)
