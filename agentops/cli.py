@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 import click
 
 from agentops import __version__
-from agentops.cli_options import emit, format_option, repo_option
+from agentops.cli_options import (
+    complete_field,
+    complete_record_type,
+    emit,
+    format_option,
+    repo_option,
+)
 from agentops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, AgentopsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,35 +38,47 @@ def _version(ctx: click.Context, value: bool) -> None:
 
 class LazyGroup(click.Group):
     """The top-level group: ``record`` is defined here, the other commands are imported from
-    ``agentops.cli_commands`` only when asked for (by name, or for help and completion)."""
+    ``agentops.cli_commands`` only when asked for (by name, or for completion). ``--help``
+    lists them by section from :data:`COMMANDS` without importing any."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *LAZY_COMMANDS})
+        return sorted({*self.commands, *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands or cmd_name not in LAZY_COMMANDS:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
             return self.commands.get(cmd_name)
         from agentops import cli_commands
 
-        command: click.Command = getattr(cli_commands, LAZY_COMMANDS[cmd_name])
+        command: click.Command = getattr(cli_commands, cmd_name)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for section in SECTIONS:
+            rows = [(name, summary) for name, (where, summary) in COMMANDS.items()
+                    if where == section]
+            with formatter.section(section):
+                formatter.write_dl(rows)
 
-LAZY_COMMANDS = {
-    "check": "check",
-    "demo": "demo",
-    "hook": "hook",
-    "incident": "incident",
-    "ingest": "ingest",
-    "init": "init",
-    "lint": "lint",
-    "mcp": "mcp",
-    "recall": "recall",
-    "rules": "rules",
-    "schema": "schema",
-    "serve": "serve",
-    "stats": "stats",
-    "watch": "watch",
+
+SECTIONS = ("Record and ingest", "Sources", "Incidents", "Reports", "Policy", "Maintenance")
+# name -> (section of --help, one-line summary). The summary is what `agentops --help` shows;
+# each command's own --help says the rest, with examples.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "record": ("Record and ingest", "Record one automation outcome; print the decision."),
+    "ingest": ("Record and ingest", "Record a batch: JSON lines or kubectl get events -o json."),
+    "schema": ("Record and ingest", "Print the JSON Schema of an event or a record type."),
+    "hook": ("Sources", "Record one webhook payload from a pipeline step."),
+    "serve": ("Sources", "Receive webhooks over HTTP, authenticated."),
+    "watch": ("Sources", "Watch a Kubernetes cluster and record its failures."),
+    "mcp": ("Sources", "Serve the Model Context Protocol for agents."),
+    "incident": ("Incidents", "List, show, ack, update, resolve; follow-ups and reviews."),
+    "stats": ("Reports", "MTTA/MTTR, downtime and uptime, by category and cause."),
+    "check": ("Reports", "Post-incident requirements and SLAs; exit 1 when overdue."),
+    "recall": ("Reports", "What the ledgers know about an error, resource or command."),
+    "rules": ("Policy", "Validate, test and explain the escalation policy."),
+    "init": ("Maintenance", "Scaffold a repository: rules and the three ledgers."),
+    "lint": ("Maintenance", "Check the ledgers, journal and rules; exit 1 on problems."),
+    "demo": ("Maintenance", "Replay a realistic scenario into a fresh repository."),
 }
 
 
@@ -80,8 +98,9 @@ def cli() -> None:
 # --- the command agents wait for ----------------------------------------------------------
 
 @cli.command("record")
-@click.argument("rtype", metavar="[TYPE]", required=False)
+@click.argument("rtype", metavar="[TYPE]", required=False, shell_complete=complete_record_type)
 @click.option("--field", "-f", "fields", multiple=True, metavar="KEY=VALUE",
+              shell_complete=complete_field,
               help="A field of the record (repeatable), e.g. -f status=failed -f service=api.")
 @click.option("--message", "-m", default="", help="What happened, in words.")
 @click.option("--key", default=None, help="Idempotency key: the same key never records twice.")
@@ -160,8 +179,15 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point with the documented exit codes."""
     try:
         cli.main(args=argv, prog_name="agentops", standalone_mode=False)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except SystemExit:
+        # click turns a closed stdout pipe (`| head -1`) into exit 1 after wrapping the
+        # streams; the reader has what it wanted, which is success
+        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+            sys.exit(0)
+        raise
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
@@ -172,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
+        # the reader (`| head -1`) has what it wanted; point stdout at /dev/null so that the
+        # flush at exit does not fail again and turn this into exit 120
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:
         log = _crash_log(exc)

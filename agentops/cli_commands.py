@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 import click
 
 from agentops import DISTRIBUTION
-from agentops.cli_options import emit, format_option, repo_option
+from agentops.cli_options import (
+    IdFirstGroup,
+    complete_severity,
+    complete_status,
+    emit,
+    examples,
+    format_option,
+    incident_id_argument,
+    repo_option,
+)
 from agentops.vocabulary import HOOK_SOURCES, STATUSES, severity_help
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,6 +33,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # --- the ledger ----------------------------------------------------------------------------------
 
+@examples(
+    'agentops init',
+    'git init ops && agentops init --repo ops',
+)
 @click.command("init")
 @repo_option
 @format_option
@@ -36,6 +49,10 @@ def init(repo: Path | None, fmt: str) -> None:
     emit(fmt, result, cmd.init_text(result))
 
 
+@examples(
+    'kubectl get events -A -o json | agentops ingest',
+    'agentops ingest examples/kubectl-events.json --format json',
+)
 @click.command("ingest")
 @click.argument("source", type=click.File("r"), default="-")
 @repo_option
@@ -55,6 +72,10 @@ def ingest(source: Any, repo: Path | None, fmt: str) -> None:
     emit(fmt, result, cmd.summary_text(result))
 
 
+@examples(
+    'agentops lint',
+    'agentops lint --format json',
+)
 @click.command("lint")
 @repo_option
 @format_option
@@ -70,6 +91,11 @@ def lint(repo: Path | None, fmt: str) -> None:
 
 # --- webhooks ----------------------------------------------------------------------------------
 
+@examples(
+    'agentops hook alertmanager examples/alertmanager-firing.json',
+    'agentops hook github --event "$GITHUB_EVENT_NAME" "$GITHUB_EVENT_PATH"',
+    'curl -s http://ci/payload | agentops hook generic -',
+)
 @click.command("hook")
 @click.argument("source", type=click.Choice(list(HOOK_SOURCES)))
 @click.argument("payload", type=click.File("rb"), default="-")
@@ -102,6 +128,10 @@ SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, 
     """
 
 
+@examples(
+    'AGENTOPS_GENERIC_TOKEN=s3cret agentops serve --port 8080',
+    'agentops serve --port 0 --for 1m --allow-unauthenticated',
+)
 @click.command("serve", help=SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -122,6 +152,10 @@ def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no
                insecure_no_auth=insecure_no_auth)
 
 
+@examples(
+    'agentops demo',
+    'agentops demo --keep /tmp/agentops-demo',
+)
 @click.command("demo")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Create the demo repository here and keep it (default: a temporary one).")
@@ -158,6 +192,11 @@ def _emit_change(fmt: str, change: Any) -> None:
     emit(fmt, change.to_dict(), cmd.change_text(change))
 
 
+@examples(
+    "agentops incident list --status open",
+    "agentops incident ack INC-2026-11-24-001",
+    "agentops incident followup add INC-2026-11-24-001 'An alert' --owner @sre --due 2026-12-01",
+)
 @click.group()
 def incident() -> None:
     """The incident lifecycle: list, show, ack, update, resolve, follow-ups, reviews, announce.
@@ -168,26 +207,41 @@ def incident() -> None:
     """
 
 
+@examples(
+    'agentops incident list --status open',
+    'agentops incident list --severity HIGH --since 2026-11-01 --format json',
+    'agentops incident show "$(agentops incident list -q | head -1)"',
+)
 @incident.command("list")
-@click.option("--status", default=None,
+@click.option("--status", default=None, shell_complete=complete_status,
               help=f"{', '.join(STATUSES)}, or open (not Resolved).")
-@click.option("--severity", default=None, help=severity_help() + ".")
+@click.option("--severity", default=None, shell_complete=complete_severity,
+              help=severity_help() + ".")
 @click.option("--since", default=None, metavar="DATE",
               help="Only incidents detected since this day or time (UTC).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the ids, one a line.")
 @repo_option
 @format_option
-def incident_list(status: str | None, severity: str | None, since: str | None,
+def incident_list(status: str | None, severity: str | None, since: str | None, quiet: bool,
                   repo: Path | None, fmt: str) -> None:
     """List incidents, newest first."""
     from agentops.commands import incident_view as view
 
     found = view.list_incidents(repo, status=status, severity=severity, since=since)
+    if quiet:
+        for brief in (view.brief(i) for i in found):
+            click.echo(brief["id"])
+        return
     emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]},
          view.list_text(found))
 
 
+@examples(
+    'agentops incident show INC-2026-11-24-001',
+    'agentops incident show INC-2026-11-24-001 --format md',
+)
 @incident.command("show")
-@click.argument("inc_id", metavar="ID")
+@incident_id_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text",
               show_default=True, help="text for people, json (the entry as data plus its "
               "markdown), or md (the entry as written).")
@@ -203,8 +257,11 @@ def incident_show(inc_id: str, fmt: str, repo: Path | None) -> None:
         emit(fmt, view.show_data(inc, entry), view.show_text(inc))
 
 
+@examples(
+    'agentops incident ack INC-2026-11-24-001 --note "looking at pg_locks"',
+)
 @incident.command("ack")
-@click.argument("inc_id", metavar="ID")
+@incident_id_argument
 @click.option("--time", "when", default=None, help="When it was acknowledged (default now).")
 @click.option("--note", default=None, help="A note for the timeline row.")
 @_write_options
@@ -216,9 +273,12 @@ def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | N
     _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor))
 
 
+@examples(
+    'agentops incident update INC-2026-11-24-001 --status Identified --note "backup holds a lock"',
+)
 @incident.command("update")
-@click.argument("inc_id", metavar="ID")
-@click.option("--status", required=True,
+@incident_id_argument
+@click.option("--status", required=True, shell_complete=complete_status,
               help=f"{', '.join(STATUSES[:-1])} or {STATUSES[-1]}. Statuses move forward "
               "(skipping allowed); Resolved -> Investigating reopens.")
 @click.option("--note", default=None, help="What changed, for the timeline row.")
@@ -232,8 +292,12 @@ def incident_update(inc_id: str, status: str, note: str | None, when: str | None
     _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor))
 
 
+@examples(
+    'agentops incident resolve INC-2026-11-24-001 --root-cause "backup held a lock" \\',
+    '    --resolution "moved the backup window" --lessons "Check pg_locks first"',
+)
 @incident.command("resolve")
-@click.argument("inc_id", metavar="ID")
+@incident_id_argument
 @click.option("--root-cause", default=None, help="Fills the Root Cause section.")
 @click.option("--resolution", default=None, help="Fills the Resolution section.")
 @click.option("--lessons", default=None,
@@ -254,14 +318,23 @@ def incident_resolve(inc_id: str, root_cause: str | None, resolution: str | None
         resolution=resolution, lessons=lessons, root_cause_category=root_cause_category))
 
 
-@incident.group("followup")
-@click.argument("inc_id", metavar="ID")
+@examples(
+    'agentops incident followup add INC-2026-11-24-001 "Alert on locks" --owner @dba \\',
+    '    --due 2026-12-15',
+    'agentops incident followup INC-2026-11-24-001 done 1',
+)
+@incident.group("followup", cls=IdFirstGroup)
+@incident_id_argument
 @click.pass_context
 def incident_followup(ctx: click.Context, inc_id: str) -> None:
     """Follow-up actions of incident ID: add TEXT --owner --due, or done N."""
     ctx.obj = inc_id
 
 
+@examples(
+    'agentops incident followup add INC-2026-11-24-001 "Alert on locks" --owner @dba \\',
+    '    --due 2026-12-15',
+)
 @incident_followup.command("add")
 @click.argument("text")
 @click.option("--owner", required=True, help="Who owns it: @user or @team.")
@@ -276,6 +349,9 @@ def incident_followup_add(inc_id: str, text: str, owner: str, due: str, actor: s
     _emit_change(fmt, cmd.followup_add(repo, inc_id, text, owner=owner, due=due, actor=actor))
 
 
+@examples(
+    'agentops incident followup done INC-2026-11-24-001 1',
+)
 @incident_followup.command("done")
 @click.argument("number", type=click.IntRange(1))
 @_write_options
@@ -288,14 +364,21 @@ def incident_followup_done(inc_id: str, number: int, actor: str | None, repo: Pa
     _emit_change(fmt, cmd.followup_done(repo, inc_id, number, actor=actor))
 
 
-@incident.group("review")
-@click.argument("inc_id", metavar="ID")
+@examples(
+    'agentops incident review schedule INC-2026-11-24-001 --at 2026-11-26T14:00:00Z',
+    'agentops incident review done INC-2026-11-24-001',
+)
+@incident.group("review", cls=IdFirstGroup)
+@incident_id_argument
 @click.pass_context
 def incident_review(ctx: click.Context, inc_id: str) -> None:
     """The post-incident review of incident ID: schedule [--at T], or done [--time T]."""
     ctx.obj = inc_id
 
 
+@examples(
+    'agentops incident review schedule INC-2026-11-24-001 --at 2026-11-26T14:00:00Z',
+)
 @incident_review.command("schedule")
 @click.option("--at", default=None,
               help="When the review takes place (default: the review SLA deadline).")
@@ -309,6 +392,9 @@ def incident_review_schedule(inc_id: str, at: str | None, actor: str | None,
     _emit_change(fmt, cmd.review_schedule(repo, inc_id, at=at, actor=actor))
 
 
+@examples(
+    'agentops incident review done INC-2026-11-24-001',
+)
 @incident_review.command("done")
 @click.option("--time", "when", default=None, help="When the review was held (default now).")
 @_write_options
@@ -321,8 +407,11 @@ def incident_review_done(inc_id: str, when: str | None, actor: str | None, repo:
     _emit_change(fmt, cmd.review_done(repo, inc_id, time=when, actor=actor))
 
 
+@examples(
+    'agentops incident announce INC-2026-11-24-001 --kind update',
+)
 @incident.command("announce")
-@click.argument("inc_id", metavar="ID")
+@incident_id_argument
 @click.option("--kind", required=True, type=click.Choice(["ack", "update", "resolved"]),
               help="Which communication to draft.")
 @repo_option
@@ -339,6 +428,11 @@ def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> No
 
 # --- reports -------------------------------------------------------------------------------------
 
+@examples(
+    'agentops stats',
+    'agentops stats --since 2026-11-01 --format json',
+    'agentops stats --write',
+)
 @click.command("stats")
 @click.option("--since", default=None, metavar="DATE", help="Incidents detected from this day "
               "or time on (UTC).")
@@ -360,6 +454,10 @@ def stats(since: str | None, until: str | None, now: str | None, fmt: str, write
     click.echo(cmd.render(result, fmt))
 
 
+@examples(
+    'agentops check',
+    'agentops check --format json',
+)
 @click.command("check")
 @click.option("--now", default=None, metavar="TIME", help="Check as of this time (default now).")
 @repo_option
@@ -374,6 +472,10 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
         sys.exit(1)
 
 
+@examples(
+    'agentops recall "lock timeout"',
+    'agentops recall ImagePullBackOff -n 3 --format json',
+)
 @click.command("recall")
 @click.argument("query")
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000),
@@ -393,11 +495,19 @@ def recall(query: str, limit: int, include_all: bool, repo: Path | None, fmt: st
 
 # --- rules -------------------------------------------------------------------------------------
 
+@examples(
+    "agentops rules validate",
+    "agentops rules test rules/tests/*.yaml",
+)
 @click.group()
 def rules() -> None:
     """Validate, test and explain the escalation policy (rules/*.yaml)."""
 
 
+@examples(
+    'agentops rules validate',
+    'agentops rules validate rules/triggers.yaml',
+)
 @rules.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @repo_option
@@ -413,6 +523,9 @@ def rules_validate(paths: tuple[Path, ...], repo: Path | None, fmt: str) -> None
     emit(fmt, result, cmd.validate_text(result))
 
 
+@examples(
+    'agentops rules test rules/tests/*.yaml',
+)
 @rules.command("test")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--rules", "rules_dir", type=click.Path(exists=True, path_type=Path), default=None,
@@ -433,6 +546,10 @@ def rules_test(files: tuple[Path, ...], rules_dir: Path | None, repo: Path | Non
         sys.exit(1)
 
 
+@examples(
+    'agentops rules explain examples/event.json',
+    'echo \'{"type":"resource.deleted","environment":"production"}\' | agentops rules explain',
+)
 @rules.command("explain")
 @click.argument("event_file", type=click.File("r"), default="-")
 @click.option("--rules", "rules_dir", type=click.Path(exists=True, path_type=Path), default=None,
@@ -476,6 +593,10 @@ def schema(name: str, rtype: str | None) -> None:
 
 # --- agents over MCP ---------------------------------------------------------------------------
 
+@examples(
+    'agentops mcp --repo /srv/ops',
+    'agentops mcp --http --port 8765',
+)
 @click.command("mcp")
 @click.option("--http", is_flag=True,
               help="Serve streamable HTTP on --host/--port instead of stdio.")
@@ -497,6 +618,10 @@ def mcp(http: bool, host: str, port: int, repo: Path | None) -> None:
 
 # --- watch -------------------------------------------------------------------------------------
 
+@examples(
+    'agentops watch --kubeconfig ~/.kube/config --for 10m',
+    'agentops watch -n shop -n payments --production-selector env=production',
+)
 @click.command("watch")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")

@@ -12,7 +12,7 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,11 @@ Step = Callable[[Edit], None]
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
           now: datetime | None, step: Step) -> Change:
     """Run one lifecycle step on one incident under the lock and commit it."""
-    when = (now or datetime.now(UTC)).replace(microsecond=0)  # timeline rows read as people write
+    # Timeline rows read as people write them, in whole seconds: rounded up, so that a step
+    # taken in the same second as the event that opened the incident is not "before" it.
+    exact = now or datetime.now(UTC)
+    when = exact.replace(microsecond=0) + (timedelta(seconds=1) if exact.microsecond else
+                                           timedelta(0))
     with transaction(find_repo(repo), now=when) as ctx:
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)
