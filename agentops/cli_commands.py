@@ -642,6 +642,9 @@ def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, .
           production_selector: str | None, cluster: str | None, repo: Path | None,
           fmt: str) -> None:
     """Watch a cluster and feed its failures through the pipeline until stopped."""
+    import time
+
+    started = time.monotonic()  # --for counts from here, not from after the imports
     from agentops.commands import watch as cmd
     from agentops.durations import parse_for
 
@@ -649,5 +652,5 @@ def watch(kubeconfig: Path | None, context: str | None, namespaces: tuple[str, .
         repo=repo, kubeconfig=kubeconfig, context=context, namespaces=namespaces,
         duration=parse_for(duration) if duration else None, leader_elect=leader_elect,
         lease_namespace=lease_namespace, production_selector=production_selector,
-        cluster=cluster)
+        cluster=cluster, started=started)
     emit(fmt, result, cmd.watch_text(result))

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from agentops.watch.batcher import OutcomeLike, Sink
 from agentops.watch.checkpoint import Checkpoint
 from agentops.watch.leader import LeaderElector
 from agentops.watch.resources import Placement
-from agentops.watch.runner import Options, run
+from agentops.watch.runner import Options, Unreachable, run
 
 LEASE_NAME = "agentops-watch"
 SERVICE_ACCOUNT_NS = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -38,9 +39,11 @@ def watch(
     *, repo: Path | None, kubeconfig: Path | None, context: str | None,
     namespaces: Sequence[str], duration: float | None, leader_elect: bool,
     lease_namespace: str | None = None, production_selector: str | None = None,
-    cluster: str | None = None,
+    cluster: str | None = None, started: float | None = None,
 ) -> dict[str, Any]:
-    """Watch until stopped (or ``duration`` seconds); returns counts of what was written."""
+    """Watch until stopped (or ``duration`` seconds after ``started``, a ``time.monotonic()``
+    reading, default now); returns counts of what was written."""
+    started = time.monotonic() if started is None else started
     configure_logging()
     root = find_repo(repo)
     policy = load_policy([rules_dir(root)], base=root)
@@ -48,12 +51,21 @@ def watch(
     placement = Placement(production_globs(policy), production_selector)
     stop = threading.Event()
     _on_signals(stop.set)
-    stats = run(
-        api_client=api_client, sink=pipeline_sink(root),
-        checkpoint=Checkpoint.for_repo(root, cluster=server), placement=placement,
-        options=Options(namespaces=tuple(namespaces), duration=duration,
-                        cluster=cluster or context_name),
-        elector=elector(api_client, lease_namespace) if leader_elect else None, stop=stop)
+    try:
+        stats = run(
+            api_client=api_client, sink=pipeline_sink(root),
+            checkpoint=Checkpoint.for_repo(root, cluster=server), placement=placement,
+            options=Options(namespaces=tuple(namespaces),
+                            duration=None if duration is None else max(
+                                0.0, duration - (time.monotonic() - started)),
+                            cluster=cluster or context_name),
+            elector=elector(api_client, lease_namespace) if leader_elect else None, stop=stop)
+    except Unreachable as exc:
+        where = f" (from {kubeconfig})" if kubeconfig else ""
+        raise AgentopsError(
+            f"cannot reach the Kubernetes API server {server}{where}: {exc}; nothing was "
+            "watched. Check the server address, the network and the credentials "
+            "(kubectl --kubeconfig ... get ns)") from None
     return {"server": server, **stats.to_dict()}
 
 
@@ -71,6 +83,10 @@ def connect(*, kubeconfig: Path | None, context: str | None) -> tuple[Any, str, 
 
     config: Any = untyped  # the loaders carry no annotations
     configuration = client.Configuration()
+    # The watch loop retries with its own backoff and says so once; urllib3's own retries
+    # would triple every wait and log from the watch threads, even while the process exits.
+    configuration.retries = 0
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     in_cluster = kubeconfig is None and context is None and not os.environ.get("KUBECONFIG") \
         and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
     try:

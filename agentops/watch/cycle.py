@@ -28,6 +28,10 @@ from agentops.errors import AgentopsError
 
 PAGE_SIZE = 500
 WATCH_TIMEOUT = 300  # seconds; a watch the server ends is simply resumed by the loop
+# Every call has a connect timeout, so that a thread blocked on an unreachable server returns
+# within it and can be told to stop; reads get longer (a list can be big, a watch is long).
+CONNECT_TIMEOUT = 1.0
+LIST_READ_TIMEOUT = 60.0
 
 
 class RawMeta(TypedDict, total=False):
@@ -156,7 +160,8 @@ def list_all(api_call: ListCall, *, resource: str) -> tuple[list[RawObject], str
 def _list_page(api_call: ListCall, *, resource: str, token: str | None) -> dict[str, Any]:
     from kubernetes.client.exceptions import ApiException
 
-    kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_preload_content": False}
+    kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_preload_content": False,
+                              "_request_timeout": (CONNECT_TIMEOUT, LIST_READ_TIMEOUT)}
     if token:
         kwargs["_continue"] = token
     try:
@@ -165,7 +170,7 @@ def _list_page(api_call: ListCall, *, resource: str, token: str | None) -> dict[
     except ApiException as exc:
         raise _classify(exc, resource, rv=None) from exc
     except (HTTPError, OSError, ValueError) as exc:
-        raise StreamError(f"{resource}: list failed: {exc}", None) from exc
+        raise StreamError(f"{resource}: list failed: {_reason(exc)}", None) from exc
 
 
 def _watch(
@@ -178,15 +183,27 @@ def _watch(
     stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
     try:
         for event in stream.stream(api_call, resource_version=rv, allow_watch_bookmarks=True,
-                                   timeout_seconds=timeout_seconds):
+                                   timeout_seconds=timeout_seconds,
+                                   _request_timeout=(CONNECT_TIMEOUT, timeout_seconds + 30)):
             rv = _deliver(event, rv, on_event=on_event, on_bookmark=on_bookmark)
             if stop.is_set():
                 stream.stop()
     except ApiException as exc:
         raise _classify(exc, resource, rv=rv) from exc
     except (HTTPError, OSError, ValueError) as exc:
-        raise StreamError(f"{resource}: watch broke at {rv}: {exc}", rv) from exc
+        raise StreamError(f"{resource}: watch broke at {rv}: {_reason(exc)}", rv) from exc
     return rv
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause a person can act on, not urllib3's wrapping: ``[Errno 111] Connection
+    refused`` rather than ``HTTPSConnectionPool(...): Max retries exceeded ...``."""
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    for marker in ("Failed to establish a new connection: ", "Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return text.rstrip("')\"")
 
 
 def _deliver(

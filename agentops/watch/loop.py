@@ -47,13 +47,18 @@ def watch_forever(
                 on_event=tracker.changed, on_bookmark=tracker.bookmark, stop=stop,
                 timeout_seconds=timeout_seconds)
             backoff.reset()
+            tracker.reached(None)
         except Gone as exc:
+            tracker.reached(None)
             log.info("%s; listing again", exc)
             rv = None
         except NotServed as exc:
+            tracker.reached(None)
             log.info("%s; not watching it", exc)
             return
         except StreamError as exc:
             rv = exc.rv
-            stop.wait(delay := backoff.next())
+            tracker.reached(str(exc))
+            if stop.wait(delay := backoff.next()):
+                return  # stopping: a thread that outlives the command must not write
             log.warning("%s; retried after %.1fs", exc, delay)

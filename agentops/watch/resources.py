@@ -184,7 +184,16 @@ class Tracker:
     since_rv: str | None = None
     known: dict[str, RawObject] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
+    # whether the API server ever answered this stream, and the error of its last attempt
+    contacted: threading.Event = field(default_factory=threading.Event)
+    last_error: str | None = None
     _memo: set[str] = field(default_factory=set)
+
+    def reached(self, error: str | None) -> None:
+        """The outcome of one attempt: None when the server answered."""
+        self.last_error = error
+        if error is None:
+            self.contacted.set()
 
     def __post_init__(self) -> None:
         self._memo = set(self.known)
@@ -212,6 +221,7 @@ class Tracker:
     def _emit(self, rv: str, events: list[Event], memo: list[tuple[str, RawObject | None]]) -> None:
         self.outbox.put(Item(self.key, rv, tuple(events), tuple(memo)))
         self.ready.set()
+        self.contacted.set()
 
     def _apply(self, change: Change, events: list[Event],
                memo: list[tuple[str, RawObject | None]]) -> None:

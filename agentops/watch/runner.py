@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from agentops.errors import AgentopsError
 from agentops.watch.batcher import WINDOW, Batcher, NotLeader, Sink, Stats
 from agentops.watch.checkpoint import Checkpoint
 from agentops.watch.cycle import WATCH_TIMEOUT, ListCall, raw_call
@@ -27,6 +28,14 @@ from agentops.watch.resources import KINDS, Kind, Placement, Tracker, stream_key
 
 log = logging.getLogger("agentops.watch")
 READY_WAIT = 10.0
+# After the deadline or a signal, how long the watch threads get to finish the call they are
+# in (each call has a connect timeout below this); a thread still in one after that is a
+# daemon that has been told to stop and writes nothing more.
+JOIN_BUDGET = 1.0
+
+
+class Unreachable(AgentopsError):
+    """No stream ever got an answer from the API server; the message is the last error."""
 TYPED: dict[str, tuple[str, str, str | None]] = {  # plural -> (api, all, namespaced)
     "namespaces": ("CoreV1Api", "list_namespace", None),
     "nodes": ("CoreV1Api", "list_node", None),
@@ -78,19 +87,31 @@ def run(
     deadline = time.monotonic() + options.duration if options.duration is not None else None
     if elector is not None and not elector.acquire(stop):
         return batcher.stats
+    threads: list[threading.Thread] = []
+    trackers: list[Tracker] = []
     try:
         if elector is not None:
-            _start(partial(elector.keep_renewing, stop, stop.set), "lease")
-        _start_streams(api_client, batcher, checkpoint, placement, options, stop)
+            threads.append(_start(partial(elector.keep_renewing, stop, stop.set), "lease"))
+        trackers = _start_streams(api_client, batcher, checkpoint, placement, options, stop,
+                                  threads=threads, deadline=deadline)
         _pump(batcher, stop, deadline)
     finally:
         stop.set()
+        _join(threads, time.monotonic() + JOIN_BUDGET)
     if elector is not None and not elector.is_leader():
         raise NotLeader("lost the lease: stopped without writing the last batch")
     batcher.drain()
     if elector is not None:
         elector.release()
+    unreached = [t for t in trackers if not t.contacted.is_set() and t.last_error]
+    if trackers and len(unreached) == len(trackers):
+        raise Unreachable(unreached[0].last_error or "no answer")
     return batcher.stats
+
+
+def _join(threads: Sequence[threading.Thread], until: float) -> None:
+    for thread in threads:
+        thread.join(max(0.0, until - time.monotonic()))
 
 
 def _pump(batcher: Batcher, stop: threading.Event, deadline: float | None) -> None:
@@ -103,7 +124,8 @@ def _pump(batcher: Batcher, stop: threading.Event, deadline: float | None) -> No
 
 def _start_streams(
     api_client: Any, batcher: Batcher, checkpoint: Checkpoint, placement: Placement,
-    options: Options, stop: threading.Event,
+    options: Options, stop: threading.Event, *, threads: list[threading.Thread],
+    deadline: float | None = None,
 ) -> list[Tracker]:
     trackers = []
     for kind, namespace in _streams(options):
@@ -113,13 +135,28 @@ def _start_streams(
                           since_rv=None if kind.plural == "namespaces" else state.rv,
                           known=dict(state.objects))
         call = list_call(api_client, kind, namespace)
-        _start(partial(watch_forever, call, tracker=tracker, stop=stop,
-                       timeout_seconds=options.watch_timeout), key)
-        if kind.plural == "namespaces" and not tracker.ready.wait(READY_WAIT):
+        threads.append(_start(partial(watch_forever, call, tracker=tracker, stop=stop,
+                                      timeout_seconds=options.watch_timeout), key))
+        trackers.append(tracker)
+        if kind.plural == "namespaces" and not _wait_ready(tracker, stop, deadline):
+            if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                break  # stopping before the first list: the other streams would only fail
             log.warning("namespaces not listed after %.0fs; label selection may lag",
                         READY_WAIT)
-        trackers.append(tracker)
     return trackers
+
+
+def _wait_ready(tracker: Tracker, stop: threading.Event, deadline: float | None) -> bool:
+    """Wait for the namespaces to be listed: at most READY_WAIT, never past the deadline."""
+    until = time.monotonic() + READY_WAIT
+    if deadline is not None:
+        until = min(until, deadline)
+    while not tracker.ready.is_set() and not stop.is_set():
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            break
+        tracker.ready.wait(min(remaining, 0.1))
+    return tracker.ready.is_set()
 
 
 def _streams(options: Options) -> list[tuple[Kind, str | None]]:
