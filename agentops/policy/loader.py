@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -40,6 +40,9 @@ from agentops.policy.model import (
 )
 from agentops.vocabulary import CATEGORIES, SEVERITIES, SEVERITY_ALIASES
 
+if TYPE_CHECKING:
+    from agentops.policy.notifications import Notifications
+
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The C loader, with YAML 1.2 booleans: ``on``/``off``/``yes``/``no`` stay strings."""
@@ -54,9 +57,10 @@ _Loader.add_implicit_resolver(
 )
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories",
+    "requirements", "categories", *NOTIFY_KEYS,
 )
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
@@ -283,7 +287,21 @@ def _compile(
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
+        notifications=_notifications(merged, errors, texts, categories, envs),
     )
+
+
+def _notifications(merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
+                   texts: dict[str, str], categories: list[str],
+                   envs: list[Environment]) -> Notifications | None:
+    """Channels and routes, parsed only when the policy has them (``record`` pays nothing)."""
+    if not any(merged[k] for k in NOTIFY_KEYS):
+        return None
+    from agentops.policy.notifications import compile_notifications
+
+    return compile_notifications(
+        merged, lambda label, fn: _guard(errors, label, texts, fn), categories=categories,
+        environments=[e.name for e in envs])
 
 
 def _calling(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
