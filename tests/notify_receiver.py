@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import json
 import re
+import select
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,6 +131,10 @@ class Receiver:
         self.accepted: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # every request, answered or not
         self.script: list[tuple[int, dict[str, str]]] = []  # answers before accepting
+        self.hold_at: int | None = None  # hold the n-th request (1-based) until released
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.aborted: list[dict[str, Any]] = []  # held requests whose sender went away
         self.lock = threading.Lock()
         self.port = 0
         self.server: ThreadingHTTPServer | None = None
@@ -155,13 +161,21 @@ class Receiver:
         with self.lock:
             return [a["headers"].get("Idempotency-Key", "") for a in self.accepted]
 
-    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str],
-                                                                              bytes]:
+    def handle(self, path: str, headers: dict[str, str], raw: bytes, *,
+               gone: Any = lambda: False) -> tuple[int, dict[str, str], bytes] | None:
         with self.lock:
             self.requests.append({"path": path, "headers": headers})
-            if self.script:
+            held = self.hold_at is not None and len(self.requests) == self.hold_at
+            if self.script and not held:
                 status, extra = self.script.pop(0)
                 return status, extra, b"scripted failure"
+        if held:
+            self.holding.set()
+            self.release.wait(60)
+            if gone():  # like a receiver whose transaction rolls back on a dropped client
+                with self.lock:
+                    self.aborted.append({"path": path, "headers": headers})
+                return None
         try:
             body = json.loads(raw)
             if path.startswith("/slack/"):
@@ -192,13 +206,25 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
-            status, extra, answer = receiver.handle(self.path, dict(self.headers), raw)
+            result = receiver.handle(self.path, dict(self.headers), raw, gone=self._gone)
+            if result is None:
+                return
+            status, extra, answer = result
             self.send_response(status)
             for k, v in extra.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
+
+        def _gone(self) -> bool:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

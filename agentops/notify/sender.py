@@ -257,9 +257,11 @@ class Drainer:
     next pass tries again, so a broken receiver never stops the server.
     """
 
-    def __init__(self, repo: Path, *, interval: float = 1.0) -> None:
+    def __init__(self, repo: Path, *, interval: float = 1.0,
+                 may_send: Callable[[], bool] | None = None) -> None:
         self.sender = Sender(repo)
         self.interval = interval
+        self.may_send = may_send or (lambda: True)  # watch: only the lease holder sends
         self.last: Report | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentops-notify", daemon=True)
@@ -268,6 +270,7 @@ class Drainer:
         self._thread.start()
 
     def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop after a last pass, so what the final commit queued goes out too."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -276,8 +279,11 @@ class Drainer:
         while not self._stop.is_set():
             self.pass_once()
             self._stop.wait(self.interval)
+        self.pass_once()
 
     def pass_once(self) -> None:
+        if not self.may_send():
+            return
         try:
             self.last = self.sender.flush(lock_wait=0.0)
         except SenderBusy:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -295,3 +295,62 @@ def _settings(settings: Settings, item: Any, path: str) -> Settings:
                             "expected an http(s) URL with {id} where the incident id goes")
         changes["incident_url"] = url
     return settings._replace(**changes)
+
+
+# --- rules test ------------------------------------------------------------------------------
+
+
+class _Opened(NamedTuple):
+    opened: datetime
+    severity: str
+    category: str
+    environment: str | None
+
+
+class Simulation:
+    """The notifications an event sequence produces, for ``rules test`` (no ledger, no clock).
+
+    Opening and resolving decisions become ``opened`` and ``resolved``; between steps, every
+    cadence slot an open incident passed becomes one ``update`` (what the sender would make).
+    """
+
+    def __init__(self, notifications: Notifications | None) -> None:
+        self.notes = notifications
+        self.open: dict[str, _Opened] = {}
+        self.slots: dict[str, int] = {}
+
+    def step(self, decisions: Iterable[Any], *, environment: str | None,
+             now: datetime) -> list[dict[str, Any]]:
+        if self.notes is None:
+            return []
+        out = self._ticks(now)
+        for d in decisions:
+            key = d.dedup_key or ""
+            if d.action == "open" and d.severity and d.category:
+                self.open[key] = _Opened(now, d.severity, d.category, environment)
+                out += self._sent("opened", self.open[key])
+            elif d.action == "resolve" and key in self.open:
+                out += self._sent("resolved", self.open.pop(key))
+                self.slots.pop(key, None)
+        return out
+
+    def _ticks(self, now: datetime) -> list[dict[str, Any]]:
+        assert self.notes is not None
+        out = []
+        for key, inc in self.open.items():
+            every = self.notes.cadence(severity=inc.severity, category=inc.category,
+                                       environment=inc.environment)
+            if every is None:
+                continue
+            slot = int((now - inc.opened) / every)
+            if slot > self.slots.get(key, 0):
+                self.slots[key] = slot
+                out += self._sent("update", inc)
+        return out
+
+    def _sent(self, transition: str, inc: _Opened) -> list[dict[str, Any]]:
+        assert self.notes is not None
+        return [{"transition": transition, "to": t.channel, "mention": t.mention,
+                 "severity": inc.severity}
+                for t in self.notes.targets(transition=transition, severity=inc.severity,
+                                            category=inc.category, environment=inc.environment)]
