@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from agentops.policy.loader import RuleError, _mapping, _str, _unknown, parse_duration
+from agentops.policy.schema import parse_duration
+from agentops.policy.yamldoc import RuleError, unknown_key
 from agentops.vocabulary import canonical_severity, severity_help
 
 TRANSITIONS = (
@@ -167,6 +168,25 @@ def compile_notifications(
     return Notifications(MappingProxyType(channels), tuple(routes), settings)
 
 
+def _mapping(value: Any, path: str, allowed: tuple[str, ...],
+             required: tuple[str, ...] = ()) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
+    for key in value:
+        if key not in allowed:
+            raise RuleError(f"{path}.{key}", unknown_key(key, allowed))
+    for key in required:
+        if key not in value:
+            raise RuleError(path, f"missing required key {key!r}")
+    return value
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(path, f"expected a non-empty string, got {value!r}")
+    return value
+
+
 def _fail(path: str, message: str) -> Callable[[], None]:
     def fail() -> None:
         raise RuleError(path, message)
@@ -268,7 +288,7 @@ def _names(value: Any, path: str, allowed: Iterable[str], what: str, *,
     choices = sorted(allowed)
     for i, name in enumerate(items):
         if name not in choices:
-            message = _unknown(name, choices).replace("unknown key", f"unknown {what}")
+            message = unknown_key(name, choices).replace("unknown key", f"unknown {what}")
             raise RuleError(f"{path}[{i}]", message)
     return tuple(dict.fromkeys(items))
 
