@@ -419,3 +419,29 @@ def test_serve_sends_what_record_queued_and_reports_it_in_metrics(
     finally:
         assert serve.stop() == 0, serve.stderr
     assert len(receiver.accepted) == 1
+
+
+def test_kill_9_of_record_leaves_one_outbox_line_per_committed_incident(tmp_path: Path) -> None:
+    import random
+    import re
+
+    repo = managed(tmp_path)
+    rng = random.Random(14)
+    for i in range(25):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agentops", "record", "integrity", "-f", f"dataset=d{i}",
+             "-f", "check=rows", "--key", f"k{i}", "--repo", str(repo)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run(repo, "record", "attempt", "-f", "task=after")  # recovers what the last kill left
+    assert git(repo, "status", "--porcelain") == ""
+    committed = git(repo, "show", "HEAD:INCIDENTS.md")
+    incidents = re.findall(r"^<!-- agentops:incident (INC-\S+) ", committed, re.MULTILINE)
+    outbox = [json.loads(line) for name in git(repo, "ls-tree", "-r", "--name-only", "HEAD",
+                                                 ".agentops/outbox").split()
+              for line in git(repo, "show", f"HEAD:{name}").splitlines()]
+    assert sorted(m["incident"] for m in outbox) == sorted(incidents)
+    assert len({m["key"] for m in outbox}) == len(outbox)
