@@ -316,13 +316,14 @@ def test_a_refused_message_is_parked_reported_by_check_and_can_be_retried(
 def test_a_missing_secret_is_retried_then_parked_without_showing_anything_secret(
         tmp_path: Path, receiver: Receiver) -> None:
     repo = managed(tmp_path, ROUTES.replace("retry_max: 2s", "retry_max: 2s\n"
-                                            "  give_up_after: 2s"))
+                                            "  give_up_after: 6s"))
     integrity(repo)
     first = flush(repo, env={})
     assert first["retried"] == 1
     assert "environment variable SLACK_URL is not set" in first["errors"][0]
-    time.sleep(2.1)
-    assert flush(repo, env={})["parked"] == 1
+    time.sleep(6.1)
+    parked = flush(repo, env={})
+    assert parked["parked"] == 1 and "not delivered within give_up_after" in parked["errors"][0]
 
 
 def test_a_secret_file_inside_the_repository_is_refused(tmp_path: Path,
@@ -445,3 +446,55 @@ def test_kill_9_of_record_leaves_one_outbox_line_per_committed_incident(tmp_path
               for line in git(repo, "show", f"HEAD:{name}").splitlines()]
     assert sorted(m["incident"] for m in outbox) == sorted(incidents)
     assert len({m["key"] for m in outbox}) == len(outbox)
+
+
+# --- the pure parts: Retry-After, reminders that time makes due --------------------------------
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from agentops.notify.deliver import classify, parse_retry_after
+
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert classify(429, "", "3") == ("retry", "HTTP 429", 3.0)
+    assert classify(503, "busy", None).outcome == "retry"
+    assert classify(400, "invalid_payload", None) == ("park", "HTTP 400: invalid_payload", None)
+
+
+def _policy_with(routes: str) -> Any:
+    from agentops.paths import default_rules
+    from agentops.policy.loader import load_policy
+
+    return load_policy([default_rules()], extra=[("routes.yaml", routes)])
+
+
+def test_reminders_follow_the_cadence_slots_follow_ups_and_reviews() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from agentops.ledger.model import Incident, template_sections
+    from agentops.notify.due import reminders
+
+    policy = _policy_with(ROUTES.replace("[opened, acknowledged, resolved]",
+                                         "[update, followup_overdue, postmortem_due]\n"
+                                         "    every: 30m"))
+    t0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    inc = Incident(id="INC-2026-11-24-001", uid="U1", title="db down", severity="HIGH",
+                   category="DATA_LOSS", detected=t0, sections=template_sections(
+                       "incident", Follow_up_Actions="- [ ] add an alert - @ana - 2026-11-24"))
+
+    def keys(at: timedelta, incident: Incident = inc) -> list[str]:
+        return [m.key for m in reminders([incident], policy=policy,
+                                         notifications=policy.notifications, now=t0 + at)]
+
+    assert keys(timedelta(minutes=29)) == []
+    assert keys(timedelta(minutes=31)) == ["U1/update/slot-1"]
+    assert keys(timedelta(minutes=61)) == ["U1/update/slot-2"]
+    assert "U1/followup_overdue/1" in keys(timedelta(hours=14, minutes=1))
+    assert "U1/postmortem_due/1" in keys(timedelta(hours=48))
+    resolved = inc._replace(status="Resolved", resolved=t0 + timedelta(minutes=40),
+                            review_done=t0 + timedelta(hours=2))
+    assert keys(timedelta(hours=3), resolved) == []  # no cadence once resolved, review done
+    # three days on: only the current update slot; the follow-up and the review fell due more
+    # than give_up_after (6h) ago and are not made late
+    assert keys(timedelta(days=3)) == ["U1/update/slot-144"]

@@ -45,6 +45,7 @@ from agentops.policy.notifications import Notifications, Settings
 
 log = logging.getLogger("agentops.notify")
 Post = Callable[..., deliver.Verdict]
+MIN_RETRY_AFTER = 0.5  # a "Retry-After: 0" must not turn the pass into a busy loop
 
 
 class SenderBusy(AgentopsError):
@@ -225,7 +226,7 @@ class Sender:
             return self._park(store, d, verdict.error or "refused", self.clock())
         delay = self._backoff(d.attempts + 1, settings)
         if verdict.retry_after is not None:
-            delay = verdict.retry_after
+            delay = max(verdict.retry_after, MIN_RETRY_AFTER)
         retry_at = self.clock() + delay
         store.failed(d, error=verdict.error or "failed", retry_at=retry_at)
         log.warning("%s to %s failed, retrying in %.1fs: %s", d.key, d.channel, delay,
