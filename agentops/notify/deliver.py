@@ -6,8 +6,8 @@ not add a dependency to the tool. The answer is classified into three verdicts:
 - ``sent``: 2xx (and, for Teams, a body that is not its in-band ``HTTP error 429``);
 - ``retry``: 429 (after ``Retry-After``, seconds or an HTTP date), 408, 425, 5xx, a refused
   connection, a timeout, a secret not (yet) available;
-- ``park``: any other 4xx: the receiver says the payload or the URL is wrong, and repeating
-  it will not change that.
+- ``park``: any other 4xx, or a redirect (never followed): the receiver says the payload or
+  the URL is wrong, and repeating it will not change that.
 
 The URL of a webhook is itself a secret (Slack's and Teams' carry their token in the path):
 it is read at send time from its environment variable or file, and every error text is
@@ -91,9 +91,20 @@ def post(channel: Channel, payload: dict[str, object], *, repo: Path, key: str,
     return verdict
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A webhook that redirects is misconfigured; following it would re-send the body (and
+    the signature) somewhere else, or turn the POST into a GET."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _send(request: urllib.request.Request, *, timeout: float, teams: bool) -> Verdict:
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             text = response.read(4096).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         detail = exc.read(512).decode("utf-8", "replace").strip()
@@ -112,6 +123,8 @@ def classify(status: int, detail: str, retry_after: str | None) -> Verdict:
         return Verdict(RETRY, message, parse_retry_after(retry_after))
     if status in (408, 425) or status >= 500:
         return Verdict(RETRY, message, parse_retry_after(retry_after))
+    if 300 <= status < 400:
+        return Verdict(PARK, f"HTTP {status}: the webhook redirects; configure its final URL")
     return Verdict(PARK, message)
 
 
