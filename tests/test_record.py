@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 SCENARIOS: list[tuple[str, list[str], str, str]] = [
     # (record args, production fields, severity, category)
@@ -183,8 +184,7 @@ def test_record_outside_an_initialised_repo_says_run_init(git_repo: Path) -> Non
 
 
 def test_ingest_kubectl_eventlist_deduplicates_on_replay(repo: Path) -> None:
-    source = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kubernetes" / \
-        "eventlist-init-container-BackOff-FailedMount.json"
+    source = fixture_path("kubernetes", "eventlist-init-container-BackOff-FailedMount.json")
     first = agentops(repo, "ingest", str(source), "--format", "json")
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from conftest import FIXTURES
 
 from agentops.events import Event
 from agentops.server.app import Receiver, create_app
@@ -29,9 +30,6 @@ from agentops.server.metrics import Metrics
 from agentops.server.spool import Spool
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-if not FIXTURES.is_dir():
-    FIXTURES = ROOT / "tests" / "fixtures"
 TOKEN = "am-token-0123456789"
 FLUX_SECRET = b"flux-hmac-secret"
 GITHUB_SECRET = b"github-hmac-secret"
