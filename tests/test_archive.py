@@ -12,6 +12,7 @@ from cli_helpers import run_cli
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident, template_sections
+from agentops.store.entries import incident_files
 
 
 def ids(text: str) -> list[str]:
@@ -44,7 +45,7 @@ def test_big_incidents_file_is_rotated_and_nothing_is_lost(git_repo: Path,
     assert out.returncode == 0, out.stderr
     main = (git_repo / "INCIDENTS.md").read_text()
     assert len(main) < archive.MAX_BYTES
-    archived = [i for p in archive.incident_files(git_repo)[1:] for i in ids(p.read_text())]
+    archived = [i for p in incident_files(git_repo)[1:] for i in ids(p.read_text())]
     assert archived, "nothing was archived"
     assert sorted(ids(main)[1:] + archived) == sorted(before)
     assert ids(main)[0].startswith("INC-20")  # the new incident stays in INCIDENTS.md
@@ -57,5 +58,5 @@ def test_big_incidents_file_is_rotated_and_nothing_is_lost(git_repo: Path,
     out = run_cli(["record", "deletion", "-f", "resource=Pod/b", "-f", "namespace=prod",
               "--time", "2025-01-01T12:00:00Z"], repo=git_repo)
     assert out.returncode == 0, out.stderr
-    every = [i for p in archive.incident_files(git_repo) for i in ids(p.read_text())]
+    every = [i for p in incident_files(git_repo) for i in ids(p.read_text())]
     assert len(every) == len(set(every))
