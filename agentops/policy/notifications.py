@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from agentops.policy.schema import parse_duration
+from agentops.durations import seconds
 from agentops.policy.yamldoc import RuleError, unknown_key
 from agentops.vocabulary import canonical_severity, severity_help
 
@@ -185,6 +185,14 @@ def _str(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RuleError(path, f"expected a non-empty string, got {value!r}")
     return value
+
+
+def parse_duration(value: Any, path: str) -> timedelta:
+    """The rules' one duration grammar (:mod:`agentops.durations`): ``30s``, ``5m``, ``1h``."""
+    secs = seconds(value) if isinstance(value, str) else None
+    if secs is None:
+        raise RuleError(path, f"{value!r} is not a duration like 30m, 1h, 7d")
+    return timedelta(seconds=secs)
 
 
 def _fail(path: str, message: str) -> Callable[[], None]:
