@@ -72,6 +72,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("Sources", "Watch a Kubernetes cluster and record its failures."),
     "mcp": ("Sources", "Serve the Model Context Protocol for agents."),
     "incident": ("Incidents", "List, show, ack, update, resolve; follow-ups and reviews."),
+    "notify": ("Incidents", "Send queued announcements to Slack, Teams and webhooks."),
     "stats": ("Reports", "MTTA/MTTR, downtime and uptime, by category and cause."),
     "check": ("Reports", "Post-incident requirements and SLAs; exit 1 when overdue."),
     "recall": ("Reports", "What the ledgers know about an error, resource or command."),

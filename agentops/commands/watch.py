@@ -51,6 +51,8 @@ def watch(
     placement = Placement(production_globs(policy), production_selector)
     stop = threading.Event()
     _on_signals(stop.set)
+    lease = elector(api_client, lease_namespace) if leader_elect else None
+    drainer = _drainer(root, policy, lease)
     try:
         stats = run(
             api_client=api_client, sink=pipeline_sink(root),
@@ -59,14 +61,28 @@ def watch(
                             duration=None if duration is None else max(
                                 0.0, duration - (time.monotonic() - started)),
                             cluster=cluster or context_name),
-            elector=elector(api_client, lease_namespace) if leader_elect else None, stop=stop)
+            elector=lease, stop=stop)
     except Unreachable as exc:
         where = f" (from {kubeconfig})" if kubeconfig else ""
         raise AgentopsError(
             f"cannot reach the Kubernetes API server {server}{where}: {exc}; nothing was "
             "watched. Check the server address, the network and the credentials "
             "(kubectl --kubeconfig ... get ns)") from None
+    finally:
+        if drainer is not None:
+            drainer.stop()
     return {"server": server, **stats.to_dict()}
+
+
+def _drainer(root: Path, policy: Policy, lease: LeaderElector | None) -> Any:
+    """The notification sender next to the watcher (only while holding the lease)."""
+    if policy.notifications is None:
+        return None
+    from agentops.notify.sender import Drainer
+
+    drainer = Drainer(root, may_send=lease.is_leader if lease else None)
+    drainer.start()
+    return drainer
 
 
 def watch_text(result: dict[str, Any]) -> str:
