@@ -437,7 +437,7 @@ def test_kill_9_of_record_leaves_one_outbox_line_per_committed_incident(tmp_path
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    run(repo, "record", "attempt", "-f", "task=after")  # recovers what the last kill left
+    run(repo, "record", "attempt", "-f", "task=after", "-f", "outcome=failed")  # recovers
     assert git(repo, "status", "--porcelain") == ""
     committed = git(repo, "show", "HEAD:INCIDENTS.md")
     incidents = re.findall(r"^<!-- agentops:incident (INC-\S+) ", committed, re.MULTILINE)

@@ -121,7 +121,6 @@ class Committer:
         events = unique_events(entries)
         outcomes = self.sink(events)
         duration = time.monotonic() - started
-        self.spool.remove(entry.name for entry in entries)
         now = time.time()
         # A redelivery inside the group is a duplicate as much as one recorded earlier; a
         # group of nothing but duplicates makes no commit.
@@ -132,6 +131,8 @@ class Committer:
             ages=[now - entry.received for entry in entries],
             committed=any(getattr(o, "commit", True) for o in new),
         )
+        # counted before the spool files go, so that an empty spool means counted metrics
+        self.spool.remove(entry.name for entry in entries)
         self.last_error = None
 
     def _failed(self, entry: Spooled, exc: Exception) -> int:
