@@ -4,21 +4,19 @@ and completion of the words agentops knows."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import click
+from cli_helpers import CliResult, run_process
 
 from agentops.cli import COMMANDS, SECTIONS, cli
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120)
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+    # a process: shell completion reads its environment at start-up
+    out = run_process(args, cwd=cwd, env=env)
+    return CliResult(out.returncode, out.stdout, out.stderr)
 
 
 def test_top_level_help_lists_commands_by_section_with_whole_summaries() -> None:

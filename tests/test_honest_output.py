@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import CliResult, run_cli
 
 
-def agentops(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True, input=stdin, timeout=120)
+def agentops(repo: Path, *args: str, stdin: str | None = None) -> CliResult:
+    return run_cli(args, repo=repo, input=stdin)
 
 
 def commits(repo: Path) -> int:

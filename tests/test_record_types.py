@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import CliResult, run_cli
 
 from agentops.mcp_server import schemas
 from agentops.records import fields_schema
 from agentops.vocabulary import RECORD_TYPES
 
 
-def agentops(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True, input=stdin)
+def agentops(repo: Path, *args: str, stdin: str | None = None) -> CliResult:
+    return run_cli(args, repo=repo, input=stdin)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -142,9 +141,8 @@ def test_record_input_needs_no_type(repo: Path, tmp_path: Path) -> None:
     assert json.loads(out.stdout)["incidents"][0]["action"] == "open"
 
 
-def schema_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", "schema", *args],
-                          capture_output=True, text=True)
+def schema_cli(*args: str) -> CliResult:
+    return run_cli(["schema", *args])
 
 
 def test_schema_record_prints_the_fields_of_a_type() -> None:

@@ -5,24 +5,23 @@ history and the work tree the tool wrote, and must find nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from cli_helpers import CliResult, run_cli, start_process
 from mcp_client import call, drive
 from secret_corpus import CORPUS, TEXT
 
 TOKEN = "generic-token-for-the-corpus-test"
 
 
-def agentops(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True, input=stdin, timeout=120)
+def agentops(repo: Path, *args: str, stdin: str | None = None) -> CliResult:
+    return run_cli(args, repo=repo, input=stdin)
 
 
-def ok(out: subprocess.CompletedProcess[str]) -> str:
+def ok(out: CliResult) -> str:
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -33,10 +32,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 def via_serve(repo: Path, body: bytes) -> None:
-    env = {**os.environ, "AGENTOPS_GENERIC_TOKEN": TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentops", "serve", "--repo", str(repo), "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_process(["serve", "--port", "0"], repo=repo,
+                         env={"AGENTOPS_GENERIC_TOKEN": TOKEN}, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         port = None
