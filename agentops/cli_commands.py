@@ -6,6 +6,7 @@ the rest lazily: building forty click options costs a few milliseconds of every 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -146,6 +147,33 @@ def _write_options(fn: F) -> F:
     return repo_option(format_option(fn))
 
 
+_IMPACT_OPTIONS = (
+    ("--affected-services", "SERVICES", "Comma-separated services affected, e.g. api,web."),
+    ("--affected-users", "N", "How many users were affected."),
+    ("--downtime-minutes", "N", "Minutes of downtime: overrides the downtime computed from the "
+     "times, and counts the incident as an outage."),
+    ("--user-impact", "TEXT", "What users saw, in one line."),
+    ("--scope", "TEXT", "How far it reached (one region, all customers...)."),
+    ("--detection-method", "TEXT", "How it was found: alert, agent, customer report..."),
+)
+
+
+def _impact_options(fn: F) -> F:
+    """The incident's impact fields, gathered into one ``impact`` argument."""
+    names = [opt[2:].replace("-", "_") for opt, _, _ in _IMPACT_OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {n: kwargs.pop(n) for n in names}
+        kwargs["impact"] = {n: v for n, v in given.items() if v is not None}
+        return fn(*args, **kwargs)
+
+    out: Any = wrapper
+    for opt, metavar, text in reversed(_IMPACT_OPTIONS):
+        out = click.option(opt, default=None, metavar=metavar, help=text)(out)
+    return out  # type: ignore[no-any-return]
+
+
 def _emit_change(fmt: str, change: Any) -> None:
     from agentops.commands import incident as cmd
 
@@ -201,13 +229,14 @@ def incident_show(inc_id: str, fmt: str, repo: Path | None) -> None:
 @click.argument("inc_id", metavar="ID")
 @click.option("--time", "when", default=None, help="When it was acknowledged (default now).")
 @click.option("--note", default=None, help="A note for the timeline row.")
+@_impact_options
 @_write_options
 def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | None,
-                 repo: Path | None, fmt: str) -> None:
-    """Acknowledge an incident: sets `acknowledged`."""
+                 repo: Path | None, fmt: str, impact: dict[str, Any]) -> None:
+    """Acknowledge an incident: sets `acknowledged` (and any impact field given)."""
     from agentops.commands import incident as cmd
 
-    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor))
+    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor, impact=impact))
 
 
 @incident.command("update")
@@ -217,13 +246,23 @@ def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | N
               "(skipping allowed); Resolved -> Investigating reopens.")
 @click.option("--note", default=None, help="What changed, for the timeline row.")
 @click.option("--time", "when", default=None, help="When it changed (default now).")
+@_impact_options
 @_write_options
 def incident_update(inc_id: str, status: str, note: str | None, when: str | None,
-                    actor: str | None, repo: Path | None, fmt: str) -> None:
-    """Change an incident's status (Monitoring also sets `mitigated` if unset)."""
+                    actor: str | None, repo: Path | None, fmt: str,
+                    impact: dict[str, Any]) -> None:
+    """Change an incident's status (Monitoring also sets `mitigated` if unset), post a note, or
+    set impact fields (the same status with only impact options is allowed).
+
+    \b
+    Example:
+      agentops incident update INC-2026-11-24-001 --status Identified \\
+        --affected-services api,web --affected-users 120 --user-impact "checkout errors"
+    """
     from agentops.commands import incident as cmd
 
-    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor))
+    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor,
+                                 impact=impact))
 
 
 @incident.command("resolve")
@@ -235,17 +274,20 @@ def incident_update(inc_id: str, status: str, note: str | None, when: str | None
 @click.option("--root-cause-category", default=None, help="e.g. bad-config, capacity.")
 @click.option("--note", default=None, help="A note for the timeline row.")
 @click.option("--time", "when", default=None, help="When it was resolved (default now).")
+@_impact_options
 @_write_options
 def incident_resolve(inc_id: str, root_cause: str | None, resolution: str | None,
                      lessons: str | None, root_cause_category: str | None, note: str | None,
-                     when: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+                     when: str | None, actor: str | None, repo: Path | None, fmt: str,
+                     impact: dict[str, Any]) -> None:
     """Resolve an incident and write the post-incident record: lessons to MEMORY, and a
     TROUBLESHOOTING entry for a new problem type (or the known one linked)."""
     from agentops.commands import incident as cmd
 
     _emit_change(fmt, cmd.resolve(
         repo, inc_id, time=when, actor=actor, note=note, root_cause=root_cause,
-        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category))
+        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category,
+        impact=impact))
 
 
 @incident.group("followup")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from report_helpers import (
@@ -59,8 +60,83 @@ def test_recorded_incident_with_time_has_its_mttr_from_the_ledger(repo: Path) ->
     data = agentops_json(repo, "stats", "--now", iso(T0 + minutes(90)))
     high = severity(data, "HIGH")
     assert (high["count"], high["mttr"]["n"]) == (1, 0)
-    # still open: its outage runs to --now
-    assert data["months"][0]["downtime_s"] == 90 * 60.0
+    # a deletion is drift, not an outage: no downtime while it stays open
+    assert data["months"][0]["downtime_s"] == 0.0
+
+
+def month_of(data: dict[str, Any], month: str) -> dict[str, Any]:
+    return next(m for m in data["months"] if m["month"] == month)
+
+
+def test_a_denied_approval_open_three_hours_leaves_the_month_at_100_percent(repo: Path) -> None:
+    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0))
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    assert data["incidents"] == 1
+    november = month_of(data, "2026-11")
+    assert (november["downtime_s"], november["uptime"], november["meets_target"]) == (
+        0.0, "100.00%", True)
+
+
+def test_43_minutes_of_node_outage_in_a_30_day_month_gives_99_90(repo: Path) -> None:
+    for etype, minute in (("node.notready", 0), ("node.ready", 43)):
+        out = agentops(repo, "record", "event", "-f", f"type={etype}", "-f", "cluster=eu-1",
+                       "-f", "kind=Node", "-f", "name=node-a", "--time", iso(T0 + minutes(minute)))
+        assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=40)))
+    november = month_of(data, "2026-11")
+    assert (november["downtime_s"], november["uptime"], november["meets_target"]) == (
+        43 * 60.0, "99.90%", True)
+    assert any("Denied approvals, agent failures, drift" in d for d in data["definitions"])
+
+
+def test_a_failed_production_deployment_is_an_outage_by_its_rule(repo: Path) -> None:
+    for status, minute in (("failed", 0), ("succeeded", 20)):
+        out = agentops(repo, "record", "deployment", "-f", f"status={status}", "-e", "production",
+                       "-f", "service=api", "-f", "namespace=shop-prod",
+                       "--time", iso(T0 + minutes(minute)))
+        assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    assert month_of(data, "2026-11")["downtime_s"] == 20 * 60.0
+
+
+def test_downtime_minutes_override_the_interval_and_make_an_outage(repo: Path) -> None:
+    # an approval incident is no outage, but a person saying 12 minutes of downtime wins
+    add(repo, incident(1, T0, resolved=T0 + minutes(90), downtime_minutes=12),
+        incident(2, T0 + minutes(200), resolved=T0 + minutes(260), category="CLUSTER_FAILURE",
+                 downtime_minutes=0))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    assert month_of(data, "2026-11")["downtime_s"] == 12 * 60.0
+
+
+def test_availability_samples_feed_the_months_downtime(repo: Path) -> None:
+    # a node down 30 minutes by its up/down samples
+    for up, minute in (("false", 0), ("true", 30)):
+        out = agentops(repo, "record", "availability", "-f", f"up={up}", "-f", "cluster=eu-1",
+                       "-f", "name=node-b", "--time", iso(T0 + minutes(minute)))
+        assert out.returncode == 0, out.stderr
+    # above target (no incident), yet 0.05% of two hours is measured downtime
+    out = agentops(repo, "record", "availability", "-f", "ratio=0.9995", "-f", "window=2h",
+                   "-f", "cluster=eu-2", "--time", iso(T0 + timedelta(days=1)))
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
+    # 30 minutes down (the incident the samples opened covers the same span) + 3.6 s
+    assert month_of(data, "2026-11")["downtime_s"] == 30 * 60.0 + 3.6
+
+
+def test_policy_outage_flags_change_what_counts(repo: Path) -> None:
+    policy = repo / "rules" / "policy.yaml"
+    policy.write_text(policy.read_text().replace(
+        "outage_categories: [CLUSTER_FAILURE]",
+        "outage_categories: [CLUSTER_FAILURE, AUTOMATION_FAILURE]"))
+    git(repo, "add", "rules/policy.yaml")
+    git(repo, "commit", "-qm", "approvals are outages here")
+    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0))
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    assert month_of(data, "2026-11")["downtime_s"] == 3 * 3600.0
 
 
 def test_overlapping_outages_count_their_overlap_once(repo: Path) -> None:
@@ -68,15 +144,16 @@ def test_overlapping_outages_count_their_overlap_once(repo: Path) -> None:
     a_start = T0 + minutes(60)
     add(repo,
         incident(1, a_start + minutes(5), impact_started=a_start, mitigated=a_start + minutes(30),
-                 resolved=a_start + minutes(40)),
-        incident(2, a_start + minutes(20), resolved=a_start + minutes(50)))
+                 resolved=a_start + minutes(40), category="CLUSTER_FAILURE"),
+        incident(2, a_start + minutes(20), resolved=a_start + minutes(50),
+                 category="CLUSTER_FAILURE"))
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
     assert [(m["month"], m["downtime_s"]) for m in data["months"]] == [("2026-11", 3000.0)]
 
 
 def test_an_outage_across_a_month_boundary_is_split(repo: Path) -> None:
     start = datetime(2026, 10, 31, 23, 50, tzinfo=UTC)
-    add(repo, incident(1, start, resolved=start + minutes(30)))
+    add(repo, incident(1, start, resolved=start + minutes(30), category="CLUSTER_FAILURE"))
     data = agentops_json(repo, "stats", "--now", iso(start + timedelta(days=2)))
     assert [(m["month"], m["downtime_s"], m["incidents"]) for m in data["months"]] == [
         ("2026-10", 600.0, 1), ("2026-11", 1200.0, 0)]
@@ -87,7 +164,7 @@ def test_an_outage_across_a_month_boundary_is_split(repo: Path) -> None:
 def test_a_30_day_month_with_43_minutes_of_downtime_shows_99_90(
         repo: Path, down: int, shown: str, verdict: str) -> None:
     add(repo, incident(1, T0, severity="CRITICAL", acknowledged=T0 + minutes(min(down, 1)),
-                       resolved=T0 + minutes(down)))
+                       resolved=T0 + minutes(down), category="CLUSTER_FAILURE"))
     out = agentops(repo, "stats", "--format", "md", "--now", iso(T0 + timedelta(days=40)))
     assert out.returncode == 0, out.stderr
     downtime = f"{down}m" if down else "0s"
@@ -174,7 +251,8 @@ def test_nearest_rank_percentiles() -> None:
 
 
 def test_open_incident_downtime_is_cut_at_now() -> None:
-    inc = Incident(id="INC-2026-11-02-001", uid="u1", title="t", detected=T0)
+    inc = Incident(id="INC-2026-11-02-001", uid="u1", title="t", detected=T0,
+                   category="CLUSTER_FAILURE")
     figures = stats.compute([inc], sla=Sla(), now=T0 + minutes(10))
     assert figures.months[0].downtime == minutes(10)
     assert stats.outage(inc, T0 - minutes(1)) is None

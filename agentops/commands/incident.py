@@ -11,7 +11,7 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,8 +20,9 @@ from typing import Any
 from agentops import lifecycle as lc
 from agentops.events import format_time
 from agentops.ledger import format as fmt
+from agentops.ledger.incidents import impact_values
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
-from agentops.ledger.safety import redact
+from agentops.ledger.safety import escape_inline, redact
 from agentops.paths import find_repo
 from agentops.pipeline import Context, commit_changes, transaction
 from agentops.policy.engine import OpenIncident
@@ -64,6 +65,18 @@ class Edit:
 
     def prose(self, text: str) -> str:
         return redact(text, self.ctx.ledger.patterns)
+
+    def impact(self, raw: Mapping[str, Any] | None, when: datetime) -> bool:
+        """Set the impact fields given (None and "" mean not given), with one timeline row."""
+        values = impact_values(raw or {}, where="impact",
+                               clean=lambda t: escape_inline(self.prose(t)))
+        changed = {k: v for k, v in values.items() if getattr(self.inc, k) != v}
+        if changed:
+            self.set(**changed)
+            shown = ", ".join(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, tuple) else v}"
+                              for k, v in changed.items())
+            self.row(when, f"Impact: {shown}")
+        return bool(changed)
 
 
 Step = Callable[[Edit], None]
@@ -108,7 +121,8 @@ def _by(actor: str | None, note: str | None) -> str:
 
 
 def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
-        actor: str | None, now: datetime | None = None) -> Change:
+        actor: str | None, now: datetime | None = None,
+        impact: Mapping[str, Any] | None = None) -> Change:
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
         if e.inc.acknowledged is not None:
@@ -117,15 +131,17 @@ def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
         lc.check_times(inc_id, lc.times_of(e.inc), {"acknowledged": when})
         e.set(acknowledged=when)
         e.row(when, "Acknowledged" + _by(actor, note))
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="ack", actor=actor, now=now, step=step)
 
 
 def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, time: str | None,
-           actor: str | None = None, now: datetime | None = None) -> Change:
+           actor: str | None = None, now: datetime | None = None,
+           impact: Mapping[str, Any] | None = None) -> Change:
     new = lc.normalize_status(status)
     if new == lc.RESOLVED:
-        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now)
+        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, impact=impact)
 
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
@@ -133,9 +149,13 @@ def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, tim
         if move == "reopen":
             _reopen(e, when, note, actor)
         elif move == "same" and not note:
-            raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an update")
+            if not e.impact(impact, when):
+                raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an "
+                                        "update (or an impact field that changes)")
+            return
         else:
             _advance(e, new, when, note, actor)
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="update", actor=actor, now=now, step=step)
 
@@ -169,7 +189,8 @@ def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> Non
 def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | None = None,
             note: str | None = None, root_cause: str | None = None,
             resolution: str | None = None, lessons: str | None = None,
-            root_cause_category: str | None = None, now: datetime | None = None) -> Change:
+            root_cause_category: str | None = None, now: datetime | None = None,
+            impact: Mapping[str, Any] | None = None) -> Change:
     from agentops.commands import postincident as post
 
     def step(e: Edit) -> None:
@@ -180,6 +201,7 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
                                     "with `incident update ID --status Investigating`)")
         lc.check_times(inc_id, lc.times_of(e.inc), {"resolved": when})
         e.set(status=lc.RESOLVED, resolved=when)
+        e.impact(impact, when)
         if root_cause_category:
             e.set(root_cause_category=root_cause_category.strip())
         post.fill_prose(e, root_cause=root_cause, resolution=resolution)

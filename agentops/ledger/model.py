@@ -29,6 +29,10 @@ CATEGORIES: Final = (
     "DATA_LOSS", "AUTOMATION_FAILURE", "CONFIGURATION_DRIFT",
 )
 MEMORY_STATUSES: Final = ("active", "superseded", "retired")
+# The impact fields of an incident: settable by `record --field`, the lifecycle commands and
+# the MCP tools; the first is a list, the next two whole numbers, the rest one-line text.
+IMPACT_FIELDS: Final = ("affected_services", "affected_users", "downtime_minutes",
+                        "user_impact", "scope", "detection_method")
 
 INCIDENT_ID_RE: Final = re.compile(r"^INC-(\d{4}-\d{2}-\d{2})-(\d{3,})\Z")
 TS_ID_RE: Final = re.compile(r"^TS-(\d{4,})\Z")
@@ -191,6 +195,15 @@ class Incident(NamedTuple):
     troubleshooting: str | None = None
     memory: tuple[str, ...] = ()
     root_cause_category: str | None = None
+    # Impact, as the seeds' incident summary asks for it. ``downtime_minutes`` given by a
+    # person overrides the interval computed from the times (and makes the incident count as
+    # an outage, see ``agentops.report.stats.is_outage``).
+    affected_services: tuple[str, ...] = ()
+    user_impact: str | None = None
+    scope: str | None = None
+    affected_users: int | None = None
+    downtime_minutes: int | None = None
+    detection_method: str | None = None
     sections: Sections = _DEFAULT_SECTIONS["incident"]
 
     @property

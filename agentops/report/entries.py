@@ -24,7 +24,7 @@ from agentops.ledger import format as fmt
 from agentops.ledger.archive import incident_files
 from agentops.ledger.model import Entry, Kind
 
-CACHE_VERSION: Final = 3
+CACHE_VERSION: Final = 4  # 4: the incident impact fields
 
 
 def cache_path(gitdir: Path, kind: Kind) -> Path:

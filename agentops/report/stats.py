@@ -35,9 +35,20 @@ DEFINITIONS: Final = (
     "with at least 50% / 90% of values at or below it)."),
     ("Within target = share of resolved incidents whose MTTR is at most the severity's MTTR "
     "target (rules: severities.*.mttr)."),
+    ("Downtime counts only outages: incidents whose rule is marked `outage: true` in the "
+    "policy, or (rules without `outage:`) whose category is in sla.outage_categories "
+    "(CLUSTER_FAILURE by default; production deployment failures are marked outages by their "
+    "rules), or that have downtime_minutes set. Denied approvals, agent failures, drift and "
+    "other incidents are not outages."),
     ("Downtime = the union of outage intervals, each from impact started (or detected) to "
-    "mitigated (or resolved, or now while open); overlapping outages count once; every "
-    "incident counts as an outage; intervals are split at month boundaries (UTC)."),
+    "mitigated (or resolved, or now while open), or to impact start + downtime_minutes when "
+    "those are given (they override the times, 0 included); overlapping outages count once; "
+    "intervals are split at month boundaries (UTC)."),
+    ("Availability samples (availability.sample events in the journal) feed a month's "
+    "downtime where present: a down sample (up=false) counts until the next up sample of the "
+    "same subject, a ratio sample counts (1 - ratio) x its window (samples without a window "
+    "are not counted); the month's downtime is the larger of the sampled and the outage "
+    "downtime."),
     ("Uptime = 1 - downtime / the calendar month's actual minutes (28-31 days x 1440, the whole "
     "month even while it is running), rounded down to 0.01%; the target is sla.availability_"
     "target (99.9% allows 43.2 min in a 30-day month, 44.6 min in a 31-day month)."),
@@ -112,14 +123,15 @@ class Stats:
 
 
 def compute(incidents: Iterable[Incident], *, sla: Sla, now: datetime,
-            since: datetime | None = None, until: datetime | None = None) -> Stats:
+            since: datetime | None = None, until: datetime | None = None,
+            samples: Sequence[Sample] = ()) -> Stats:
     """Every figure of ``agentops stats`` for the incidents detected in [since, until)."""
     chosen = [i for i in incidents if _selected(i, since, until)]
     return Stats(
         now=now, since=since, until=until, total=len(chosen),
         availability_target=sla.availability_target,
         severities=tuple(_severity_row(s, chosen, sla) for s in ORDER),
-        months=_months(chosen, sla=sla, now=now, since=since, until=until),
+        months=_months(chosen, sla=sla, now=now, since=since, until=until, samples=samples),
         categories=_counts(i.category for i in chosen),
         root_causes=_counts(i.root_cause_category or "(not set)" for i in chosen),
         repeats=repeats(chosen),
@@ -183,13 +195,65 @@ def _by_detection(inc: Incident) -> tuple[datetime, str]:
 # --- downtime ----------------------------------------------------------------------------------
 
 
+def is_outage(inc: Incident, sla: Sla) -> bool:
+    """Whether the incident took something down: downtime minutes given, its rule's
+    ``outage:`` flag, or else its category in ``sla.outage_categories``."""
+    if inc.downtime_minutes is not None:
+        return True
+    if inc.rule is not None and inc.rule in sla.outage_rules:
+        return sla.outage_rules[inc.rule]
+    return inc.category in sla.outage_categories
+
+
 def outage(inc: Incident, now: datetime) -> tuple[datetime, datetime] | None:
-    """[impact started or detected, mitigated or resolved or now], cut at ``now``."""
+    """[impact started or detected, mitigated or resolved or now], cut at ``now``; with
+    ``downtime_minutes`` given, [start, start + those minutes] instead."""
     start = inc.impact_started or inc.detected
     if start is None:
         return None
-    end = min(inc.mitigated or inc.resolved or now, now)
+    if inc.downtime_minutes is not None:
+        end = min(start + timedelta(minutes=inc.downtime_minutes), now)
+    else:
+        end = min(inc.mitigated or inc.resolved or now, now)
     return (start, end) if end > start else None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One availability sample: up or down (``up``), or a ratio over a window."""
+
+    time: datetime
+    subject: str
+    up: bool | None = None
+    ratio: float | None = None
+    window: timedelta | None = None
+
+
+def sampled_downtime(samples: Iterable[Sample], now: datetime) -> dict[Month, timedelta]:
+    """Downtime by month as the samples measure it (see DEFINITIONS)."""
+    by_subject: dict[str, list[Sample]] = defaultdict(list)
+    out: dict[Month, timedelta] = defaultdict(timedelta)
+    seen: set[Month] = set()
+    for sample in samples:
+        seen.add(month_of(sample.time))
+        if sample.up is not None:
+            by_subject[sample.subject].append(sample)
+        elif sample.ratio is not None and sample.window is not None:
+            out[month_of(sample.time)] += max(0.0, 1 - sample.ratio) * sample.window
+    spans = []
+    for series in by_subject.values():
+        series.sort(key=lambda x: x.time)
+        for n, sample in enumerate(series):
+            if sample.up is False:
+                ups = [x.time for x in series[n + 1:] if x.up]
+                end = min(ups[0] if ups else now, now)
+                if end > sample.time:
+                    spans.append((sample.time, end))
+    for month, down in downtime_by_month(spans).items():
+        out[month] += down
+    for month in seen:
+        out.setdefault(month, timedelta())
+    return dict(out)
 
 
 def union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -239,9 +303,15 @@ def _clip(span: tuple[datetime, datetime] | None, since: datetime | None,
 
 
 def _months(incidents: Sequence[Incident], *, sla: Sla, now: datetime,
-            since: datetime | None, until: datetime | None) -> tuple[MonthRow, ...]:
-    spans = [s for i in incidents if (s := _clip(outage(i, now), since, until)) is not None]
+            since: datetime | None, until: datetime | None,
+            samples: Sequence[Sample] = ()) -> tuple[MonthRow, ...]:
+    spans = [s for i in incidents if is_outage(i, sla)
+             and (s := _clip(outage(i, now), since, until)) is not None]
     down = downtime_by_month(spans)
+    chosen = [x for x in samples if (since is None or x.time >= since)
+              and (until is None or x.time < until)]
+    for month, sampled in sampled_downtime(chosen, now).items():
+        down[month] = max(down.get(month, timedelta()), sampled)
     detected = [month_of(d) for i in incidents if (d := detected_at(i)) is not None]
     crit = Counter(month_of(d) for i in incidents
                    if i.severity in ("CRITICAL", "HIGH") and (d := detected_at(i)) is not None)
@@ -273,6 +343,7 @@ def _month_range(seen: Sequence[Month], since: datetime | None, until: datetime 
 def _month_row(month: Month, count: int, critical_high: int, down: timedelta,
                target: float) -> MonthRow:
     total = month_start(next_month(month)) - month_start(month)
+    down = min(down, total)
     total_us, down_us = _micros(total), _micros(down)
     allowed = (1 - Fraction(str(target))) * total_us
     return MonthRow(
