@@ -90,6 +90,7 @@ LAZY_COMMANDS = {
     "init": "init",
     "lint": "lint",
     "mcp": "mcp",
+    "postmortem": "postmortem",
     "recall": "recall",
     "rules": "rules",
     "schema": "schema",

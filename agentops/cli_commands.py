@@ -396,6 +396,40 @@ def stats(since: str | None, until: str | None, now: str | None, fmt: str, write
     click.echo(cmd.render(result, fmt))
 
 
+@click.command("postmortem")
+@click.argument("inc_id", metavar="ID")
+@click.option("--status", default=None, metavar="STATUS",
+              help="Move the review: draft, in-review or reviewed (In review schedules the "
+              "incident's review, Reviewed marks it done).")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="@NAME",
+              help="A reviewer to record (repeatable); In review and Reviewed need one.")
+@click.option("--template", type=click.Choice(["seeds", "google-sre"]), default=None,
+              help="For a new post-mortem: the template (default: the policy's "
+              "postmortem.template).")
+@_write_options
+def postmortem(inc_id: str, status: str | None, reviewers: tuple[str, ...],
+               template: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Write postmortems/ID.md from the incident, or refresh it, in one commit.
+
+    The first run pre-fills the template from the incident (summary with severity, duration,
+    affected services and impact; timeline; root cause; resolution; action items with owners
+    and due dates; TROUBLESHOOTING and MEMORY links; the review questions). Later runs
+    re-render only the parts between agentops:postmortem markers (facts, timeline, action
+    items, links): text people wrote is never rewritten.
+
+    \b
+    Examples:
+      agentops postmortem INC-2026-11-24-001
+      agentops postmortem INC-2026-11-24-001 --status in-review --reviewer @alice
+      agentops postmortem INC-2026-11-24-001 --status reviewed
+    """
+    from agentops.commands import postmortem as cmd
+
+    result = cmd.postmortem(repo, inc_id, status=status, reviewers=reviewers,
+                            template=template, actor=actor)
+    emit(fmt, result, cmd.as_text(result))
+
+
 @click.command("check")
 @click.option("--now", default=None, metavar="TIME", help="Check as of this time (default now).")
 @repo_option

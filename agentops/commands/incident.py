@@ -97,6 +97,11 @@ def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
     return Change(inc_id, action, status, sha, edit.fields, edit.extra)
 
 
+def load_entry(ctx: Context, inc_id: str) -> tuple[Incident, str]:
+    """One incident of INCIDENTS.md and its entry text, inside a transaction."""
+    return _load(ctx, inc_id)
+
+
 def _load(ctx: Context, inc_id: str) -> tuple[Incident, str]:
     if INCIDENT_ID_RE.match(inc_id) is None:
         raise lc.IncidentNotFoundError(f"{inc_id!r} is not an incident id "

@@ -81,6 +81,11 @@ class LedgerWriter:
         """Replace a whole file's text (e.g. a re-rendered stats block)."""
         self._set(kind, text)
 
+    def set_file(self, rel: str, text: str) -> None:
+        """Write a whole document of the ledger (a post-mortem) with the batch."""
+        self._texts[rel] = text
+        self._changed.add(rel)
+
     def entry(self, kind: str, entry_id: str) -> str:
         """One entry's text, found by its markers (LedgerError when absent)."""
         return self._entry(kind, entry_id)

@@ -68,7 +68,7 @@ POSTMORTEM_TEMPLATES = ("seeds", "google-sre")
 REPORT_INTERNAL = ("actors", "events", "links")
 REQUIREMENTS = (
     "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
-    "followups_have_owner_and_due", "review_for_high_critical",
+    "followups_have_owner_and_due", "review_for_high_critical", "postmortem_for_high_critical",
 )
 
 
