@@ -92,6 +92,7 @@ LAZY_COMMANDS = {
     "mcp": "mcp",
     "postmortem": "postmortem",
     "recall": "recall",
+    "report": "report",
     "rules": "rules",
     "schema": "schema",
     "serve": "serve",

@@ -430,6 +430,34 @@ def postmortem(inc_id: str, status: str | None, reviewers: tuple[str, ...],
     emit(fmt, result, cmd.as_text(result))
 
 
+@click.command("report")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Where to write the site (created if missing).")
+@click.option("--public", is_flag=True, help="Leave out what the policy marks internal "
+              "(report.internal: actors, raw event fields, internal links).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366),
+              help="Days shown in the availability bars and the recent incidents.")
+@click.option("--now", default=None, metavar="TIME", help="As of this time (default now).")
+@repo_option
+@format_option
+def report(out: Path, public: bool, days: int, now: str | None, repo: Path | None,
+           fmt: str) -> None:
+    """Write a static status and transparency site to DIR: index.html (current status, open
+    incidents, 90-day availability per service, monthly uptime with P0/P1 counts, MTTR per
+    severity against targets, recurring problems) and incidents/ID.html with each incident's
+    post-mortem. Self-contained HTML and SVG: no JavaScript, nothing from the network.
+
+    \b
+    Examples:
+      agentops report --out site
+      agentops report --out public --public   # for GitHub Pages; see docs/report.md
+    """
+    from agentops.commands import report as cmd
+
+    result = cmd.report(repo=repo, out=out, public=public, now=now, days=days)
+    emit(fmt, result, cmd.as_text(result))
+
+
 @click.command("check")
 @click.option("--now", default=None, metavar="TIME", help="Check as of this time (default now).")
 @repo_option
