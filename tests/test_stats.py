@@ -256,3 +256,59 @@ def test_open_incident_downtime_is_cut_at_now() -> None:
     figures = stats.compute([inc], sla=Sla(), now=T0 + minutes(10))
     assert figures.months[0].downtime == minutes(10)
     assert stats.outage(inc, T0 - minutes(1)) is None
+
+
+# --- the tracker's dashboard ---------------------------------------------------------------------
+
+
+def test_dashboard_periods_recent_p0_p1_trend_and_top_problems() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
+    def inc(n: int, when: datetime, sev: str, ttr: float | None, **extra: Any) -> Incident:
+        resolved = when + minutes(ttr) if ttr is not None else None
+        return Incident(id=f"INC-{when.date().isoformat()}-{n:03d}", uid=f"u{n}", title="t",
+                        severity=sev, detected=when, resolved=resolved,
+                        status="Resolved" if resolved else "Investigating", **extra)
+    incidents = [
+        # this week (from Monday 23rd): a P0 node outage, 20 minutes, 300 users
+        inc(1, datetime(2026, 11, 24, 8, 0, tzinfo=UTC), "CRITICAL", 20,
+            category="CLUSTER_FAILURE", affected_users=300, troubleshooting="TS-0001"),
+        # this month: a P1 approval (no outage), 40 minutes, over its 30 minute target
+        inc(2, datetime(2026, 11, 3, 8, 0, tzinfo=UTC), "HIGH", 40, troubleshooting="TS-0001"),
+        # previous 30 days: P0 of 60 minutes, for the trend
+        inc(3, datetime(2026, 10, 20, 8, 0, tzinfo=UTC), "CRITICAL", 60,
+            troubleshooting="TS-0002"),
+        # this year, long ago: a third TS-0001 outside six months is not counted
+        inc(4, datetime(2026, 2, 1, 8, 0, tzinfo=UTC), "LOW", 100, troubleshooting="TS-0001",
+            affected_users=5),
+        inc(5, datetime(2026, 9, 1, 8, 0, tzinfo=UTC), "LOW", None, troubleshooting="TS-0002"),
+    ]
+    d = stats.compute(incidents, sla=Sla(), now=now,
+                      problems={"TS-0001": "Node NotReady"}).dashboard
+    assert d is not None
+    assert [(p.name, p.start.date().isoformat(), p.incidents, p.mttr, p.downtime,
+             p.affected_users) for p in d.periods] == [
+        ("This week", "2026-11-23", 1, minutes(20), minutes(20), 300),
+        ("This month", "2026-11-01", 2, minutes(30), minutes(20), 300),
+        ("Year to date", "2026-01-01", 5, minutes(55), minutes(20), 305)]
+    assert [(r.severity, r.count, r.resolved, r.within) for r in d.recent] == [
+        ("CRITICAL", 1, 1, 0), ("HIGH", 1, 1, 0)]
+    critical = next(t for t in d.trends if t.severity == "CRITICAL")
+    assert (critical.current.mean, critical.previous.mean) == (minutes(20), minutes(60))
+    assert critical.change == pytest.approx(-2 / 3)
+    assert [(p.id, p.title, p.incidents) for p in d.top_problems] == [
+        ("TS-0001", "Node NotReady", ("INC-2026-11-03-002", "INC-2026-11-24-001")),
+        ("TS-0002", "TS-0002", ("INC-2026-09-01-005", "INC-2026-10-20-003"))]
+    text = stats.to_text(stats.compute(incidents, sla=Sla(), now=now))
+    assert "CRITICAL  20m (n=1)     1h 00m (n=1)      faster 67%" in text
+    assert "AUTOMATION_FAILURE  4          80%" in text  # by category, with share
+
+
+def test_stats_json_has_the_dashboard(repo: Path) -> None:
+    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0), "-f", "affected_users=7")
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    periods = {p["name"]: p for p in data["dashboard"]["periods"]}
+    assert (periods["This month"]["incidents"], periods["This month"]["affected_users"],
+            periods["This month"]["downtime_s"]) == (1, 7, 0.0)
+    assert [r["severity"] for r in data["dashboard"]["last_30_days"]] == ["CRITICAL", "HIGH"]

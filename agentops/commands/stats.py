@@ -51,6 +51,14 @@ def incidents_of(text: str, root: Path) -> list[Incident]:
     return [e for e in found if isinstance(e, Incident)]
 
 
+def problem_titles(root: Path) -> dict[str, str]:
+    """TROUBLESHOOTING ids and titles, for the top recurring problems."""
+    from agentops.ledger.model import TroubleshootingEntry
+
+    found = entries.load_entries(root, "troubleshooting", gitdir=git.common_dir(root))
+    return {e.id: e.title for e in found if isinstance(e, TroubleshootingEntry)}
+
+
 def samples_of(root: Path) -> list[report.Sample]:
     """The availability samples of the journal, for the months' uptime."""
     from agentops.ledger import journal
@@ -94,7 +102,8 @@ def stats(*, repo: Path | None, since: str | None = None, until: str | None = No
     if not write:
         text = entries.read_ledger(root, "incident")
         figures = report.compute(incidents_of(text, root), sla=sla, now=when,
-                                 samples=samples_of(root), **window)
+                                 samples=samples_of(root), problems=problem_titles(root),
+                                 since=window["since"], until=window["until"])
         return {"stats": figures, "commit": None}
     return _write(root, sla, when, window)
 
@@ -106,7 +115,8 @@ def _write(root: Path, sla: Sla, now: datetime,
     with transaction(root, now=now) as ctx:
         text = ctx.ledger.text("incident")
         figures = report.compute(incidents_of(text, root), sla=sla, now=now,
-                                 samples=samples_of(root), **window)
+                                 samples=samples_of(root), problems=problem_titles(root),
+                                 since=window["since"], until=window["until"])
         new = fmt.set_stats_block(text, report.to_markdown(figures))
         sha = None
         if new != text:
