@@ -18,8 +18,9 @@ from agentops import fsutil, git
 from agentops.commands.stats import incidents_of, load_sla, parse_when, samples_of
 from agentops.ledger.model import TroubleshootingEntry
 from agentops.paths import find_repo
-from agentops.report import entries, site
+from agentops.report import site
 from agentops.report.postmortem import DIRECTORY
+from agentops.store import entries
 
 
 def report(*, repo: Path | None, out: Path, public: bool = False, now: str | None = None,

@@ -19,8 +19,8 @@ from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident
 from agentops.paths import RULES_DIR, find_repo
 from agentops.policy.model import Sla
-from agentops.report import entries
 from agentops.report import stats as report
+from agentops.store import entries
 
 RENDER = {"md": report.to_markdown, "text": report.to_text}
 
@@ -61,8 +61,8 @@ def problem_titles(root: Path) -> dict[str, str]:
 
 def samples_of(root: Path) -> list[report.Sample]:
     """The availability samples of the journal, for the months' uptime."""
-    from agentops.ledger import journal
-    from agentops.policy.loader import RuleError, parse_duration
+    from agentops.durations import seconds
+    from agentops.store import journal
 
     out = []
     for record in journal.read_containing(root, b'"availability.sample"'):
@@ -73,9 +73,10 @@ def samples_of(root: Path) -> list[report.Sample]:
         subject = event.get("subject") or {}
         try:
             when = parse_time(str(event.get("time")))
-            window = parse_duration(attrs["window"], "window") if "window" in attrs else None
-        except (AgentopsError, RuleError):
+        except AgentopsError:
             continue
+        span = seconds(str(attrs["window"])) if "window" in attrs else None
+        window = timedelta(seconds=span) if span is not None else None
         up, ratio = attrs.get("up"), attrs.get("ratio")
         if isinstance(up, str):
             up = {"true": True, "false": False, "1": True, "0": False}.get(up.lower())

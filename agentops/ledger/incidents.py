@@ -9,8 +9,9 @@ from typing import Any, Final
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import CATEGORIES, IMPACT_FIELDS, SEVERITIES, STATUSES, Incident
+from agentops.ledger.model import IMPACT_FIELDS, Incident
 from agentops.ledger.safety import escape_inline
+from agentops.vocabulary import CATEGORIES, SEVERITIES, STATUSES
 
 SUMMARY_PREFIX: Final = "**Severity:**"
 SEP: Final = " · "
