@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_helpers import agentops, git, init
+from cli_helpers import run_cli
+from report_helpers import git, init
 
 from agentops.ledger.model import FollowUp, Incident, template_sections, timeline_row
 from agentops.report import postmortem as pm
@@ -26,7 +27,7 @@ def repo(git_repo: Path) -> Path:
 
 
 def run(repo: Path, *args: str, code: int = 0) -> dict[str, Any]:
-    out = agentops(repo, *args, "--format", "json")
+    out = run_cli([*args, "--format", "json"], repo=repo)
     assert out.returncode == code, out.stdout + out.stderr
     return json.loads(out.stdout) if code == 0 else {"stderr": out.stderr}
 
@@ -59,7 +60,7 @@ def worked_high_incident(repo: Path) -> None:
 
 
 def findings(repo: Path, now: str) -> list[dict[str, Any]]:
-    out = agentops(repo, "check", "--now", now, "--format", "json")
+    out = run_cli(["check", "--now", now, "--format", "json"], repo=repo)
     assert out.returncode in (0, 1), out.stderr
     return json.loads(out.stdout)["findings"]  # type: ignore[no-any-return]
 
@@ -107,7 +108,7 @@ def test_worked_high_incident_gets_a_prefilled_postmortem_and_check_follows_it(
     shown = run(repo, "incident", "show", INC)
     assert shown["review_done"] is not None
     assert "Post-mortem reviewed by @carol, @dave" in [r["text"] for r in shown["timeline"]]
-    assert agentops(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
 
 
 def test_rerunning_refreshes_derived_parts_and_keeps_what_people_wrote(repo: Path) -> None:
@@ -155,14 +156,14 @@ def test_review_moves_that_make_no_sense_are_refused_and_write_nothing(repo: Pat
             (("--status", "reviewed", "--reviewer", "@a"), "resolve it before"),
             (("--status", "approved"), "is not one of Draft, In review, Reviewed"),
             (("--template", "google-sre"), "was written from the seeds template")):
-        out = agentops(repo, "postmortem", INC, *args)
+        out = run_cli(["postmortem", INC, *args], repo=repo)
         assert out.returncode == 1, out.stderr
         assert message in out.stderr
         assert head(repo) == before and git(repo, "status", "--porcelain") == ""
     run(repo, "postmortem", INC, "--status", "in-review", "--reviewer", "@a")
-    out = agentops(repo, "postmortem", INC, "--status", "draft")
+    out = run_cli(["postmortem", INC, "--status", "draft"], repo=repo)
     assert out.returncode == 1 and "not to Draft" in out.stderr
-    out = agentops(repo, "postmortem", "INC-2026-11-20-009")
+    out = run_cli(["postmortem", "INC-2026-11-20-009"], repo=repo)
     assert out.returncode == 1 and "not found" in out.stderr
 
 
@@ -184,7 +185,7 @@ def test_the_policy_selects_the_google_sre_template(repo: Path) -> None:
 def test_a_bad_template_in_the_policy_names_file_and_key(repo: Path) -> None:
     policy = repo / "rules" / "policy.yaml"
     policy.write_text(policy.read_text().replace("template: seeds", "template: five-whys"))
-    out = agentops(repo, "rules", "validate")
+    out = run_cli(["rules", "validate"], repo=repo)
     assert out.returncode == 1
     assert re.search(r"policy\.yaml:\d+: postmortem\.template: 'five-whys' is not one of "
                      r"seeds, google-sre", out.stdout + out.stderr), out.stdout + out.stderr

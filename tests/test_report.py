@@ -17,8 +17,9 @@ from typing import Any
 
 import html5lib
 import pytest
+from cli_helpers import run_cli
 from PIL import Image
-from report_helpers import agentops, git, init
+from report_helpers import git, init
 
 INC = "INC-2026-11-20-001"
 APPROVAL = "INC-2026-11-21-001"
@@ -28,7 +29,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium no
 
 
 def run(repo: Path, *args: str) -> dict[str, Any]:
-    out = agentops(repo, *args, "--format", "json")
+    out = run_cli([*args, "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 from report_helpers import (
     T0,
     add,
     add_archived,
-    agentops,
     agentops_json,
     git,
     incident,
@@ -54,8 +54,8 @@ def test_backdated_incidents_give_hand_computed_mtta_and_mttr(repo: Path) -> Non
 
 
 def test_recorded_incident_with_time_has_its_mttr_from_the_ledger(repo: Path) -> None:
-    out = agentops(repo, "record", "deletion", "-f", "resource=Deployment/checkout", "-e",
-                   "production", "-f", "namespace=prod", "--time", iso(T0))
+    out = run_cli(["record", "deletion", "-f", "resource=Deployment/checkout", "-e",
+                   "production", "-f", "namespace=prod", "--time", iso(T0)], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + minutes(90)))
     high = severity(data, "HIGH")
@@ -69,8 +69,8 @@ def month_of(data: dict[str, Any], month: str) -> dict[str, Any]:
 
 
 def test_a_denied_approval_open_three_hours_leaves_the_month_at_100_percent(repo: Path) -> None:
-    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
-                   "-f", "approver=alice", "--time", iso(T0))
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0)], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
     assert data["incidents"] == 1
@@ -81,8 +81,9 @@ def test_a_denied_approval_open_three_hours_leaves_the_month_at_100_percent(repo
 
 def test_43_minutes_of_node_outage_in_a_30_day_month_gives_99_90(repo: Path) -> None:
     for etype, minute in (("node.notready", 0), ("node.ready", 43)):
-        out = agentops(repo, "record", "event", "-f", f"type={etype}", "-f", "cluster=eu-1",
-                       "-f", "kind=Node", "-f", "name=node-a", "--time", iso(T0 + minutes(minute)))
+        out = run_cli(["record", "event", "-f", f"type={etype}", "-f", "cluster=eu-1",
+                       "-f", "kind=Node", "-f", "name=node-a", "--time",
+                       iso(T0 + minutes(minute))], repo=repo)
         assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=40)))
     november = month_of(data, "2026-11")
@@ -93,9 +94,9 @@ def test_43_minutes_of_node_outage_in_a_30_day_month_gives_99_90(repo: Path) -> 
 
 def test_a_failed_production_deployment_is_an_outage_by_its_rule(repo: Path) -> None:
     for status, minute in (("failed", 0), ("succeeded", 20)):
-        out = agentops(repo, "record", "deployment", "-f", f"status={status}", "-e", "production",
+        out = run_cli(["record", "deployment", "-f", f"status={status}", "-e", "production",
                        "-f", "service=api", "-f", "namespace=shop-prod",
-                       "--time", iso(T0 + minutes(minute)))
+                       "--time", iso(T0 + minutes(minute))], repo=repo)
         assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
     assert month_of(data, "2026-11")["downtime_s"] == 20 * 60.0
@@ -113,12 +114,12 @@ def test_downtime_minutes_override_the_interval_and_make_an_outage(repo: Path) -
 def test_availability_samples_feed_the_months_downtime(repo: Path) -> None:
     # a node down 30 minutes by its up/down samples
     for up, minute in (("false", 0), ("true", 30)):
-        out = agentops(repo, "record", "availability", "-f", f"up={up}", "-f", "cluster=eu-1",
-                       "-f", "name=node-b", "--time", iso(T0 + minutes(minute)))
+        out = run_cli(["record", "availability", "-f", f"up={up}", "-f", "cluster=eu-1",
+                       "-f", "name=node-b", "--time", iso(T0 + minutes(minute))], repo=repo)
         assert out.returncode == 0, out.stderr
     # above target (no incident), yet 0.05% of two hours is measured downtime
-    out = agentops(repo, "record", "availability", "-f", "ratio=0.9995", "-f", "window=2h",
-                   "-f", "cluster=eu-2", "--time", iso(T0 + timedelta(days=1)))
+    out = run_cli(["record", "availability", "-f", "ratio=0.9995", "-f", "window=2h",
+                   "-f", "cluster=eu-2", "--time", iso(T0 + timedelta(days=1))], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
     # 30 minutes down (the incident the samples opened covers the same span) + 3.6 s
@@ -132,8 +133,8 @@ def test_policy_outage_flags_change_what_counts(repo: Path) -> None:
         "outage_categories: [CLUSTER_FAILURE, AUTOMATION_FAILURE]"))
     git(repo, "add", "rules/policy.yaml")
     git(repo, "commit", "-qm", "approvals are outages here")
-    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
-                   "-f", "approver=alice", "--time", iso(T0))
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0)], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
     assert month_of(data, "2026-11")["downtime_s"] == 3 * 3600.0
@@ -165,7 +166,7 @@ def test_a_30_day_month_with_43_minutes_of_downtime_shows_99_90(
         repo: Path, down: int, shown: str, verdict: str) -> None:
     add(repo, incident(1, T0, severity="CRITICAL", acknowledged=T0 + minutes(min(down, 1)),
                        resolved=T0 + minutes(down), category="CLUSTER_FAILURE"))
-    out = agentops(repo, "stats", "--format", "md", "--now", iso(T0 + timedelta(days=40)))
+    out = run_cli(["stats", "--format", "md", "--now", iso(T0 + timedelta(days=40))], repo=repo)
     assert out.returncode == 0, out.stderr
     downtime = f"{down}m" if down else "0s"
     assert f"| 2026-11 | 1 | 1 | {downtime} | {shown} | {verdict} |" in out.stdout
@@ -180,7 +181,7 @@ def test_since_and_until_select_incidents_by_detection(repo: Path) -> None:
     one_day = agentops_json(repo, "stats", "--since", day, "--until", day, "--now", now)
     assert one_day["incidents"] == 1
     assert agentops_json(repo, "stats", "--since", day, "--now", now)["incidents"] == 2
-    out = agentops(repo, "stats", "--since", day, "--until", T0.date().isoformat())
+    out = run_cli(["stats", "--since", day, "--until", T0.date().isoformat()], repo=repo)
     assert out.returncode == 1 and "--since must be before --until" in out.stderr
 
 
@@ -201,7 +202,7 @@ def test_repeats_categories_and_definitions_are_reported(repo: Path) -> None:
     ]
     assert data["categories"] == {"DEPLOYMENT_FAILURE": 2, "AUTOMATION_FAILURE": 1}
     assert data["root_causes"] == {"(not set)": 2, "bad-config": 1}
-    text = agentops(repo, "stats", "--now", iso(T0 + timedelta(days=1))).stdout
+    text = run_cli(["stats", "--now", iso(T0 + timedelta(days=1))], repo=repo).stdout
     assert "Definitions" in text and "nearest-rank percentiles" in text
     assert "month's actual minutes" in text
 
@@ -233,10 +234,10 @@ def test_stats_write_puts_the_block_between_the_markers_in_one_commit(repo: Path
     assert git(repo, "status", "--porcelain") == ""
     text = (repo / "INCIDENTS.md").read_text()
     block = text.split(STATS_BEGIN + "\n", 1)[1].split(STATS_END, 1)[0]
-    expected = agentops(repo, "stats", "--format", "md", "--now", now).stdout
+    expected = run_cli(["stats", "--format", "md", "--now", now], repo=repo).stdout
     assert block == expected.rstrip("\n") + "\n"
     assert "| HIGH | 1 | 5m / 5m / 5m | 20m / 20m / 20m | < 30m | 100% (1/1) |" in block
-    lint = agentops(repo, "lint")
+    lint = run_cli(["lint"], repo=repo)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     # the same figures again: nothing to commit
     again = agentops_json(repo, "stats", "--write", "--now", now)
@@ -304,8 +305,8 @@ def test_dashboard_periods_recent_p0_p1_trend_and_top_problems() -> None:
 
 
 def test_stats_json_has_the_dashboard(repo: Path) -> None:
-    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", "action=migrate",
-                   "-f", "approver=alice", "--time", iso(T0), "-f", "affected_users=7")
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0), "-f", "affected_users=7"], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
     periods = {p["name"]: p for p in data["dashboard"]["periods"]}
