@@ -55,6 +55,7 @@ LAZY_COMMANDS = {
     "init": "init",
     "lint": "lint",
     "mcp": "mcp",
+    "notify": "notify",
     "postmortem": "postmortem",
     "recall": "recall",
     "report": "report",
