@@ -157,6 +157,11 @@ def _fire(
         verdict = _aggregate(state, trig, event)
         if verdict is not None:
             return [Decision(IGNORED, trig.name, reason=verdict)]
+    severity = trig.severity.of(event)
+    if severity is None:
+        return [Decision(IGNORED, trig.name, reason=(
+            f"severity {trig.severity.source(event) if trig.severity.source else None!r} "
+            "is informational: no incident"))]
     key = key_of(event)
     for silence in policy.silences:
         if silence.applies(event, trig.name, now):
@@ -171,11 +176,6 @@ def _fire(
         return [Decision(LATE, trig.name, key, done.incident, reason=(
             f"older than the resolution at {format_time(done.time)} already applied: "
             "not reopening"))]
-    severity = trig.severity.of(event)
-    if severity is None:
-        return [Decision(IGNORED, trig.name, reason=(
-            f"severity {trig.severity.source(event) if trig.severity.source else None!r} "
-            "is informational: no incident"))]
     opened.add(key)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
     problem = trig.problem(event)
