@@ -213,7 +213,7 @@ def test_environment_label_places_an_alert_in_production(repo: Path) -> None:
 def _run(conclusion: str, *, branch: str = "master", at: str, run_id: int = 30433642,
          attempt: int = 1) -> dict[str, Any]:
     body: dict[str, Any] = copy.deepcopy(
-        fixture("github", "octokit-workflow_run.completed.payload.json"))
+        fixture("github", "workflow_run.completed.json"))
     run = body["workflow_run"]
     run.update(conclusion=conclusion, head_branch=branch, updated_at=at, id=run_id,
                run_attempt=attempt)
