@@ -41,8 +41,8 @@ from agentops.policy.model import Policy
 from agentops.store import journal
 from agentops.store.state import Store
 from agentops.store.writer import LedgerWriter
+from agentops.vocabulary import LEDGER_FILES
 
-LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
 MAX_TRAILERS = 50
 
 
