@@ -31,13 +31,15 @@ MEMORY_STATUSES: Final = ("active", "superseded", "retired")
 # built-in table every severity read from an event goes through.
 NO_INCIDENT: Final = None
 SEVERITY_WORDS: Final[Mapping[str, str | None]] = {
+    **{alias.lower(): severity for alias, severity in SEVERITY_ALIASES.items()},
+    **{severity.lower(): severity for severity in SEVERITIES},
     "info": None, "informational": None, "none": None, "debug": None, "notice": None,
     "ok": None,
-    "low": "LOW", "warning": "LOW", "warn": "LOW", "minor": "LOW", "p3": "LOW", "p4": "LOW",
-    "medium": "MEDIUM", "moderate": "MEDIUM", "p2": "MEDIUM",
-    "high": "HIGH", "error": "HIGH", "err": "HIGH", "major": "HIGH", "p1": "HIGH",
-    "critical": "CRITICAL", "crit": "CRITICAL", "page": "CRITICAL", "fatal": "CRITICAL",
-    "emergency": "CRITICAL", "alert": "CRITICAL", "disaster": "CRITICAL", "p0": "CRITICAL",
+    "warning": "LOW", "warn": "LOW", "minor": "LOW", "p4": "LOW",
+    "moderate": "MEDIUM",
+    "error": "HIGH", "err": "HIGH", "major": "HIGH",
+    "crit": "CRITICAL", "page": "CRITICAL", "fatal": "CRITICAL", "emergency": "CRITICAL",
+    "alert": "CRITICAL", "disaster": "CRITICAL",
 }
 
 
@@ -56,8 +58,7 @@ def severity_of_word(
         return True, overrides[word]
     if word in SEVERITY_WORDS:
         return True, SEVERITY_WORDS[word]
-    upper = word.upper()
-    return (True, upper) if upper in SEVERITIES else (False, None)
+    return False, None
 
 
 def canonical_severity(value: str) -> str | None:
