@@ -11,7 +11,7 @@ import yaml
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
-from agentops.sources.argocd import body_from_application
+from agentops.sources.argocd import ArgoBody, body_from_application
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "shared" / "fixtures" / "argocd"
@@ -159,10 +159,12 @@ def test_notifications_configmap_defines_service_template_and_triggers() -> None
     assert "url" in yaml.safe_load(data["service.webhook.agentops"])
     template = yaml.safe_load(data["template.agentops-app"])
     body = template["webhook"]["agentops"]["body"]
-    for field in ("app", "namespace", "cluster", "revision", "sync_status", "health_status",
-                  "phase", "message", "trigger", "key", "finished_at", "app_namespace"):
+    for field in ArgoBody.__annotations__:
         assert f'"{field}":' in body
     for trigger in ("on-sync-failed", "on-health-degraded", "on-sync-succeeded", "on-deleted"):
         [rule] = yaml.safe_load(data[f"trigger.{trigger}"])
         assert rule["send"] == ["agentops-app"]
         assert trigger in body
+    # Healthy again is its own notification: it resolves a Degraded health incident.
+    [rule] = yaml.safe_load(data["trigger.on-health-recovered"])
+    assert rule["send"] == ["agentops-app"] and "'Healthy'" in rule["when"]
