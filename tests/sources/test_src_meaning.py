@@ -130,6 +130,10 @@ def test_late_firing_after_applied_resolution_is_a_timeline_row_not_a_reopen(rep
     assert incidents(repo, status="open") == []
     text = (repo / "INCIDENTS.md").read_text()
     assert "Late event alert.firing" in text and "not reopening" in text
+    # Written at the time it happened, so the timeline stays in order.
+    assert text.index("| 2026-11-24T09:40:00Z |") < text.index("Resolved by recovery event")
+    lint = agentops("lint", "--repo", str(repo))
+    assert lint.returncode == 0, lint.stdout + lint.stderr
     # A firing newer than the resolution is a new episode: it opens again.
     newer = hook(repo, "alertmanager", _kubesphere("firing", starts="2026-11-24T11:00:00Z"))
     assert actions(newer) == [["open"]]
@@ -148,6 +152,23 @@ def test_order_holds_within_one_batch_and_after_the_cache_is_deleted(repo: Path)
     older = _kubesphere("firing", starts="2026-11-24T09:59:00Z")
     assert actions(hook(repo, "alertmanager", older)) == [[]]
     assert incidents(repo) == []
+
+
+def test_ha_pair_sending_the_same_alert_is_one_incident_and_one_resolution(repo: Path) -> None:
+    firing = _kubesphere("firing", starts="2026-11-24T10:00:00Z")
+    assert actions(hook(repo, "alertmanager", firing)) == [["open"]]
+    # The peer's copy of the group, and its resolution with a slightly different endsAt.
+    peer = agentops("hook", "alertmanager", "-", "--repo", str(repo),
+                    stdin=json.dumps(firing).encode())
+    assert peer.returncode == 0 and "already recorded" in peer.stdout
+    ends = ("2026-11-24T10:30:00Z", "2026-11-24T10:30:04Z")
+    first = hook(repo, "alertmanager", _kubesphere("resolved", starts="2026-11-24T10:00:00Z",
+                                                   ends=ends[0]))
+    assert actions(first) == [["resolve"]]
+    peer = agentops("hook", "alertmanager", "-", "--repo", str(repo), stdin=json.dumps(
+        _kubesphere("resolved", starts="2026-11-24T10:00:00Z", ends=ends[1])).encode())
+    assert peer.returncode == 0 and "already recorded" in peer.stdout
+    assert [i["status"] for i in incidents(repo)] == ["Resolved"]
 
 
 # --- severities ----------------------------------------------------------------------------
