@@ -29,7 +29,6 @@ MEMORY_STATUSES: Final = ("active", "superseded", "retired")
 # syslog words), matched case-insensitively. ``None`` means "informational: no incident".
 # Rules may override any word under ``severity_aliases:`` (docs/rules.md); this is the one
 # built-in table every severity read from an event goes through.
-NO_INCIDENT: Final = None
 SEVERITY_WORDS: Final[Mapping[str, str | None]] = {
     **{alias.lower(): severity for alias, severity in SEVERITY_ALIASES.items()},
     **{severity.lower(): severity for severity in SEVERITIES},
