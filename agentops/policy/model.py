@@ -30,12 +30,11 @@ def compile_template(text: str, *, eager: bool = False, style: str = "key") -> T
     Keys (``style="key"``) render a missing value as ``-`` so they stay stable and readable,
     and then append the event's identity (:func:`identity`): a key with an empty part would
     otherwise collapse every event lacking that field into one incident. ``"plain"`` (problem
-    types) only writes the ``-``. ``"prose"`` templates
-    (titles, lessons) drop a missing value with the ``/`` or ``: `` that joined it, and a
-    value that repeats the one before it, so a title reads as a sentence ("Deployment of api
-    failed", never "Deployment of -/api", never "X: X"). Templates run for every matching
-    event, so each is compiled on first use (lazily: policy loading stays cheap for the
-    one-event ``record``).
+    types) only writes the ``-``. ``"prose"`` (titles, lessons) drops a missing value with the
+    ``/`` or ``: `` that joined it, and a value that repeats the one before it, so a title
+    reads as a sentence ("Deployment of api failed", never "Deployment of -/api", never
+    "X: X"). Templates run for every matching event, so each is compiled on first use
+    (lazily: policy loading stays cheap for the one-event ``record``).
     """
     if eager:
         return _compile_template(text, style=style)
