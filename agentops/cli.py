@@ -76,6 +76,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("Reports", "MTTA/MTTR, downtime and uptime, by category and cause."),
     "check": ("Reports", "Post-incident requirements and SLAs; exit 1 when overdue."),
     "recall": ("Reports", "What the ledgers know about an error, resource or command."),
+    "postmortem": ("Reports", "Write or move the postmortem document of an incident."),
+    "report": ("Reports", "Render a static status site: incidents, uptime, MTTR."),
     "rules": ("Policy", "Validate, test and explain the escalation policy."),
     "init": ("Maintenance", "Scaffold a repository: rules and the three ledgers."),
     "lint": ("Maintenance", "Check the ledgers, journal and rules; exit 1 on problems."),
@@ -129,6 +131,10 @@ def record(rtype: str | None, fields: tuple[str, ...], message: str, key: str | 
     error), availability (ratio or up, window), security (policy, resource, verdict), integrity
     (dataset, check, details), event (type=...), or any dotted event type. `agentops schema
     record TYPE` prints the fields of each; a misspelt or missing field is an error.
+
+    Impact fields become the incident's when the event opens one: affected_services (comma
+    list), affected_users, downtime_minutes (overrides the computed downtime), user_impact,
+    scope, detection_method; e.g. -f affected_services=api,web -f affected_users=120.
 
     \b
     Examples:

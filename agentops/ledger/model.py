@@ -17,7 +17,13 @@ from typing import Final, NamedTuple, TypeAlias
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
-from agentops.vocabulary import KINDS, LEDGER_KINDS, Kind, canonical_severity, severity_help
+from agentops.vocabulary import (
+    KINDS,
+    LEDGER_KINDS,
+    Kind,
+    canonical_severity,
+    severity_help,
+)
 
 ID_RES: Final[Mapping[str, re.Pattern[str]]] = {
     name: k.id_pattern for name, k in LEDGER_KINDS.items()
@@ -179,6 +185,15 @@ class Incident(NamedTuple):
     troubleshooting: str | None = None
     memory: tuple[str, ...] = ()
     root_cause_category: str | None = None
+    # Impact, as the seeds' incident summary asks for it. ``downtime_minutes`` given by a
+    # person overrides the interval computed from the times (and makes the incident count as
+    # an outage, see ``agentops.report.stats.is_outage``).
+    affected_services: tuple[str, ...] = ()
+    user_impact: str | None = None
+    scope: str | None = None
+    affected_users: int | None = None
+    downtime_minutes: int | None = None
+    detection_method: str | None = None
     sections: Sections = _DEFAULT_SECTIONS["incident"]
 
     @property
