@@ -529,7 +529,7 @@ def test_record_fields_set_the_impact_of_the_incident_they_open(repo: Path) -> N
 def test_a_bad_impact_field_is_refused_before_anything_is_recorded(repo: Path) -> None:
     stderr = fails(repo, "record", "deployment", "-f", "status=failed", "-e", "production",
                    "-f", "service=api", "-f", "affected_users=many")
-    assert "--field.affected_users: expected a whole number >= 0, got 'many'" in stderr
+    assert "--field affected_users=many: expected a number" in stderr
 
 
 def test_lifecycle_commands_set_impact_fields_with_a_timeline_row(repo: Path) -> None:
