@@ -57,9 +57,11 @@ class Config(NamedTuple):
         """``Name <email>`` for an actor, or None to let git use the configured identity."""
         if not actor:
             return None
-        name = re.sub(r"[<>\n]", "", actor).strip() or "agent"
-        if "@" in name and " " not in name:
-            return f"{name.split('@')[0]} <{name}>"
+        # Never a malformed author line, whatever the actor says (intake refuses the worst).
+        name = re.sub(r"[<>\x00-\x1f\x7f-\x9f]", "", actor).strip() or "agent"
+        local = name.split("@")[0].strip()
+        if "@" in name and " " not in name and local:
+            return f"{local} <{name}>"
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "agent"
         return f"{name} <{slug}@{self.email_domain}>"
 

@@ -33,3 +33,11 @@ class LedgerError(AgentopsError):
 
 class RepoError(AgentopsError):
     """The target is not a usable agentops repository."""
+
+
+class TransientError(AgentopsError):
+    """The environment failed (a lock held too long, a full disk), not the input: retry."""
+
+
+class LockTimeout(TransientError):
+    """Another process held the repository lock for longer than we were willing to wait."""

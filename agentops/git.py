@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, NamedTuple, Self
 
-from agentops.errors import AgentopsError, RepoError
+from agentops.errors import AgentopsError, LockTimeout, RepoError
 
 FALLBACK_NAME = "agentops"
 FALLBACK_EMAIL = "agentops@localhost"
@@ -273,7 +273,7 @@ class RepoLock:
             holder = self.path.read_text().strip() or "unknown"
         except OSError:
             holder = "unknown"
-        return AgentopsError(
+        return LockTimeout(
             f"timed out after {self.timeout:g}s waiting for the agentops lock"
             f" held by pid {holder} ({self.path})"
         )

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from agentops.commands.stats import incidents_of, load_sla, parse_when
+from agentops.errors import AgentopsError
 from agentops.events import format_time
-from agentops.paths import find_repo
+from agentops.paths import DEAD_LETTER, SPOOL_SUBDIR, find_repo
 from agentops.report import check as report
 from agentops.report import entries
 
@@ -22,8 +23,32 @@ def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
     root = find_repo(repo)
     when = parse_when(now, where="--now") or datetime.now(UTC)
     incidents = incidents_of(entries.read_ledger(root, "incident"), root)
-    findings = report.check(incidents, sla=load_sla(root), now=when)
+    findings = report.check(incidents, sla=load_sla(root), now=when) + dead_letters(root)
     return {"ok": not findings, "now": when, "findings": findings}
+
+
+def dead_letters(root: Path) -> list[report.Finding]:
+    """Requests ``serve`` accepted but the pipeline kept refusing: nothing is lost, but a person
+    must look (fix the cause, then move the file back into the spool to retry it)."""
+    from agentops import git
+
+    try:
+        folder = git.common_dir(root) / SPOOL_SUBDIR / DEAD_LETTER
+        names = sorted(p for p in folder.iterdir() if p.suffix == ".json")
+    except (OSError, AgentopsError):
+        return []
+    out = []
+    for path in names:
+        try:
+            reason = path.with_suffix(".error").read_text(encoding="utf-8").strip()
+        except OSError:
+            reason = "no reason recorded"
+        first = reason.splitlines()[0] if reason else "no reason recorded"
+        out.append(report.Finding(
+            incident=path.name, requirement="dead_letter",
+            message=f"`serve` could not commit this request ({first}); fix the cause, then "
+                    f"move {path} back to {folder.parent}/ to retry it", deadline=None))
+    return out
 
 
 def as_json(result: dict[str, Any]) -> dict[str, Any]:

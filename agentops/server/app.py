@@ -110,7 +110,7 @@ class Receiver:
         reason = (
             "stopping" if not committer.alive else
             "draining the spool left by the previous run" if not committer.recovered else
-            f"commits failing: {committer.last_error}"
+            f"commits failing: {committer.last_error}"  # one line, bounded (one_line)
         )
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 
