@@ -11,6 +11,7 @@ from pathlib import Path
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident, template_sections
+from agentops.store.entries import incident_files
 
 AGENTOPS = [sys.executable, "-m", "agentops"]
 
@@ -49,7 +50,7 @@ def test_big_incidents_file_is_rotated_and_nothing_is_lost(git_repo: Path,
     assert out.returncode == 0, out.stderr
     main = (git_repo / "INCIDENTS.md").read_text()
     assert len(main) < archive.MAX_BYTES
-    archived = [i for p in archive.incident_files(git_repo)[1:] for i in ids(p.read_text())]
+    archived = [i for p in incident_files(git_repo)[1:] for i in ids(p.read_text())]
     assert archived, "nothing was archived"
     assert sorted(ids(main)[1:] + archived) == sorted(before)
     assert ids(main)[0].startswith("INC-20")  # the new incident stays in INCIDENTS.md
@@ -62,5 +63,5 @@ def test_big_incidents_file_is_rotated_and_nothing_is_lost(git_repo: Path,
     out = run(git_repo, "record", "deletion", "-f", "resource=Pod/b", "-f", "namespace=prod",
               "--time", "2025-01-01T12:00:00Z")
     assert out.returncode == 0, out.stderr
-    every = [i for p in archive.incident_files(git_repo) for i in ids(p.read_text())]
+    every = [i for p in incident_files(git_repo) for i in ids(p.read_text())]
     assert len(every) == len(set(every))

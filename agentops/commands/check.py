@@ -15,7 +15,7 @@ from agentops.errors import AgentopsError
 from agentops.events import format_time
 from agentops.paths import DEAD_LETTER, SPOOL_SUBDIR, find_repo
 from agentops.report import check as report
-from agentops.report import entries
+from agentops.store import entries
 
 
 def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:

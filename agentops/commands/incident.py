@@ -12,59 +12,18 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from agentops import lifecycle as lc
+from agentops.commands.incident_edit import Change, Edit
 from agentops.events import format_time
 from agentops.ledger import format as fmt
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
-from agentops.ledger.safety import redact
 from agentops.paths import find_repo
 from agentops.pipeline import Context, commit_changes, transaction
 from agentops.policy.engine import OpenIncident
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one lifecycle write did: the JSON an agent gets back."""
-
-    id: str
-    action: str
-    status: str
-    commit: str | None
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = {k: format_time(v) if isinstance(v, datetime) else v
-                  for k, v in self.fields.items()}
-        return {"id": self.id, "action": self.action, "status": self.status,
-                "fields": values, **self.extra, "commit": self.commit}
-
-
-@dataclass(slots=True)
-class Edit:
-    """One write in progress: the entry text and what the commit should say about it."""
-
-    ctx: Context
-    inc: Incident
-    text: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def set(self, **fields: Any) -> None:
-        self.text = fmt.update_fields(self.text, **fields)
-        self.fields.update(fields)
-
-    def row(self, when: datetime, text: str) -> None:
-        self.text = fmt.append_timeline(self.text, when, redact(text, self.ctx.ledger.patterns))
-
-    def prose(self, text: str) -> str:
-        return redact(text, self.ctx.ledger.patterns)
-
 
 Step = Callable[[Edit], None]
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
-from agentops.ledger import journal
 from agentops.ledger.model import Incident, Signature
 from agentops.ledger.safety import escape_block, escape_inline
+from agentops.store import journal
 
 if TYPE_CHECKING:
-    from agentops.commands.incident import Edit
+    from agentops.commands.incident_edit import Edit
     from agentops.pipeline import Context
 
 

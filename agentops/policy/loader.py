@@ -25,9 +25,6 @@ from agentops.policy.matchers import (
     split_match,
 )
 from agentops.policy.model import (
-    CATEGORIES,
-    SEVERITIES,
-    SEVERITY_ALIASES,
     WRITES,
     Aggregate,
     Environment,
@@ -41,6 +38,7 @@ from agentops.policy.model import (
     compile_template,
     template_fields,
 )
+from agentops.vocabulary import CATEGORIES, SEVERITIES, SEVERITY_ALIASES
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]

@@ -16,15 +16,9 @@ from typing import Any, NamedTuple
 
 from agentops.events import Event
 from agentops.policy.matchers import Predicate, getter
+from agentops.vocabulary import KINDS
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-SEVERITY_ALIASES = {"P3": "LOW", "P2": "MEDIUM", "P1": "HIGH", "P0": "CRITICAL"}
-CATEGORIES = (
-    "CLUSTER_FAILURE", "DEPLOYMENT_FAILURE", "SECURITY_INCIDENT", "PERFORMANCE_DEGRADATION",
-    "DATA_LOSS", "AUTOMATION_FAILURE", "CONFIGURATION_DRIFT",
-)
-STATUSES = ("Investigating", "Identified", "Monitoring", "Resolved")
-WRITES = ("incident", "troubleshooting", "memory")
+WRITES = KINDS  # what a trigger can write: one entry of each ledger kind
 _FIELD_RE = re.compile(r"\{([^{}]+)\}")
 
 Template = Callable[[Event], str]

@@ -31,7 +31,7 @@ from agentops.ledger.model import (
 )
 from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
 from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
-from agentops.state import Store
+from agentops.store.state import Store
 
 FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
          "memory": "MEMORY.md"}

@@ -14,8 +14,6 @@ from pathlib import Path
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, parse_time
 from agentops.ledger import format as fmt
-from agentops.ledger import journal
-from agentops.ledger.archive import incident_files
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
@@ -24,10 +22,12 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.ledger.writer import FILES
 from agentops.policy.engine import OpenIncident, observe
 from agentops.policy.model import Policy
-from agentops.state import Store
+from agentops.store import journal
+from agentops.store.entries import incident_files
+from agentops.store.state import Store
+from agentops.store.writer import FILES
 
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:

@@ -21,11 +21,17 @@ from typing import Any, Final
 from agentops import fsutil
 from agentops.errors import RepoError
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import incident_files
-from agentops.ledger.model import Entry, Kind
+from agentops.ledger.archive import ARCHIVE_DIR
+from agentops.ledger.model import Entry
+from agentops.vocabulary import LEDGER_KINDS, Kind
 
 CACHE_VERSION: Final = 3
 
+
+def incident_files(repo: Path) -> list[Path]:
+    """INCIDENTS.md then the archives, newest month first."""
+    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), reverse=True)
+    return [repo / LEDGER_KINDS["incident"].file_name, *archives]
 
 def cache_path(gitdir: Path, kind: Kind) -> Path:
     """``<git-common-dir>/agentops/entries-<kind>.pickle``."""
