@@ -9,7 +9,11 @@ as given: no newline translation, so ``render(parse(file)) == file`` holds byte 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterable
 from pathlib import Path
+
+from agentops.errors import RepoError
 
 
 def read_text(path: Path) -> str:
@@ -20,10 +24,35 @@ def read_text(path: Path) -> str:
         return ""
 
 
+def refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
+    """RepoError if any of ``paths`` (relative to ``root``), or a folder on the way to it, is a
+    symbolic link: git commits the link, not what it points to, so an entry written through it
+    would be acknowledged and never reach any commit."""
+    checked: set[Path] = set()
+    for rel in paths:
+        here = root
+        for part in Path(rel).parts:
+            here = here / part
+            if here in checked:
+                continue
+            checked.add(here)
+            try:
+                mode = os.lstat(here).st_mode
+            except FileNotFoundError:
+                break
+            if stat.S_ISLNK(mode):
+                raise RepoError(
+                    f"{here} is a symbolic link (to {os.readlink(here)}); git would commit the "
+                    "link, not the entries written through it. Replace it with the real file "
+                    f"(or folder) and retry")
+
+
 def atomic_write(path: Path, data: bytes | str, *, sync_dir: bool = True) -> None:
-    """Replace ``path`` with ``data`` so that it holds either the old or the new content."""
+    """Replace ``path`` with ``data`` so that it holds either the old or the new content.
+
+    A symbolic link is refused, never written through (see :func:`refuse_symlinks`)."""
     if path.is_symlink():
-        path = path.resolve()  # write through the link, keep the link itself
+        raise RepoError(f"{path} is a symbolic link; refusing to write through it")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     _make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -67,7 +96,13 @@ def append_durable(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         created = False
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        except OSError as exc:
+            if os.path.islink(path):
+                raise RepoError(f"{path} is a symbolic link; refusing to append through it") \
+                    from exc
+            raise
     try:
         _write_all(fd, data)
         os.fsync(fd)
