@@ -15,14 +15,14 @@ from agentops.store.writer import FILES
 
 def lint(*, repo: Path | None) -> dict[str, Any]:
     root = find_repo(repo)
-    problems: list[str] = []
+    problems: list[str] = _repository(root)
     for kind, name in FILES.items():
         path = root / name
         if not path.exists():
             problems.append(f"{name}: missing (run `agentops init`)")
             continue
         try:
-            found = fmt.lint(kind, path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            found = fmt.lint(kind, _read(path, name, problems))  # type: ignore[arg-type]
         except LedgerError as exc:
             found = [str(exc)]
         problems += [p if p.startswith(name) else f"{name}: {p}" for p in found]
@@ -40,6 +40,42 @@ def lint(*, repo: Path | None) -> dict[str, Any]:
         except InvalidRulesError as exc:
             problems += str(exc).splitlines()
     return {"repo": str(root), "ok": not problems, "problems": problems}
+
+
+def _read(path: Path, name: str, problems: list[str]) -> str:
+    """The file's text; CRLF line endings (a ``core.autocrlf`` checkout) are a problem, reported
+    once, and the rest is linted as if they were LF (``read_text`` would hide them)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if "\r" in text:
+        problems.append(
+            f"{name}: CRLF line endings (a core.autocrlf=true checkout?); every write will "
+            f"fail. Add `{name} text eol=lf` to .gitattributes (agentops init writes it), then "
+            f"`git rm --cached {name} && git checkout -- {name}`")
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def _repository(root: Path) -> list[str]:
+    """What the last writer left behind: a batch cut short, a stale lock, a symlinked file."""
+    from agentops import fsutil, git
+    from agentops.errors import AgentopsError
+    from agentops.pipeline import LEDGER_FILES, pending_note
+    from agentops.store.journal import JOURNAL_DIR
+
+    out: list[str] = []
+    try:
+        note = pending_note(root)
+        out += [f"{lock} (the next agentops command removes it)" for lock in git.stale_locks(root)]
+    except AgentopsError as exc:  # not a git repository: the file checks say enough
+        return [str(exc)]
+    if note is not None and not (note.get("pid") and git.is_alive(str(note["pid"]))):
+        out.append(f"an interrupted batch is pending recovery ({', '.join(map(str, note['paths']))}"
+                   "); the next agentops command restores those files from HEAD")
+    try:
+        fsutil.refuse_symlinks(root, (*LEDGER_FILES, JOURNAL_DIR))
+    except AgentopsError as exc:
+        out.append(str(exc))
+    return out
 
 
 def lint_text(result: dict[str, Any]) -> str:
