@@ -203,3 +203,34 @@ def test_detached_head_is_refused_unless_configured(repo: Path) -> None:
     config = repo / ".agentops" / "config.yaml"
     config.write_text(config.read_text() + "\ngit:\n  allow_detached_head: true\n")
     assert record(repo, "detached-ok").returncode == 0
+
+
+def test_init_pins_lf_so_an_autocrlf_clone_records_and_lints_clean(repo: Path,
+                                                                   tmp_path: Path) -> None:
+    assert "INCIDENTS.md text eol=lf" in (repo / ".gitattributes").read_text()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", str(repo), str(clone)],
+                   check=True)
+    git(clone, "config", "core.autocrlf", "true")
+    assert b"\r\n" not in (clone / "INCIDENTS.md").read_bytes()
+    assert record(clone, "crlf-clone").returncode == 0
+    assert agentops(clone, "lint").returncode == 0
+
+
+def test_lint_detects_crlf_and_init_repairs_the_attributes(repo: Path, tmp_path: Path) -> None:
+    git(repo, "rm", "-q", "--cached", ".gitattributes")
+    (repo / ".gitattributes").unlink()
+    git(repo, "commit", "-q", "-m", "no attributes")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", str(repo), str(clone)],
+                   check=True)
+    git(clone, "config", "core.autocrlf", "true")
+    lint = agentops(clone, "lint")
+    assert lint.returncode == 1 and "INCIDENTS.md: CRLF line endings" in lint.stdout
+    git(clone, "config", "user.name", "Test")
+    git(clone, "config", "user.email", "test@example.org")
+    assert agentops(clone, "init").returncode == 0
+    for name in ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md"):
+        (clone / name).unlink()
+        git(clone, "checkout", "--", name)
+    assert agentops(clone, "lint").returncode == 0

@@ -48,9 +48,9 @@ def _read(path: Path, name: str, problems: list[str]) -> str:
     text = path.read_bytes().decode("utf-8", errors="replace")
     if "\r" in text:
         problems.append(
-            f"{name}: CRLF line endings (a core.autocrlf=true checkout?); every write will "
-            f"fail. Add `{name} text eol=lf` to .gitattributes (agentops init writes it), then "
-            f"`git rm --cached {name} && git checkout -- {name}`")
+            f"{name}: CRLF line endings (a core.autocrlf=true checkout?). Run `agentops init` "
+            f"(it pins eol=lf in .gitattributes), commit or stash your edits, then "
+            f"`rm {name} && git checkout -- {name}`")
         text = text.replace("\r\n", "\n")
     return text
 
