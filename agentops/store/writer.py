@@ -29,7 +29,7 @@ from agentops.ledger.model import (
     template_sections,
     timeline_row,
 )
-from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
+from agentops.ledger.safety import escape_block, escape_inline, inline_code, redact, redact_obj
 from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
 from agentops.store.state import Store
 
@@ -203,7 +203,7 @@ class LedgerWriter:
         reported = f"Reported{who} via {escape_inline(event.source)} as `{event.type}`."
         row = timeline_row(event.time, escape_inline(
             f"Detected: {event.type} from {event.source}; opened by rule {d.rule}"))
-        logs = [f"- Event `{event.id}` ({event.type}, key `{escape_inline(event.key, 120)}`)"]
+        logs = [f"- Event `{event.id}` ({event.type}, key {inline_code(event.key, 120)})"]
         for name, value in list(event.attributes.items())[:20]:
             logs.append(f"- {escape_inline(str(name), 60)}: {escape_inline(_show(value), 160)}")
         return {
@@ -328,7 +328,7 @@ class LedgerWriter:
     def _symptoms(self, event: Event) -> str:
         lines = [f"- Event type `{event.type}`"]
         if event.attributes.get("reason"):
-            lines.append(f"- Reason `{escape_inline(str(event.attributes['reason']), 80)}`")
+            lines.append(f"- Reason {inline_code(str(event.attributes['reason']), 80)}")
         if event.message.strip():
             lines.append("- First message:\n\n" + escape_block(event.message))
         return "\n".join(lines)
