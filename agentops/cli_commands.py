@@ -88,7 +88,20 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
     emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
 
 
-@click.command("serve")
+def _sources_using(scheme: str) -> str:
+    return ", ".join(s.name for s in HOOK_SOURCES.values() if scheme in s.schemes)
+
+
+SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
+
+    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: {_sources_using("bearer")})
+    or AGENTOPS_<SOURCE>_HMAC_SECRET (hmac: {_sources_using("hmac")}), or their *_FILE variants.
+    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
+    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    """
+
+
+@click.command("serve", help=SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port, printed on start).")
@@ -101,13 +114,6 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
 @repo_option
 def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
           repo: Path | None) -> None:
-    """Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
-
-    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: alertmanager, argocd,
-    generic, flux) or AGENTOPS_<SOURCE>_HMAC_SECRET (flux, github), or their *_FILE variants.
-    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
-    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
-    """
     from agentops.server.run import serve as run_server
 
     run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,

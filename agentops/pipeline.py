@@ -46,13 +46,13 @@ from agentops.policy.model import Policy
 from agentops.store import journal
 from agentops.store.state import Store
 from agentops.store.writer import LedgerWriter
+from agentops.vocabulary import LEDGER_FILES
 
-LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
+MAX_TRAILERS = 50
 
 
 class CommitFailed(AgentopsError):
     """git refused the commit (a hook, signing, the disk); the work tree was put back."""
-MAX_TRAILERS = 50
 
 
 class Outcome(NamedTuple):

@@ -60,7 +60,7 @@ LEDGER_KINDS: Final[Mapping[str, LedgerKind]] = {
         "troubleshooting", "TROUBLESHOOTING.md", "TS", re.compile(r"^TS-(\d{4,})\Z")),
     "memory": LedgerKind("memory", "MEMORY.md", "MEM", re.compile(r"^MEM-(\d{4,})\Z")),
 }
-KINDS: Final = tuple(LEDGER_KINDS)
+KINDS: Final[tuple[Kind, ...]] = tuple(k.kind for k in LEDGER_KINDS.values())
 LEDGER_FILES: Final = tuple(k.file_name for k in LEDGER_KINDS.values())
 
 

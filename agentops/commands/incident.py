@@ -116,10 +116,10 @@ def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> Non
     e.set(status=lc.INVESTIGATING, resolved=None)
     e.row(when, "Reopened" + _by(actor, note))
     key = e.inc.dedup_key
-    if key and e.ctx.store.open.get(key) is None and e.inc.detected is not None:
-        e.ctx.store.open[key] = OpenIncident(
+    if key and e.inc.detected is not None:
+        e.ctx.store.reopen(OpenIncident(
             id=e.inc.id, rule=e.inc.rule or "", dedup_key=key, opened=e.inc.detected,
-            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences)
+            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences))
 
 
 # --- resolve ---------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ def _repository(root: Path) -> list[str]:
     """What the last writer left behind: a batch cut short, a stale lock, a symlinked file."""
     from agentops import fsutil, git
     from agentops.errors import AgentopsError
-    from agentops.pipeline import LEDGER_FILES, pending_note
+    from agentops.pipeline import pending_note
+    from agentops.vocabulary import LEDGER_FILES
     from agentops.store.journal import JOURNAL_DIR
 
     out: list[str] = []

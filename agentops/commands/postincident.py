@@ -137,7 +137,5 @@ def first_event(ctx: Context, event_id: str) -> Event | None:
 
 def close_open(e: Edit) -> None:
     """Forget the incident as open for its dedup key, so the next event opens a new one."""
-    key = e.inc.dedup_key
-    current = e.ctx.store.open.get(key) if key else None
-    if key and current is not None and current.id == e.inc.id:
-        e.ctx.store.open.pop(key, None)
+    if e.inc.dedup_key:
+        e.ctx.store.forget_open(e.inc.dedup_key, e.inc.id)

@@ -17,7 +17,7 @@ from typing import Final, NamedTuple, TypeAlias
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
-from agentops.vocabulary import LEDGER_KINDS, Kind, canonical_severity, severity_help
+from agentops.vocabulary import KINDS, LEDGER_KINDS, Kind, canonical_severity, severity_help
 
 ID_RES: Final[Mapping[str, re.Pattern[str]]] = {
     name: k.id_pattern for name, k in LEDGER_KINDS.items()
@@ -121,7 +121,7 @@ def _default_body(heading: str) -> str:
 # Sections are immutable, so one default instance per kind can be shared by every entry.
 _DEFAULT_SECTIONS: Final = {
     kind: template_sections(kind)
-    for kind in ("incident", "troubleshooting", "memory")
+    for kind in KINDS
 }
 
 

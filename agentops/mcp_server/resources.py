@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    from agentops.vocabulary import Kind
+from typing import Any, Final
 
 from agentops.mcp_server.rpc import INVALID_PARAMS, RpcError
+from agentops.vocabulary import LEDGER_KINDS, Kind
 
 INDEX_URI: Final = "agentops://memory/index"
 ENTRY_PREFIX: Final = "agentops://entry/"
 RESOURCE_NOT_FOUND: Final = -32002
-_PREFIXES: Final[dict[str, Kind]] = {"INC-": "incident", "TS-": "troubleshooting", "MEM-": "memory"}
+_PREFIXES: Final[dict[str, Kind]] = {k.id_prefix + "-": k.kind for k in LEDGER_KINDS.values()}
 
 
 def list_templates() -> dict[str, Any]:

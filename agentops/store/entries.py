@@ -46,11 +46,6 @@ def read_ledger(repo: Path, kind: Kind) -> str:
     return fsutil.read_text(path)
 
 
-def parse_entries(kind: Kind, text: str, *, cache: Path | None = None) -> list[Entry]:
-    """Every entry of one file, in file order; only entries not in ``cache`` are parsed."""
-    return parse_files(kind, [text], cache=cache)
-
-
 def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) -> list[Entry]:
     """Every entry of several files of one kind (INCIDENTS.md and its archives), in order."""
     raws = [r for text in texts for r in fmt.parse_file(kind, text).entries]

@@ -28,6 +28,7 @@ from agentops.store import journal
 from agentops.store.entries import incident_files
 from agentops.store.state import Store
 from agentops.store.writer import FILES
+from agentops.vocabulary import LEDGER_KINDS
 
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
@@ -69,7 +70,7 @@ def _troubleshooting(repo: Path, store: Store) -> None:
         assert isinstance(ts, TroubleshootingEntry)
         m = TS_ID_RE.match(ts.id)
         if m:
-            store.bump("TS", int(m.group(1)))
+            store.bump(LEDGER_KINDS["troubleshooting"].id_prefix, int(m.group(1)))
         store.problems[ts.problem or ts.title] = ts.id
 
 
@@ -78,7 +79,7 @@ def _memory(repo: Path, store: Store) -> None:
         assert isinstance(mem, MemoryEntry)
         m = MEM_ID_RE.match(mem.id)
         if m:
-            store.bump("MEM", int(m.group(1)))
+            store.bump(LEDGER_KINDS["memory"].id_prefix, int(m.group(1)))
         if mem.status == "active":
             store.lessons[mem.title.casefold()] = mem.id
 
