@@ -49,8 +49,11 @@ MAX_ACTOR = 200
 # and git would all fail on it later, after the event was acknowledged).
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Names (actor, source, environment, subject, key) end up in commit authors, trailers and
-# one-line markdown: no control characters at all, C0, DEL or C1.
-_NAME_BAD_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# one-line markdown: no control characters (C0, DEL, C1) and no invisible format characters
+# (zero-width, bidi overrides) that would make `git log` show another name than the real one.
+_NAME_BAD_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+    "\ud800-\udfff]")
 _NAME_FIELDS = ("source", "environment", "actor")
 
 EVENT_SCHEMA: dict[str, Any] = {
@@ -287,9 +290,11 @@ def check_text(value: str, where: str, *, name: bool = False) -> None:
     characters (a NUL or newline in an actor would break the commit author line)."""
     bad = (_NAME_BAD_RE if name else _SURROGATE_RE).search(value)
     if bad is not None:
-        what = "a lone surrogate" if bad.group(0) >= "\ud800" else "a control character"
+        char = bad.group(0)
+        what = ("a lone surrogate" if "\ud800" <= char <= "\udfff" else
+                "a control character" if char < "\xa0" else "an invisible format character")
         raise InvalidEventError(
-            f"{where}: contains {what} ({bad.group(0)!r} at offset {bad.start()})")
+            f"{where}: contains {what} ({char!r} at offset {bad.start()})")
 
 
 def check_actor(value: str | None, where: str = "event.actor") -> None:

@@ -60,8 +60,8 @@ def _repository(root: Path) -> list[str]:
     from agentops import fsutil, git
     from agentops.errors import AgentopsError
     from agentops.pipeline import pending_note
-    from agentops.vocabulary import LEDGER_FILES
     from agentops.store.journal import JOURNAL_DIR
+    from agentops.vocabulary import LEDGER_FILES
 
     out: list[str] = []
     try:

@@ -171,7 +171,7 @@ def _clean(text: str) -> str:
 
 def _replacement(match: re.Match[str]) -> str:
     char = match.group(0)
-    return "\ufffd" if char >= "\ud800" or char in _VISIBLE_AS_REPLACEMENT else ""
+    return "\ufffd" if "\ud800" <= char <= "\udfff" or char in _VISIBLE_AS_REPLACEMENT else ""
 
 
 def _neutralise_comments(text: str) -> str:
