@@ -72,7 +72,8 @@ def test_moderate_nesting_and_ordinary_anchors_still_load(tmp_path: Path) -> Non
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def explain(tmp_path: Path, rule: str, event: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def explain(tmp_path: Path, rule: str,
+            event: dict[str, object]) -> subprocess.CompletedProcess[str]:
     rules = tmp_path / "rules"
     rules.mkdir(exist_ok=True)
     (rules / "r.yaml").write_text(TRIGGER + rule)
