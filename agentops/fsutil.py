@@ -10,10 +10,37 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from agentops.errors import RepoError
+from agentops.errors import STORAGE_ERRNOS, RepoError, StorageError
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def storage(path: Path) -> Iterator[None]:
+    """Turn a full disk, a read-only filesystem or a permission error into StorageError naming
+    ``path`` (``os.write`` alone would not say which file), so the CLI can exit 1 with advice."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise StorageError(exc.filename or path, exc.errno, exc.strerror) from exc
+        raise
+
+
+def _names_path(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    @wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with storage(Path(str(args[0]))):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def read_text(path: Path) -> str:
@@ -47,6 +74,7 @@ def refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
                     f"(or folder) and retry")
 
 
+@_names_path
 def atomic_write(path: Path, data: bytes | str, *, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data`` so that it holds either the old or the new content.
 
@@ -75,6 +103,7 @@ def atomic_write_many(files: dict[Path, bytes | str]) -> None:
         _fsync_dir(folder)
 
 
+@_names_path
 def write_note(path: Path, data: bytes | str) -> None:
     """A small file written in place and fsynced, for notes whose torn form is harmless
     (the reader treats an unreadable note as absent)."""
@@ -88,6 +117,7 @@ def write_note(path: Path, data: bytes | str) -> None:
         os.close(fd)
 
 
+@_names_path
 def append_durable(path: Path, data: bytes) -> None:
     """Append ``data`` with one ``write`` call (so concurrent appends never interleave), fsync."""
     _make_dirs(path.parent)
