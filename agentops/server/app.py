@@ -8,6 +8,7 @@ gets a 4xx with the reason; only a failing spool (the disk) answers 503.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -45,6 +46,7 @@ class Receiver:
     auth: AuthPolicy
     metrics: Metrics
     max_body: int = MAX_BODY
+    body_timeout: float = 15.0  # seconds for the whole body, however slowly it trickles in
 
     async def hook(self, request: Request) -> Response:
         source = request.path_params["source"]
@@ -56,7 +58,11 @@ class Receiver:
         if not self.auth.check_headers(source, headers):
             return self._unauthorized(source)
         try:
-            body = await read_body(request, self.max_body)
+            async with asyncio.timeout(self.body_timeout):
+                body = await read_body(request, self.max_body)
+        except TimeoutError:
+            return self._reject(source, "timeout", 408,
+                                f"body not received within {self.body_timeout:g}s", close=True)
         except BodyTooLarge:
             return self._reject(source, "too_large", 413,
                                 f"body larger than {self.max_body} bytes", close=True)

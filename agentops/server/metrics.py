@@ -15,6 +15,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 REASONS = (
     "unauthorized", "too_large", "malformed", "invalid", "unknown_source", "spool_error",
+    "timeout", "overload",
 )
 
 
