@@ -45,6 +45,7 @@ TOP_FIELDS = (
 )
 MAX_MESSAGE = 64 * 1024
 MAX_ACTOR = 200
+MAX_NAME = 1024  # source, environment, subject fields, key: identifiers, not prose
 # Text that cannot be stored at all: a lone surrogate has no UTF-8 form (the spool, the journal
 # and git would all fail on it later, after the event was acknowledged).
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -265,6 +266,8 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
         raise InvalidEventError("event.key: expected a non-empty string")
     else:
         check_text(key, "event.key", name=True)
+        if len(key) > MAX_NAME:
+            raise InvalidEventError(f"event.key: longer than {MAX_NAME} characters")
     return Event(
         type=etype, time=when, source=source, subject=subject, environment=environment,
         actor=actor, message=message, attributes=dict(attributes), key=key, id=event_id(key),
@@ -282,6 +285,8 @@ def _text(
     if required and not value:
         raise InvalidEventError(f"event.{name}: must not be empty")
     check_text(value, f"event.{name}", name=name in _NAME_FIELDS)
+    if name in _NAME_FIELDS and len(value) > MAX_NAME:
+        raise InvalidEventError(f"event.{name}: longer than {MAX_NAME} characters")
     return value
 
 
@@ -324,6 +329,8 @@ def _subject(value: Any) -> Subject:
             raise InvalidEventError(f"event.subject.{name}: expected a string")
         if item is not None:
             check_text(item, f"event.subject.{name}", name=True)
+            if len(item) > MAX_NAME:
+                raise InvalidEventError(f"event.subject.{name}: longer than {MAX_NAME} characters")
     return Subject(**{k: value.get(k) for k in SUBJECT_FIELDS})
 
 

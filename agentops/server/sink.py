@@ -7,7 +7,8 @@ child per batch (``python -m agentops.server.sink REPO``, ~0.15 s to start, once
 keeps the request path free. The child reads events as JSON lines on stdin and prints one
 outcome per line. Its exit code says whose fault a failure was, in one line on stderr (never a
 traceback, which would end up in ``/readyz``): ``INVALID`` the events themselves (dead-letter
-at once), ``TRANSIENT`` the environment (lock, disk: retry), ``REFUSED`` anything else
+at once), ``TRANSIENT`` the environment (lock, disk, broken rules or ledger: retry),
+``REFUSED`` anything else
 (retried a bounded number of times, then dead-lettered).
 """
 
@@ -21,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentops.errors import AgentopsError, InvalidEventError, TransientError
+from agentops.errors import (
+    AgentopsError,
+    InvalidEventError,
+    InvalidRulesError,
+    LedgerError,
+    RepoError,
+    TransientError,
+)
 from agentops.events import Event, event_from_dict
 
 INVALID = 10  # exit code: the pipeline refused the events themselves
@@ -66,7 +74,9 @@ def main(argv: list[str]) -> int:
         outcomes = process(Path(argv[0]), events)
     except InvalidEventError as exc:
         return _fail(INVALID, exc)
-    except TransientError as exc:
+    except (TransientError, InvalidRulesError, RepoError, LedgerError) as exc:
+        # the environment: broken rules, a damaged ledger, a detached HEAD would refuse every
+        # request alike, so they wait for a person instead of being dead-lettered one by one
         return _fail(TRANSIENT, exc)
     except OSError as exc:
         return _fail(TRANSIENT if exc.errno in _TRANSIENT_ERRNOS else REFUSED, exc)
