@@ -256,6 +256,7 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     A ``pending`` note names the paths first, so that a crash anywhere in between is undone by
     the next run; the cache is saved as describing the new commit.
     """
+    check_actor(actor, "--actor")  # the lifecycle commands come here directly
     ctx.ledger.finish()
     paths = ctx.ledger.changed_paths()
     jpath = journal.journal_path(ctx.now)
