@@ -32,6 +32,7 @@ from agentops.events import Event, check_actor, format_time
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
+    LATE,
     OPEN,
     RECUR,
     RESOLVE,
@@ -105,6 +106,7 @@ class Context:
         self.store = Store(self.gitdir / "agentops" / "state.sqlite")
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
+        self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
 
@@ -189,6 +191,8 @@ def _one(ctx: Context, raw: Event) -> Outcome:
         return _outcome_from(seen["outcome"], _commit_of(ctx, seen), duplicate=True)
     decisions = decide(ctx.policy, ctx.store.state, event, ctx.now)
     ids, problems, touched = ctx.ledger.apply(event, decisions)
+    if ctx.policy.notifications is not None and touched["incidents"]:
+        _announce(ctx, touched["incidents"])
     observe(ctx.policy, ctx.store.state, event, decisions, ids=ids, problems=problems)
     outcome = _outcome(event, decisions, touched)
     ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
@@ -201,10 +205,18 @@ def _one(ctx: Context, raw: Event) -> Outcome:
     return outcome
 
 
+def _announce(ctx: Context, touched: list[tuple[str, str]]) -> None:
+    from agentops.notify.outbox import from_pipeline
+
+    assert ctx.policy.notifications is not None
+    ctx.outbox_lines += from_pipeline(ctx.ledger.text("incident"), touched,
+                                      notifications=ctx.policy.notifications, now=ctx.now)
+
+
 def _outcome(event: Event, decisions: tuple[Decision, ...],
              touched: dict[str, list[tuple[str, str]]]) -> Outcome:
     matched = tuple(dict.fromkeys(
-        d.rule for d in decisions if d.rule and d.action in (OPEN, RECUR, RESOLVE, SUPPRESSED)
+        d.rule for d in decisions if d.rule and d.action in (OPEN, RECUR, RESOLVE, LATE, SUPPRESSED)
     ))
     return Outcome(
         event_id=event.id, duplicate=False, matched=matched,
@@ -262,6 +274,10 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     jpath = journal.journal_path(ctx.now)
     if ctx.journal_lines:
         paths = [*paths, jpath]
+    if ctx.outbox_lines:
+        from agentops.notify.outbox import outbox_path
+
+        paths = [*paths, opath := outbox_path(ctx.now)]
     if not paths:
         ctx.store.discard()
         return None
@@ -272,6 +288,8 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
         ctx.ledger.write_all()
         if ctx.journal_lines:
             fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
+        if ctx.outbox_lines:
+            fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
         sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
                          author=ctx.config.author(actor))
     except BaseException as exc:
@@ -355,13 +373,13 @@ _Snapshot = dict[str, "bytes | int | None"]
 
 
 def _snapshot(repo: Path, paths: Sequence[str]) -> _Snapshot:
-    """What the batch is about to change: each ledger file's bytes, the journal's length
-    (it is only appended to), None for a file that does not exist yet."""
+    """What the batch is about to change: each ledger file's bytes, the length of the journal
+    and the outbox (``.jsonl``, only appended to), None for a file that does not exist yet."""
     out: _Snapshot = {}
     for path in paths:
         target = repo / path
         try:
-            out[path] = (target.stat().st_size if path.startswith(journal.JOURNAL_DIR)
+            out[path] = (target.stat().st_size if path.endswith(".jsonl")  # append-only
                          else target.read_bytes())
         except FileNotFoundError:
             out[path] = None

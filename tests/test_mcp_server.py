@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 from mcp import Client
-from mcp_client import agentops, call, call_error, drive, git, initialised
+from mcp_client import call, call_error, drive, git, initialised
 
 ATTEMPT = {"agent": "agent-9", "task": "migrate", "outcome": "failed", "error": "lock timeout"}
 TOOLS = ["record_event", "recall", "list_incidents", "show_incident", "update_incident",
@@ -96,6 +97,19 @@ def test_followup_and_check(repo: Path) -> None:
     assert checked["ok"] is False and checked["findings"]
 
 
+def test_update_incident_sets_impact_fields(repo: Path) -> None:
+    async def scenario(client: Client) -> Any:
+        inc = (await three_failures(client))[2]["incidents"][0]["id"]
+        await call(client, "update_incident", id=inc, action="ack", affected_users=40,
+                   affected_services=["migrator", "api"], user_impact="Migrations stalled",
+                   time="2026-11-24T08:05:00Z")
+        return await call(client, "show_incident", id=inc)
+
+    shown = drive(repo, scenario)
+    assert (shown["affected_users"], shown["affected_services"], shown["user_impact"]) == (
+        40, ["migrator", "api"], "Migrations stalled")
+
+
 MALFORMED: list[tuple[str, Any, str]] = [
     ("record_event", {"event": {"type": "Deployment Failed"}},
      "error: event.type: 'Deployment Failed' is not a dotted lower-case type like "
@@ -136,7 +150,7 @@ def test_malformed_arguments_are_a_tool_error_and_write_nothing(
 
 
 def test_tool_error_text_is_what_the_cli_prints(repo: Path) -> None:
-    cli = agentops(repo, "record", "attempt", "-f", "outcome=maybe")
+    cli = run_cli(["record", "attempt", "-f", "outcome=maybe"], repo=repo)
 
     async def scenario(client: Client) -> str:
         return await call_error(client, "record_event",

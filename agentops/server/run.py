@@ -27,7 +27,7 @@ import uvicorn
 
 from agentops import durations, git
 from agentops.errors import AgentopsError
-from agentops.paths import find_repo
+from agentops.paths import RULES_DIR, find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
 from agentops.server.auth import load_auth
 from agentops.server.committer import WINDOW, Committer, Sink
@@ -68,12 +68,18 @@ def serve(
     try:
         committer = Committer(spool, sink or SubprocessSink(root), metrics=(metrics := Metrics()),
                               window=window)
+        drainer = _drainer(root)
         receiver = Receiver(spool, committer, auth, metrics, max_body=max_body,
-                            body_timeout=read_timeout)
+                            body_timeout=read_timeout,
+                            notify_counts=drainer.counts if drainer else None)
         guard = ConnectionGuard(cap=max_connections or default_cap(), header_timeout=read_timeout,
                                 on_drop=lambda reason: metrics.count_rejected("any", reason))
-        _run(guarded_app(create_app(receiver), guard), host=host, port=port, seconds=seconds,
-             root=root, guard=guard)
+        try:
+            _run(guarded_app(create_app(receiver), guard), host=host, port=port,
+                 seconds=seconds, root=root, guard=guard)
+        finally:
+            if drainer is not None:
+                drainer.stop()
     finally:
         spool.close()
     if spool.depth():
@@ -81,6 +87,23 @@ def serve(
             f"stopped with {spool.depth()} requests still spooled (commits failing: "
             f"{committer.last_error}); they are committed on the next start"
         )
+
+
+def _drainer(root: Path) -> Any:
+    """The notification sender, a thread next to the committer, when the policy has routes."""
+    from agentops.policy.loader import load_policy
+
+    try:
+        policy = load_policy([root / RULES_DIR], base=root)
+    except AgentopsError:
+        return None  # the committer reports a broken policy; the sender waits for a restart
+    if policy.notifications is None:
+        return None
+    from agentops.notify.sender import Drainer
+
+    drainer = Drainer(root)
+    drainer.start()
+    return drainer
 
 
 def _run(app: Any, *, host: str, port: int, seconds: float | None, root: Path,

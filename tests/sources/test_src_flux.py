@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 from agentops.sources.flux import verify_signature
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "flux"
+FIXTURES = fixture_path("flux")
 KUSTOMIZATION = "notification-generic-Kustomization-ValidationFailed.json"
 HELMRELEASE = "notification-generic-HelmRelease-info-issue4453.json"
 
@@ -39,6 +39,7 @@ def test_error_severity_is_a_failed_deployment() -> None:
         "service/apps/webapp validation error: spec.type: Unsupported value: Ingress"
     )
     assert event.attributes == {
+        "identity": "apps/Kustomization/webapp",
         "reason": "ValidationFailed",
         "severity": "error",
         "revision": "main/731f7eaddfb6af01cb2173e18f0f75b0ba780ef1",

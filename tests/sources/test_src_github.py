@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 from agentops.sources.github import verify_signature
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github"
+FIXTURES = fixture_path("github")
 
 
 def loaded(name: str) -> dict[str, Any]:
@@ -112,7 +112,9 @@ def test_deployment_review_requested_is_approval_requested() -> None:
     assert event.type == "approval.requested"
     assert event.environment == "tst"
     assert event.actor == "ilmax"
-    assert event.attributes["action"] == "requested"
+    assert event.attributes["decision"] == "requested"
+    assert event.attributes["action"] == (
+        "deployment of Build pull_request 3 by @ilmax run #15 to tst")
     assert event.attributes["environment"] == "tst"
     assert event.attributes["reviewers"] == ["admins"]
     assert "approver" not in event.attributes
