@@ -14,24 +14,47 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from agentops import fsutil
 from agentops.errors import RepoError
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import ARCHIVE_DIR
-from agentops.ledger.model import Entry
+from agentops.ledger.archive import ARCHIVE_DIR, archive_name, legacy_name, name_order
+from agentops.ledger.files import find_line
+from agentops.ledger.markdown import begin_prefix
+from agentops.ledger.model import INCIDENT_ID_RE, Entry
 from agentops.vocabulary import LEDGER_KINDS, Kind
 
 CACHE_VERSION: Final = 3
 
 
 def incident_files(repo: Path) -> list[Path]:
-    """INCIDENTS.md then the archives, newest month first."""
-    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), reverse=True)
+    """INCIDENTS.md then the archive files, newest first: every file holding incidents.
+
+    ``lint``, ``stats``, ``check``, ``recall`` and ``incident list`` read incidents through this
+    one list (see :mod:`agentops.ledger.archive` for the layout).
+    """
+    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), key=lambda p: name_order(p.name),
+                      reverse=True)
     return [repo / LEDGER_KINDS["incident"].file_name, *archives]
+
+
+def locate_incident(repo: Path, inc_id: str, *,
+                    read: Callable[[str], str] | None = None) -> str | None:
+    """The repository-relative file holding an incident, or None: INCIDENTS.md, else the
+    archive file its id names, else the monthly archive of earlier versions. O(1) files."""
+    if not INCIDENT_ID_RE.match(inc_id):
+        return None
+    read = read or (lambda rel: fsutil.read_text(repo / rel))
+    main = LEDGER_KINDS["incident"].file_name
+    for rel in (main, archive_name(inc_id), legacy_name(inc_id)):
+        if rel != main and not (repo / rel).exists():
+            continue
+        if find_line(read(rel), begin_prefix("incident", inc_id)) >= 0:
+            return rel
+    return None
 
 def cache_path(gitdir: Path, kind: Kind) -> Path:
     """``<git-common-dir>/agentops/entries-<kind>.pickle``."""
