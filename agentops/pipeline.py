@@ -13,6 +13,8 @@ instant leaves either the old commit or the new one. The note is removed after t
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,6 +45,12 @@ from agentops.store.writer import LedgerWriter
 from agentops.vocabulary import LEDGER_FILES
 
 MAX_TRAILERS = 50
+# A batch commits at least every CHUNK_SECONDS of work (or CHUNK_EVENTS events), then lets go
+# of the repository lock for a moment, so a concurrent ``record`` waits seconds, not minutes.
+# AGENTOPS_CHUNK_EVENTS lowers the count (the tests use it to make several chunks).
+CHUNK_SECONDS = 2.0
+CHUNK_EVENTS = int(os.environ.get("AGENTOPS_CHUNK_EVENTS") or 5000)
+CHUNK_PAUSE = 0.15
 
 
 class Outcome(NamedTuple):
@@ -114,24 +122,40 @@ def process(
     """
     _require_initialised(repo)
     when = now or datetime.now(UTC)
-    with git.locked(repo):
-        recover(repo)
-        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
-        if config.push and not dry_run:
-            from agentops.push import push_with_replay
+    outcomes: list[Outcome] = []
+    rest = list(events)
+    while True:  # one chunk per lock: a big batch never makes a concurrent record wait long
+        with git.locked(repo):
+            recover(repo)
+            limit = None if dry_run else time.monotonic() + CHUNK_SECONDS
+            done, config = _batch(repo, rest, actor=actor, dry_run=dry_run, now=when,
+                                  until=limit)
+            if config.push and not dry_run:
+                from agentops.push import push_with_replay
 
-            replayed = push_with_replay(repo, config, lambda evs: _batch(
-                repo, evs, actor=actor, dry_run=False, now=when)[0])
-            outcomes = [replayed.get(o.event_id, o) for o in outcomes]
-    return outcomes
+                replayed = push_with_replay(repo, config, lambda evs: _batch(
+                    repo, evs, actor=actor, dry_run=False, now=when)[0])
+                done = [replayed.get(o.event_id, o) for o in done]
+        outcomes += done
+        rest = rest[len(done):]
+        if not rest:
+            return outcomes
+        time.sleep(CHUNK_PAUSE)  # the lock is polled: leave a waiting writer room to take it
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
-           now: datetime) -> tuple[list[Outcome], Config]:
+           now: datetime, until: float | None = None) -> tuple[list[Outcome], Config]:
+    """A prefix of ``events`` as one commit: all of them, or (with ``until``, a monotonic
+    deadline) as many as fit before it, at least one and at most ``CHUNK_EVENTS``."""
     ctx = Context(repo, now=now)
     try:
         ensure_current(ctx)
-        outcomes = [_one(ctx, event) for event in events]
+        outcomes = []
+        for event in events:
+            outcomes.append(_one(ctx, event))
+            if until is not None and (len(outcomes) >= CHUNK_EVENTS
+                                      or time.monotonic() >= until):
+                break
         if dry_run:
             ctx.store.discard()
             return outcomes, ctx.config

@@ -1,0 +1,61 @@
+"""Big batches stay linear and never starve other writers: an ingest commits in chunks and lets
+go of the repository lock between them, so a concurrent ``record`` gets in."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from cli_helpers import run_cli, run_process, start_process
+
+from agentops.store.entries import incident_files
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def storm(path: Path, count: int) -> None:
+    path.write_text("".join(json.dumps({
+        "type": "resource.deleted", "key": f"storm-{i}", "environment": "production",
+        "time": f"2026-11-24T08:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        "subject": {"namespace": "prod", "kind": "Pod", "name": f"p{i}"}}) + "\n"
+        for i in range(count)))
+
+
+def test_a_big_ingest_commits_in_chunks_and_a_concurrent_record_gets_in_between(
+        git_repo: Path, tmp_path: Path) -> None:
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    start = int(git(git_repo, "rev-list", "--count", "HEAD"))
+    storm(tmp_path / "events.jsonl", 2000)
+    ingest = start_process(["ingest", str(tmp_path / "events.jsonl")], repo=git_repo,
+                           env={"AGENTOPS_CHUNK_EVENTS": "200"})
+    try:
+        deadline = time.monotonic() + 120  # a wait for the first chunk, not a timing check
+        while int(git(git_repo, "rev-list", "--count", "HEAD")) == start:
+            assert ingest.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        out = run_process(["record", "deletion", "-f", "resource=Pod/other", "-f",
+                           "namespace=prod", "--key", "between", "--format", "json"],
+                          repo=git_repo)
+        assert out.returncode == 0, out.stderr
+        recorded = json.loads(out.stdout)["commit"]
+    finally:
+        assert ingest.wait(timeout=300) == 0, ingest.stderr.read() if ingest.stderr else ""
+    log = git(git_repo, "log", "--format=%H %s")
+    commits = [line.split(" ", 1) for line in log.splitlines()]
+    ingests = [sha for sha, subject in commits if subject.startswith("agentops: 200 events")]
+    assert len(ingests) == 10  # 2,000 events in chunks of 200
+    order = [sha for sha, _ in commits]
+    assert order.index(recorded) > order.index(ingests[0])  # ingest commits came after it
+    keys = [json.loads(line)["key"] for p in (git_repo / ".agentops/journal").glob("*.jsonl")
+            for line in p.read_text().splitlines()]
+    assert sorted(keys) == sorted([*(f"storm-{i}" for i in range(2000)), "between"])
+    ids = [i for p in incident_files(git_repo)
+           for i in re.findall(r"^<!-- agentops:incident (\S+) ", p.read_text(), re.M)]
+    assert len(ids) == len(set(ids)) == 2001
+    assert run_cli(["lint"], repo=git_repo).returncode == 0
