@@ -68,7 +68,8 @@ def test_a_big_incidents_file_keeps_the_newest_and_archives_the_rest_by_id(
     assert len(ids(main)) == archive.KEEP_ENTRIES
     assert ids(main)[0].startswith("INC-20") and ids(main)[0] not in before  # the new one
     for path in incident_files(git_repo)[1:]:  # each entry sits in the file its id names
-        assert all(archive.archive_name(i) == f"incidents/{path.name}" for i in ids(path.read_text()))
+        name = f"incidents/{path.name}"
+        assert all(archive.archive_name(i) == name for i in ids(path.read_text()))
     assert sorted(every_id(git_repo)) == sorted([*before, ids(main)[0]])
     # the index in INCIDENTS.md links every archive holding open incidents, with its counts
     index = archive.parse_index(main)
