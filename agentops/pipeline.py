@@ -260,7 +260,7 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     """
     ctx.ledger.finish()
     paths = ctx.ledger.changed_paths()
-    jpath = journal.journal_path(ctx.now)
+    jpath = journal.journal_path(ctx.now, repo=ctx.repo)
     if ctx.journal_lines:
         paths = [*paths, jpath]
     if not paths:

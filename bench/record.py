@@ -129,8 +129,10 @@ def concurrent(base: Path, workers: int, per: int) -> dict[str, float]:
     keys = []
     for path in (repo / ".agentops" / "journal").glob("*.jsonl"):
         keys += [json.loads(line)["key"] for line in path.read_text().splitlines()]
-    ids = re.findall(r"^<!-- agentops:incident (INC-\S+) ", (repo / "INCIDENTS.md").read_text(),
-                     re.MULTILINE)
+    from agentops.store.entries import incident_files
+
+    ids = [i for path in incident_files(repo) for i in re.findall(
+        r"^<!-- agentops:incident (INC-\S+) ", path.read_text(), re.MULTILINE)]
     expected = {f"c{w}-{i}" for w in range(workers) for i in range(per)}
     return {"wall": wall, "records": workers * per, "errors": errors,
             "lost": len(expected - set(keys)), "duplicated": len(keys) - len(set(keys)),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cli_helpers import run_cli, run_process, start_process
 
+from agentops.store import journal
 from agentops.store.entries import incident_files
 
 
@@ -52,9 +53,12 @@ def test_a_big_ingest_commits_in_chunks_and_a_concurrent_record_gets_in_between(
     assert len(ingests) == 10  # 2,000 events in chunks of 200
     order = [sha for sha, _ in commits]
     assert order.index(recorded) > order.index(ingests[0])  # ingest commits came after it
-    keys = [json.loads(line)["key"] for p in (git_repo / ".agentops/journal").glob("*.jsonl")
-            for line in p.read_text().splitlines()]
+    parts = sorted((git_repo / ".agentops/journal").glob("*.jsonl"))
+    assert len(parts) > 1  # the journal is continued in parts of bounded size
+    assert all(p.stat().st_size < journal.PART_BYTES + 200 * 2000 for p in parts)
+    keys = [json.loads(line)["key"] for p in parts for line in p.read_text().splitlines()]
     assert sorted(keys) == sorted([*(f"storm-{i}" for i in range(2000)), "between"])
+    assert [k for k in keys if k != "between"] == [f"storm-{i}" for i in range(2000)]
     ids = [i for p in incident_files(git_repo)
            for i in re.findall(r"^<!-- agentops:incident (\S+) ", p.read_text(), re.M)]
     assert len(ids) == len(set(ids)) == 2001

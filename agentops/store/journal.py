@@ -1,8 +1,9 @@
 """The journal: every accepted event, append-only JSON lines under ``.agentops/journal/``.
 
-One file per month (by the time the event was accepted) keeps each file small enough for git
-to hash quickly. A record holds the redacted event and what the pipeline decided, so state can
-be rebuilt and a retried event can be answered with its original outcome.
+One file per month (by the time the event was accepted), split into parts of bounded size
+(:func:`journal_path`), keeps each file small enough for git to hash quickly. A record holds
+the redacted event and what the pipeline decided, so state can be rebuilt and a retried event
+can be answered with its original outcome.
 """
 
 from __future__ import annotations
@@ -18,9 +19,30 @@ from agentops.errors import LedgerError
 JOURNAL_DIR = ".agentops/journal"
 
 
-def journal_path(accepted: datetime) -> str:
-    """The repository-relative journal file for events accepted at ``accepted``."""
-    return f"{JOURNAL_DIR}/{accepted:%Y-%m}.jsonl"
+PART_BYTES = 256 * 1024  # a journal file past this size is continued in the next part
+
+
+def journal_path(accepted: datetime, *, repo: Path | None = None) -> str:
+    """The repository-relative journal file for events accepted at ``accepted``.
+
+    ``YYYY-MM.jsonl``, continued in ``YYYY-MM_002.jsonl`` and so on once a file holds
+    ``PART_BYTES``: git hashes and compresses the whole file on every commit, so a month of
+    an alert storm in one file would make every later ``record`` pay for all of it. The names
+    sort in journal order. Without ``repo``, the month's first file.
+    """
+    first = f"{JOURNAL_DIR}/{accepted:%Y-%m}.jsonl"
+    if repo is None:
+        return first
+    parts = sorted((repo / JOURNAL_DIR).glob(f"{accepted:%Y-%m}_*.jsonl"))
+    current = f"{JOURNAL_DIR}/{parts[-1].name}" if parts else first
+    try:
+        full = (repo / current).stat().st_size >= PART_BYTES
+    except FileNotFoundError:
+        return current
+    if not full:
+        return current
+    number = int(current.rsplit("_", 1)[1].removesuffix(".jsonl")) + 1 if parts else 2
+    return f"{JOURNAL_DIR}/{accepted:%Y-%m}_{number:03d}.jsonl"
 
 
 def encode(record: dict[str, Any]) -> bytes:
