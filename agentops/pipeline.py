@@ -100,7 +100,7 @@ class Context:
         self.gitdir = git.common_dir(repo)
         self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
                                           cache=self.gitdir / "agentops" / "rules.pickle")
-        self.store = Store(self.gitdir / "agentops" / "state.sqlite")
+        self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
         self.trailers: list[tuple[str, str]] = []

@@ -63,3 +63,38 @@ def test_a_big_ingest_commits_in_chunks_and_a_concurrent_record_gets_in_between(
            for i in re.findall(r"^<!-- agentops:incident (\S+) ", p.read_text(), re.M)]
     assert len(ids) == len(set(ids)) == 2001
     assert run_cli(["lint"], repo=git_repo).returncode == 0
+
+
+def test_a_fresh_clone_knows_every_key_open_incident_and_counter_of_a_big_ledger(
+        git_repo: Path, tmp_path: Path) -> None:
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    storm(tmp_path / "events.jsonl", 400)
+    assert run_cli(["ingest", str(tmp_path / "events.jsonl")], repo=git_repo).returncode == 0
+    fail = ["attempt", "-f", "outcome=failed", "-f", "task=migrate", "--actor", "agent-7"]
+    for n in (1, 2):
+        assert run_cli(["record", *fail, "--key", f"fail-{n}"], repo=git_repo).returncode == 0
+    first = run_cli(["record", "deletion", "-f", "resource=Pod/again", "-f", "namespace=prod",
+                     "--key", "again", "--format", "json"], repo=git_repo)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git_repo), str(clone)], check=True)
+    for key, value in (("user.name", "t"), ("user.email", "t@example.com")):
+        subprocess.run(["git", "-C", str(clone), "config", key, value], check=True)
+    assert not (clone / ".git" / "agentops").exists()  # no cache: everything is rebuilt
+    # a retried key answers its original outcome, from the journal line it points at
+    again = run_cli(["record", "deletion", "-f", "resource=Pod/again", "-f", "namespace=prod",
+                     "--key", "again", "--format", "json"], repo=clone)
+    assert again.returncode == 0 and again.stdout == first.stdout
+    # an open incident long moved to an archive file is found for its dedup key
+    out = run_cli(["record", "deletion", "-f", "resource=Pod/p3", "-f", "namespace=prod",
+                   "--time", "2026-11-24T09:00:00Z", "--format", "json"], repo=clone)
+    assert json.loads(out.stdout)["incidents"] == [{"id": "INC-2026-11-24-004",
+                                                   "action": "recur"}]
+    # the counter of the threshold trigger survived: the third failure opens an incident
+    third = run_cli(["record", *fail, "--key", "fail-3", "--format", "json"], repo=clone)
+    assert [i["action"] for i in json.loads(third.stdout)["incidents"]] == ["open"]
+    # and a new incident of the storm's day takes the next number, not one already used
+    new = run_cli(["record", "deletion", "-f", "resource=Pod/new", "-f", "namespace=prod",
+                   "--time", "2026-11-24T10:00:00Z", "--format", "json"], repo=clone)
+    assert json.loads(new.stdout)["incidents"] == [{"id": "INC-2026-11-24-401",
+                                                   "action": "open"}]
+    assert run_cli(["lint"], repo=clone).returncode == 0

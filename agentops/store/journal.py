@@ -59,6 +59,40 @@ def read_all(repo: Path) -> Iterator[dict[str, Any]]:
         yield from _read(path)
 
 
+def scan(repo: Path) -> Iterator[tuple[str, int, bytes]]:
+    """Every complete journal line with where it starts: (relative path, offset, line), in
+    journal order, undecoded (a rebuild reads keys with a regex and decodes only what it
+    needs). A torn last line is skipped."""
+    folder = repo / JOURNAL_DIR
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.jsonl")):
+        rel = f"{JOURNAL_DIR}/{path.name}"
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            nl = data.find(b"\n", pos)
+            if nl < 0:  # unterminated: a complete record only if it decodes
+                try:
+                    json.loads(data[pos:])
+                except ValueError:
+                    return
+                nl = len(data)
+            if data[pos:nl].strip():
+                yield rel, pos, data[pos:nl]
+            pos = nl + 1
+
+
+def read_at(repo: Path, rel: str, offset: int) -> dict[str, Any]:
+    """The journal record starting at ``offset`` of ``rel`` (see :func:`scan`)."""
+    with (repo / rel).open("rb") as fh:
+        fh.seek(offset)
+        record = json.loads(fh.readline())
+    if not isinstance(record, dict):
+        raise LedgerError(f"{rel}@{offset}: not a journal record")
+    return record
+
+
 def _read(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("rb") as fh:
         data = fh.read()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -134,7 +134,8 @@ def _ident(value: str) -> str:
 class Store:
     """One open cache database plus the engine state and counters built on it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, root: Path | None = None) -> None:
+        self.root = root  # the work tree, for seen keys that point into the journal
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA synchronous=OFF")
@@ -154,9 +155,32 @@ class Store:
         self.lessons: LazyTable[str] = LazyTable(
             self.db, "lessons", encode_key=_ident, dump=_ident, load=_ident)
         self.seen: LazyTable[dict[str, Any]] = LazyTable(
-            self.db, "seen", encode_key=_ident, dump=json.dumps, load=json.loads)
+            self.db, "seen", encode_key=_ident, dump=json.dumps, load=self._load_seen)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
                            known_problems=self.problems)
+
+    # -- seen keys ------------------------------------------------------------------------
+
+    def seen_pointers(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Seen keys from a rebuild, each pointing at its journal line (``{"at": [path,
+        offset]}``): writing ten thousand decoded outcomes would cost more than the rest of
+        the rebuild, and only a key that comes back is ever read."""
+        self.db.executemany("INSERT OR REPLACE INTO seen (k, v) VALUES (?, ?)", rows)
+
+    def _load_seen(self, text: str) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(text)
+        at = value.get("at")
+        if at is None:
+            return value
+        if self.root is None:
+            raise RuntimeError("a seen key points into the journal: open the Store with root")
+        from agentops.store.journal import read_at
+
+        record = read_at(self.root, at[0], at[1])
+        outcome = record.get("outcome") or {
+            "event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}
+        return {"event_id": record.get("id"), "outcome": outcome}
 
     # -- meta and counters ----------------------------------------------------------------
 
