@@ -30,7 +30,7 @@ class LazyTable(MutableMapping[Any, V], Generic[V]):
     """A SQLite table seen as a mapping: rows load on first access, changes flush at the end."""
 
     def __init__(self, db: sqlite3.Connection, table: str, *, encode_key: Callable[[Any], str],
-                 dump: Callable[[V], str], load: Callable[[str], V]) -> None:
+                 dump: Callable[[V], str], load: Callable[[str], V | None]) -> None:
         self._db, self._table = db, table
         self._key, self._dump, self._load = encode_key, dump, load
         self._cache: dict[str, V | None] = {}
@@ -145,7 +145,7 @@ class Store:
         self.db.execute("BEGIN")
         dedup_key = _ident
         self.open: LazyTable[OpenIncident] = LazyTable(
-            self.db, "open", encode_key=dedup_key, dump=_open_dump, load=_open_load)
+            self.db, "open", encode_key=dedup_key, dump=_open_dump, load=self._load_open)
         self.hits: TouchingTable[deque[datetime]] = TouchingTable(
             self.db, "hits", encode_key=_group_key, dump=_times_dump, load=_times_load)
         self.samples: TouchingTable[deque[tuple[datetime, float]]] = TouchingTable(
@@ -158,6 +158,30 @@ class Store:
             self.db, "seen", encode_key=_ident, dump=json.dumps, load=self._load_seen)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
                            known_problems=self.problems)
+
+    # -- rows a rebuild leaves as pointers ---------------------------------------------
+
+    def open_pointers(self, rows: dict[str, str]) -> None:
+        """Open incidents from a rebuild as dedup key -> incident id (``{"id": ...}``); the
+        entry is read when an event asks for its key (see :mod:`agentops.store.scan`)."""
+        self.db.executemany("INSERT OR REPLACE INTO open (k, v) VALUES (?, ?)",
+                            [(k, json.dumps({"id": v})) for k, v in rows.items()])
+
+    def _load_open(self, text: str) -> OpenIncident | None:
+        if not text.startswith("{"):
+            return _open_load(text)
+        inc_id = json.loads(text)["id"]
+        if self.root is None:
+            raise RuntimeError("an open incident points into the ledger: open the Store with root")
+        from agentops import fsutil
+        from agentops.ledger import format as fmt
+        from agentops.store.entries import locate_incident
+        from agentops.store.scan import open_incident
+
+        rel = locate_incident(self.root, inc_id)
+        text = fsutil.read_text(self.root / rel) if rel else ""
+        span = fmt.find_entry("incident", text, inc_id)
+        return open_incident(text[span[0]:span[1]]) if span else None
 
     # -- seen keys ------------------------------------------------------------------------
 
