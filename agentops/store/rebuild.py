@@ -16,6 +16,7 @@ from pathlib import Path
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, format_time, parse_time
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
@@ -54,21 +55,15 @@ def _incidents(repo: Path, store: Store) -> None:
     open_ids: dict[str, str] = {}  # dedup key -> the newest open incident holding it
     for path in incident_files(repo):
         text = path.read_text(encoding="utf-8")
-        for m in _INC_MARKER_RE.finditer(text):
-            day, number = m.group(1), int(m.group(2))
-            if number > highest.get(day, 0):
-                highest[day] = number
-        for m in _OPEN_STATUS_RE.finditer(text):
-            begin = text.rfind("\n" + _INC_BEGIN, 0, m.start()) + 1
-            end = text.find("\n" + _INC_END, m.end())
-            if begin <= 0 or end < 0:
-                continue  # a status line outside an entry: lint reports it
-            inc_id = text[begin:text.index(" ", begin + len(_INC_BEGIN))].split(" ")[-1]
-            key = scan.dedup_key(text, m.end(), end)
-            if key is None:
-                continue
-            if key not in open_ids or _newer(inc_id, open_ids[key]):
-                open_ids[key] = inc_id
+        # An archive file of the new layout holds one day, newest first: its first marker has
+        # the day's highest number there. Other files (INCIDENTS.md, monthly archives) are
+        # read marker by marker.
+        archived = path.parent.name == ARCHIVE_DIR and len(name_order(path.name)) >= 3
+        markers = _INC_MARKER_RE.finditer(text)
+        for m in [next(markers, None)] if archived else markers:
+            if m is not None and int(m.group(2)) > highest.get(m.group(1), 0):
+                highest[m.group(1)] = int(m.group(2))
+        _open_of(text, open_ids)
     store.open_pointers(open_ids)
     for day, number in highest.items():
         store.bump(f"INC-{day}", number)
@@ -77,6 +72,30 @@ def _incidents(repo: Path, store: Store) -> None:
         store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
 
 
+def _open_of(text: str, open_ids: dict[str, str]) -> None:
+    """Add the open incidents of one file to ``open_ids`` (dedup key -> newest id). The
+    metadata lines as the tool writes them are matched in one regex pass; a file where that
+    finds fewer open entries than it has open status lines (a hand-edited block) is read
+    entry by entry."""
+    strict = [(i, key) for i, status, key in _OPEN_META_RE.findall(text)
+              if status != "Resolved"]
+    found = [(i, scan.plain(key)) for i, key in strict if key != "null"]
+    if len(strict) < len(_OPEN_STATUS_RE.findall(text)):
+        found = []
+        for m in _OPEN_STATUS_RE.finditer(text):
+            begin = text.rfind("\n" + _INC_BEGIN, 0, m.start()) + 1
+            end = text.find("\n" + _INC_END, m.end())
+            if begin <= 0 or end < 0:
+                continue  # a status line outside an entry: lint reports it
+            inc_id = text[begin:text.index(" ", begin + len(_INC_BEGIN))].split(" ")[-1]
+            found.append((inc_id, scan.dedup_key(text, m.end(), end)))
+    for inc_id, key in found:
+        if key is not None and (key not in open_ids or _newer(inc_id, open_ids[key])):
+            open_ids[key] = inc_id
+
+
+_OPEN_META_RE = re.compile(r"^id: (\S+)\nuid: \S+\nstatus: (\S+)\nseverity: .*\n"
+                           r"category: .*\nrule: .*\ndedup_key: (.*)$", re.MULTILINE)
 _INC_BEGIN = "<!-- agentops:incident "
 _INC_END = "<!-- /agentops:incident "
 _INC_MARKER_RE = re.compile(r"^<!-- agentops:incident INC-(\d{4}-\d{2}-\d{2})-(\d{3,}) uid=",
@@ -117,25 +136,22 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
     plus a day of slack for clocks."""
     longest = _longest_window(policy)
     seen: list[tuple[str, str]] = []
-    lines: list[tuple[str, bytes]] = []  # (accepted, line) of the records the replay needs
+    wanted: list[journal.Head] = []  # the records the replay needs
     latest = ""
-    for rel, offset, line in journal.scan(repo):
-        m = _HEAD_RE.match(line)
-        if m is not None:
-            key, accepted, kind = (g.decode() for g in m.groups())
-        else:
-            record = json.loads(line)
-            key, accepted = record["key"], str(record.get("accepted", ""))
-            kind = str(record.get("event", {}).get("type", ""))
-        seen.append((key, json.dumps({"at": [rel, offset]})))
-        latest = max(latest, accepted)
-        if longest is not None and _counts(policy, kind):
-            lines.append((accepted, line))
+    counts: dict[str, bool] = {}
+    for head in journal.heads(repo):
+        seen.append((head.key, f'{{"at":[{json.dumps(head.rel)},{head.offset}]}}'))
+        latest = max(latest, head.accepted)
+        if longest is not None:
+            if head.type not in counts:
+                counts[head.type] = _counts(policy, head.type)
+            if counts[head.type]:
+                wanted.append(head)
     store.seen_pointers(seen)
-    if not lines or longest is None:
+    if not wanted or longest is None:
         return
     floor = format_time(parse_time(latest) - longest - timedelta(days=1)) if latest else ""
-    records = [json.loads(line) for accepted, line in lines if accepted >= floor]
+    records = [journal.read_at(repo, h.rel, h.offset) for h in wanted if h.accepted >= floor]
     times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
     if not times:
         return
@@ -153,10 +169,6 @@ def _counts(policy: Policy, event_type: str) -> bool:
     """Whether an event of this type moves a threshold or aggregate counter."""
     index = policy.index_for(event_type)
     return bool(index.counted or index.resetters)
-
-
-_HEAD_RE = re.compile(rb'\{"id":(?:"[^"\\]*"|null),"key":"([^"\\]*)","accepted":"([^"\\]*)",'
-                      rb'"event":\{"type":"([^"\\]*)"')
 
 
 def _longest_window(policy: Policy) -> timedelta | None:

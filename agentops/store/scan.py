@@ -25,6 +25,20 @@ _ROW_TIME_RE = re.compile(r"^\| (\d{4}-\d{2}-\d{2}T[^ |]+) \|", re.MULTILINE)
 _KEY_RE = re.compile(r"^dedup_key: (.*)$", re.MULTILINE)
 
 
+def plain(raw: str) -> str | None:
+    """A dedup key's metadata value: as written when plain, else decoded (None if odd)."""
+    if raw[:1] not in _SPECIAL and ": " not in raw and " #" not in raw:
+        return raw
+    try:
+        value = _scalar(raw)
+    except (ValueError, yaml.YAMLError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+_SPECIAL = frozenset("\"'[{&*!|>%@`#?:-,]}")
+
+
 def dedup_key(text: str, start: int, stop: int) -> str | None:
     """The dedup key of the entry whose metadata continues at ``start`` (None if it has none)."""
     m = _KEY_RE.search(text, start, stop)

@@ -165,7 +165,9 @@ class Store:
         """Open incidents from a rebuild as dedup key -> incident id (``{"id": ...}``); the
         entry is read when an event asks for its key (see :mod:`agentops.store.scan`)."""
         self.db.executemany("INSERT OR REPLACE INTO open (k, v) VALUES (?, ?)",
-                            [(k, json.dumps({"id": v})) for k, v in rows.items()])
+                            [(k, f'{{"id":"{v}"}}' if v.isprintable() and '"' not in v
+                              and "\\" not in v else json.dumps({"id": v}))
+                             for k, v in rows.items()])
 
     def _load_open(self, text: str) -> OpenIncident | None:
         if not text.startswith("{"):
