@@ -97,8 +97,8 @@ class Head(NamedTuple):
 
 
 # The first fields of a record as the pipeline writes it (json.dumps, compact, in this order).
-_HEAD_RE = re.compile(rb'^\{"id":(?:"[^"\\\n]*"|null),"key":"([^"\\\n]*)",'
-                      rb'"accepted":"([^"\\\n]*)","event":\{"type":"([^"\\\n]*)"', re.MULTILINE)
+_HEAD_RE = re.compile(rb'\{"id":(?:"[^"\\]*"|null),"key":"([^"\\]*)",'
+                      rb'"accepted":"([^"\\]*)","event":\{"type":"([^"\\]*)"')
 
 
 def heads(repo: Path) -> Iterator[Head]:
@@ -111,10 +111,18 @@ def heads(repo: Path) -> Iterator[Head]:
     for path in sorted(folder.glob("*.jsonl")):
         rel = f"{JOURNAL_DIR}/{path.name}"
         data = path.read_bytes()
-        found = [Head(rel, m.start(), m.group(1).decode(), m.group(2).decode(),
-                      m.group(3).decode()) for m in _HEAD_RE.finditer(data)]
-        torn = bool(data) and not data.endswith(b"\n")
-        if not torn and len(found) == sum(1 for line in data.split(b"\n") if line.strip()):
+        found: list[Head] = []
+        offset, ok = 0, not data or data.endswith(b"\n")
+        for line in data.split(b"\n") if ok else ():
+            m = _HEAD_RE.match(line)
+            if m is not None:
+                found.append(Head(rel, offset, m.group(1).decode(), m.group(2).decode(),
+                                  m.group(3).decode()))
+            elif line.strip():
+                ok = False
+                break
+            offset += len(line) + 1
+        if ok:
             yield from found
             continue
         for _, offset, line in _scan_file(rel, data):

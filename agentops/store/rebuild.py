@@ -77,10 +77,16 @@ def _open_of(text: str, open_ids: dict[str, str]) -> None:
     metadata lines as the tool writes them are matched in one regex pass; a file where that
     finds fewer open entries than it has open status lines (a hand-edited block) is read
     entry by entry."""
-    strict = [(i, key) for i, status, key in _OPEN_META_RE.findall(text)
-              if status != "Resolved"]
+    strict = []
+    pos = text.find(_META_START)
+    while pos >= 0:  # str.find skips ahead far faster than a multi-line regex scans
+        m = _OPEN_META_RE.match(text, pos + len(_META_START) - 4)
+        if m is not None and m.group(2) != "Resolved":
+            strict.append((m.group(1), m.group(3)))
+        pos = text.find(_META_START, pos + 1)
     found = [(i, scan.plain(key)) for i, key in strict if key != "null"]
-    if len(strict) < len(_OPEN_STATUS_RE.findall(text)):
+    statuses = text.count("\nstatus: ") - text.count("\nstatus: Resolved\n")
+    if len(strict) < statuses:
         found = []
         for m in _OPEN_STATUS_RE.finditer(text):
             begin = text.rfind("\n" + _INC_BEGIN, 0, m.start()) + 1
@@ -94,7 +100,8 @@ def _open_of(text: str, open_ids: dict[str, str]) -> None:
             open_ids[key] = inc_id
 
 
-_OPEN_META_RE = re.compile(r"^id: (\S+)\nuid: \S+\nstatus: (\S+)\nseverity: .*\n"
+_META_START = "\n```yaml\nid: "
+_OPEN_META_RE = re.compile(r"id: (\S+)\nuid: \S+\nstatus: (\S+)\nseverity: .*\n"
                            r"category: .*\nrule: .*\ndedup_key: (.*)$", re.MULTILINE)
 _INC_BEGIN = "<!-- agentops:incident "
 _INC_END = "<!-- /agentops:incident "
