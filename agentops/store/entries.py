@@ -3,8 +3,8 @@
 Parsing an entry costs ~180 µs (mostly its YAML block), so ``stats`` over 10,000 incidents
 would spend two seconds just reading. Parsed entries are kept in one pickle per kind, keyed by
 the hash of each entry's text: after an agent records one event only the entries it touched
-are parsed again. Incidents are read from INCIDENTS.md and from the monthly archives that old
-resolved incidents are rotated into (:mod:`agentops.ledger.archive`). The cache describes
+are parsed again. Incidents are read from INCIDENTS.md and from the archive files its oldest
+entries move to (:mod:`agentops.ledger.archive`), all through :func:`incident_files`. The cache describes
 nothing the files do not say; deleting it is always safe, and a missing, corrupt or foreign
 one is just a miss.
 """
@@ -88,7 +88,7 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
 
 
 def archive_texts(repo: Path) -> list[str]:
-    """The monthly incident archives (``incidents/YYYY-MM.md``), newest month first."""
+    """The incident archive files (``incidents/...``), newest first."""
     return [fsutil.read_text(p) for p in incident_files(repo)[1:]]
 
 
