@@ -4,9 +4,9 @@ Parsing an entry costs ~180 µs (mostly its YAML block), so ``stats`` over 10,00
 would spend two seconds just reading. Parsed entries are kept in one pickle per kind, keyed by
 the hash of each entry's text: after an agent records one event only the entries it touched
 are parsed again. Incidents are read from INCIDENTS.md and from the archive files its oldest
-entries move to (:mod:`agentops.ledger.archive`), all through :func:`incident_files`. The cache describes
-nothing the files do not say; deleting it is always safe, and a missing, corrupt or foreign
-one is just a miss.
+entries move to (:mod:`agentops.ledger.archive`), all through :func:`incident_files`. The
+cache describes nothing the files do not say; deleting it is always safe, and a missing,
+corrupt or foreign one is just a miss.
 """
 
 from __future__ import annotations
