@@ -54,7 +54,12 @@ def list_incidents(repo: Path | None, *, status: str | None = None,
     out = []
     _incidents_text(repo)
     root = find_repo(repo)
-    for inc in entries.load_entries(root, "incident", gitdir=git.common_dir(root)):
+    def keep(found: str | None) -> bool:  # a cheap first cut by the status line; parsed below
+        if not status or found is None or not found.isalpha():
+            return True  # quoted or missing: the parsed entry decides
+        return found == wanted if wanted else found != lc.RESOLVED
+
+    for inc in entries.select_incidents(root, keep, gitdir=git.common_dir(root)):
         assert isinstance(inc, Incident)
         if status and (inc.status != wanted if wanted else inc.status == lc.RESOLVED):
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -85,6 +86,40 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
     if cache is not None and (misses or len(known) != len(set(digests))):
         _save(cache, {d: known[d] for d in digests})
     return out
+
+
+def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
+                     gitdir: Path | None) -> list[Entry]:
+    """The incidents of every incident file whose status ``keep`` accepts, newest file first.
+
+    The status line is read from each entry's text before anything is parsed, so listing the
+    few open incidents of a ledger of ten thousand resolved ones parses only those few.
+    """
+    raws = [r for path in incident_files(repo)
+            for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
+            if keep(_status(r.text))]
+    cache = cache_path(gitdir, "incident") if gitdir is not None else None
+    known = _load(cache)
+    out: list[Entry] = []
+    misses = 0
+    for raw in raws:
+        digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
+        entry = known.get(digest)
+        if entry is None:
+            entry, misses = raw.parse(), misses + 1
+            known[digest] = entry
+        out.append(entry)
+    if cache is not None and misses:
+        _save(cache, known)  # a subset: the others stay cached for stats and recall
+    return out
+
+
+_STATUS_RE = re.compile(r"^status: (\S+)$", re.MULTILINE)
+
+
+def _status(text: str) -> str | None:
+    m = _STATUS_RE.search(text)
+    return m.group(1) if m else None
 
 
 def archive_texts(repo: Path) -> list[str]:
