@@ -167,7 +167,7 @@ def main() -> None:
         print(f"(b) agentops record, {args.incidents:,} incidents seeded into INCIDENTS.md "
               f"({size / 1e6:.1f} MB): {t_big * 1000:.1f} ms   "
               f"ratio to empty {t_big / t_empty:.2f}")
-        print(f"    (the first record rotated resolved ones into {archives} monthly archives; "
+        print(f"    (the first record moved all but the newest into {archives} archive files; "
               f"INCIDENTS.md is now {kept / 1e3:.0f} kB)")
         if not args.skip_concurrent:
             c = concurrent(base, 8, 25)
