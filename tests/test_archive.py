@@ -158,3 +158,39 @@ def test_an_alert_storm_fills_bounded_archive_files_of_one_day(git_repo: Path) -
     assert listed.returncode == 0 and len(json.loads(listed.stdout)["incidents"]) == 700
     lint_ok(git_repo)
     assert git_clean(git_repo)
+
+
+def test_lint_fails_when_the_archive_index_drifts_from_the_files(git_repo: Path) -> None:
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    seed(git_repo, 300, open_every=2)
+    assert run_cli(["record", "deletion", "-f", "resource=Pod/a", "-f", "namespace=prod"],
+                   repo=git_repo).returncode == 0
+    lint_ok(git_repo)
+    path = git_repo / "INCIDENTS.md"
+    text = path.read_text()
+    row = next(r for r in archive.parse_index(text).values() if r.open)
+    path.write_text(text.replace(f"]({row.name}) | {row.open} |", f"]({row.name}) | 0 |", 1))
+    out = run_cli(["lint"], repo=git_repo)
+    assert out.returncode == 1
+    assert f"archive index says {row.name} has 0 open" in out.stdout
+
+
+def test_a_new_incident_never_takes_an_id_already_in_an_archive(git_repo: Path) -> None:
+    import sqlite3
+
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    seed(git_repo, 400, per_day=4)
+    assert run_cli(["record", "deletion", "-f", "resource=Pod/a", "-f", "namespace=prod"],
+                   repo=git_repo).returncode == 0
+    # a cache whose counter fell behind the files (as after a hand edit it did not see)
+    db = sqlite3.connect(git_repo / ".git" / "agentops" / "state.sqlite")
+    db.execute("UPDATE counters SET v = 0 WHERE k = 'INC-2025-01-01'")
+    db.commit()
+    db.close()
+    out = run_cli(["record", "deletion", "-f", "resource=Pod/b", "-f", "namespace=prod",
+                   "--time", "2025-01-01T12:00:00Z", "--format", "json"], repo=git_repo)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["incidents"][0]["id"] == "INC-2025-01-01-005"
+    every = every_id(git_repo)
+    assert len(every) == len(set(every))
+    lint_ok(git_repo)

@@ -9,6 +9,7 @@ written back atomically by :meth:`LedgerWriter.write_all`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from agentops.store.state import Store
 from agentops.vocabulary import LEDGER_KINDS
 
 FILES = {name: kind.file_name for name, kind in LEDGER_KINDS.items()}
+_ARCHIVED_ID_RE = re.compile(r"^<!-- agentops:incident (\S+) uid=", re.MULTILINE)
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -72,6 +74,7 @@ class LedgerWriter:
         self._new: dict[str, dict[str, str]] = {}
         self._located: dict[str, str] = {}  # incident id -> the file holding it
         self._index_stale = False  # MEMORY.md's index, re-rendered once at finish
+        self._archive_ids: dict[str, set[str]] = {}  # ids in each archive file looked at
 
     # -- files ------------------------------------------------------------------------------
 
@@ -176,6 +179,16 @@ class LedgerWriter:
         if new != text:
             self._set_file(name, new)
 
+    def _archived(self, inc_id: str) -> bool:
+        """Whether an id is taken in the archive file it would move to (ids of each file read
+        once per batch)."""
+        rel = archive.archive_name(inc_id)
+        ids = self._archive_ids.get(rel)
+        if ids is None:
+            text = self._read_archive(rel)
+            ids = self._archive_ids[rel] = set(_ARCHIVED_ID_RE.findall(text))
+        return inc_id in ids
+
     def _read_archive(self, rel: str) -> str:
         return self._file(rel) if rel in self._texts or (self.repo / rel).exists() else ""
 
@@ -255,6 +268,8 @@ class LedgerWriter:
     def _open(self, event: Event, d: Decision, touched: Touched) -> str:
         day = event.time.date().isoformat()
         inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
+        while self._archived(inc_id):  # a counter behind the files (a hand edit): skip ahead
+            inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
         known = self.store.state.known_problems.get(d.problem or "") or None
         inc = Incident(
             id=inc_id, uid=stable_uid(event.key, d.rule or "", "incident"),
