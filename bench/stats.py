@@ -215,7 +215,7 @@ def main() -> None:
         start = time.perf_counter()
         record(repo, "Pod/rotate")
         archives = len(list((repo / "incidents").glob("*.md")))
-        print(f"first record rotated old resolved incidents into {archives} monthly archives "
+        print(f"first record moved all but the newest incidents into {archives} archive files "
               f"in {time.perf_counter() - start:.1f} s")
         bench_reports(repo, args.runs)
         bench_recall(repo, args.runs)
