@@ -48,17 +48,19 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", *NOTIFY_KEYS,
+    "requirements", "categories", "severity_aliases", "postmortem", "report", *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
-    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook",
+    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook", "outage",
 )
+POSTMORTEM_TEMPLATES = ("seeds", "google-sre")
+REPORT_INTERNAL = ("actors", "events", "links")
 
 REQUIREMENTS = (
     "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
-    "followups_have_owner_and_due", "review_for_high_critical",
+    "followups_have_owner_and_due", "review_for_high_critical", "postmortem_for_high_critical",
 )
 
 
@@ -72,6 +74,23 @@ def parse_duration(value: Any, path: str) -> timedelta:
     return timedelta(seconds=secs)
 
 
+def _documents(sla: Sla, item: Any, path: str, root: str) -> Sla:
+    """``postmortem: {template}`` and ``report: {internal: [...]}``."""
+    if root == "postmortem":
+        spec = _mapping(item, path, ("template",))
+        template = spec.get("template", sla.postmortem_template)
+        if template not in POSTMORTEM_TEMPLATES:
+            raise RuleError(f"{path}.template", f"{template!r} is not one of "
+                            f"{', '.join(POSTMORTEM_TEMPLATES)}")
+        return sla._replace(postmortem_template=template)
+    spec = _mapping(item, path, ("internal",))
+    internal = spec.get("internal", list(sla.report_internal))
+    if not isinstance(internal, list) or any(i not in REPORT_INTERNAL for i in internal):
+        raise RuleError(f"{path}.internal",
+                        f"expected a list drawn from {', '.join(REPORT_INTERNAL)}")
+    return sla._replace(report_internal=frozenset(internal))
+
+
 def compile_sections(
     merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
     texts: dict[str, str], files: list[str],
@@ -80,16 +99,20 @@ def compile_sections(
     for label, _, item, path in merged["categories"]:
         _guard(errors, label, texts, _calling(_extend_categories, categories, item, path))
     sla = Sla()
-    for label, _, item, path in merged["sla"] + merged["severities"] + merged["requirements"]:
+    for label, _, item, path in (merged["sla"] + merged["severities"] + merged["requirements"]
+                                 + merged["postmortem"] + merged["report"]):
         def one(item: Any = item, path: str = path) -> None:
             nonlocal sla
             sla = _sla(sla, item, path)
         _guard(errors, label, texts, one)
+    aliases: dict[str, str | None] = {}
+    for label, _, item, path in merged["severity_aliases"]:
+        _guard(errors, label, texts, _calling(_severity_aliases, aliases, item, path))
     triggers: list[Trigger] = []
     names: set[str] = set()
     for label, _, item, path in merged["triggers"]:
         def build(item: Any = item, path: str = path, label: str = label) -> None:
-            trig = _trigger(item, path, label, texts[label], tuple(categories))
+            trig = _trigger(item, path, label, texts[label], tuple(categories), aliases)
             if trig.name in names:
                 raise RuleError(f"{path}.name", f"duplicate trigger name {trig.name!r}")
             names.add(trig.name)
@@ -103,6 +126,8 @@ def compile_sections(
     for label, _, item, path in merged["environments"]:
         _guard(errors, label, texts, _extender(envs, _environments, item, path))
     uses_cel = any(t.when is not None for t in triggers)
+    # A rule's own `outage:` wins over its category (sla.outage_categories) for its incidents.
+    sla = sla._replace(outage_rules={t.name: t.outage for t in triggers if t.outage is not None})
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
@@ -217,7 +242,14 @@ def _severity_name(value: Any, path: str) -> str:
     return canonical
 
 
-def _severity(value: Any, path: str) -> SeverityRule:
+def _severity_or_none(value: Any, path: str) -> str | None:
+    """A severity, or ``none``/null: the word means "informational, open no incident"."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return _severity_name(value, path)
+
+
+def _severity(value: Any, path: str, aliases: Mapping[str, str | None]) -> SeverityRule:
     if not isinstance(value, Mapping):
         return SeverityRule(default=_severity_name(value, path))
     spec = _mapping(value, path, ("from", "map", "default"), ("from", "default"))
@@ -225,8 +257,19 @@ def _severity(value: Any, path: str) -> SeverityRule:
     mapping = _mapping(spec.get("map", {}), f"{path}.map", [str(k) for k in spec.get("map", {})])
     return SeverityRule(
         default=_severity_name(spec["default"], f"{path}.default"), source=getter(source),
-        mapping={str(k).lower(): _severity_name(v, f"{path}.map.{k}") for k, v in mapping.items()},
+        mapping={str(k).strip().lower(): _severity_or_none(v, f"{path}.map.{k}")
+                 for k, v in mapping.items()},
+        aliases=aliases,
     )
+
+
+def _severity_aliases(out: dict[str, str | None], item: Any, path: str) -> None:
+    """``severity_aliases: {sev2: HIGH, notice: none}``: words senders use, case-insensitive."""
+    if not isinstance(item, Mapping):
+        raise RuleError(path, "expected a mapping of a sender's severity word to "
+                              f"{', '.join(SEVERITIES)} or none")
+    for word, severity in item.items():
+        out[str(word).strip().lower()] = _severity_or_none(severity, f"{path}.{word}")
 
 
 def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> str:
@@ -240,7 +283,8 @@ def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> st
     return text
 
 
-def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...]) -> Trigger:
+def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...],
+             aliases: Mapping[str, str | None] | None = None) -> Trigger:
     spec = _mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
     name = _str(spec["name"], f"{path}.name")
     if not _NAME_RE.match(name):
@@ -262,6 +306,9 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
     review = spec.get("review")
     if review is not None and not isinstance(review, bool):
         raise RuleError(f"{path}.review", "expected true or false")
+    outage = spec.get("outage")
+    if outage is not None and not isinstance(outage, bool):
+        raise RuleError(f"{path}.outage", "expected true or false")
     when_src = spec.get("when")
     when = None if when_src is None else compile_cel(_str(when_src, f"{path}.when"), f"{path}.when")
     tests, residual = split_match(spec.get("match"), f"{path}.match")
@@ -278,13 +325,17 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
         dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
-        severity=_severity(spec["severity"], f"{path}.severity"), category=category,
-        title=compile_template(_templates(spec, path, "title", spec.get("description") or name)),
-        problem=compile_template(_templates(spec, path, "problem", category + "/{type}")),
-        lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
+        severity=_severity(spec["severity"], f"{path}.severity", aliases or {}),
+        category=category,
+        title=compile_template(_templates(spec, path, "title", spec.get("description") or name),
+                               style="prose"),
+        problem=compile_template(_templates(spec, path, "problem", category + "/{type}"),
+                                 style="plain"),
+        lesson=compile_template(_templates(spec, path, "lesson", ""), style="prose")
+        if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
-        file=label, path=path, tests=tuple(tests), residual=residual,
+        file=label, path=path, tests=tuple(tests), residual=residual, outage=outage,
     )
 
 
@@ -413,12 +464,19 @@ def _sla(sla: Sla, item: Any, path: str) -> Sla:
             if not isinstance(flag, bool):
                 raise RuleError(f"{path}.{key}", "expected true or false")
         return sla._replace(requirements={**sla.requirements, **spec})
+    if root in ("postmortem", "report"):
+        return _documents(sla, item, path, root)
     spec = _mapping(item, path, (
         "document_within", "root_cause_within", "review_within", "review_severities",
-        "availability_target",
+        "availability_target", "outage_categories", "postmortem_within",
     ))
     changes: dict[str, Any] = {}
-    for key in ("document_within", "root_cause_within", "review_within"):
+    if "outage_categories" in spec:
+        value = spec["outage_categories"]
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise RuleError(f"{path}.outage_categories", "expected a list of categories")
+        changes["outage_categories"] = frozenset(value)
+    for key in ("document_within", "root_cause_within", "review_within", "postmortem_within"):
         if key in spec:
             changes[key] = parse_duration(spec[key], f"{path}.{key}")
     if "review_severities" in spec:

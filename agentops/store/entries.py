@@ -28,7 +28,7 @@ from agentops.ledger.markdown import begin_prefix
 from agentops.ledger.model import INCIDENT_ID_RE, Entry
 from agentops.vocabulary import LEDGER_KINDS, Kind
 
-CACHE_VERSION: Final = 3
+CACHE_VERSION: Final = 4  # 4: the incident impact fields
 
 
 def incident_files(repo: Path) -> list[Path]:

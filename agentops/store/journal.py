@@ -132,6 +132,22 @@ def heads(repo: Path) -> Iterator[Head]:
                        str(event.get("type", "")))
 
 
+def read_many(repo: Path, heads: list[Head]) -> list[dict[str, Any]]:
+    """The records of ``heads`` decoded, each file read once."""
+    data: dict[str, bytes] = {}
+    out = []
+    for head in heads:
+        if head.rel not in data:
+            data[head.rel] = (repo / head.rel).read_bytes()
+        text = data[head.rel]
+        end = text.find(b"\n", head.offset)
+        record = json.loads(text[head.offset:end if end >= 0 else len(text)])
+        if not isinstance(record, dict):
+            raise LedgerError(f"{head.rel}@{head.offset}: not a journal record")
+        out.append(record)
+    return out
+
+
 def read_at(repo: Path, rel: str, offset: int) -> dict[str, Any]:
     """The journal record starting at ``offset`` of ``rel`` (see :func:`scan`)."""
     with (repo / rel).open("rb") as fh:
@@ -142,12 +158,21 @@ def read_at(repo: Path, rel: str, offset: int) -> dict[str, Any]:
     return record
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
+def read_containing(repo: Path, needle: bytes) -> Iterator[dict[str, Any]]:
+    """The records whose line contains ``needle`` (one event type, say): the other lines are
+    not decoded, which keeps a scan for a few records cheap in a long journal."""
+    folder = repo / JOURNAL_DIR
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.jsonl")):
+            yield from _read(path, needle)
+
+
+def _read(path: Path, needle: bytes = b"") -> Iterator[dict[str, Any]]:
     with path.open("rb") as fh:
         data = fh.read()
     lines = data.split(b"\n")
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip() or needle not in line:
             continue
         try:
             record = json.loads(line)

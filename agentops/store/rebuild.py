@@ -12,6 +12,7 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, format_time, parse_time
@@ -24,7 +25,7 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import observe
+from agentops.policy.engine import RESOLVE, Decision, observe, remember_resolution
 from agentops.policy.model import Policy
 from agentops.store import journal, scan
 from agentops.store.entries import incident_files
@@ -138,44 +139,54 @@ def _memory(repo: Path, store: Store) -> None:
 
 def _journal(repo: Path, store: Store, policy: Policy) -> None:
     """Seen keys from every journal line, read by a regex and stored as a pointer to the line
-    (decoded only if that key comes back); the counters from replaying only the records that
-    feed a threshold or aggregate (or reset one), accepted within the longest trigger window
-    plus a day of slack for clocks."""
+    (decoded only if that key comes back). Only the records the state needs are decoded: those
+    that feed a threshold or aggregate (or reset one), accepted within the longest trigger
+    window plus a day of slack for clocks, and every resolution, however old (a late firing
+    must find it)."""
     longest = _longest_window(policy)
     seen: list[tuple[str, str]] = []
-    wanted: list[journal.Head] = []  # the records the replay needs
+    wanted: list[tuple[journal.Head, bool, bool]] = []  # (line, counts, resolves)
     latest = ""
-    counts: dict[str, bool] = {}
+    kinds: dict[str, tuple[bool, bool]] = {}
     for head in journal.heads(repo):
         seen.append((head.key, f'{{"at":[{json.dumps(head.rel)},{head.offset}]}}'))
         latest = max(latest, head.accepted)
-        if longest is not None:
-            if head.type not in counts:
-                counts[head.type] = _counts(policy, head.type)
-            if counts[head.type]:
-                wanted.append(head)
+        if head.type not in kinds:
+            index = policy.index_for(head.type)
+            kinds[head.type] = (longest is not None and bool(index.counted or index.resetters),
+                                bool(index.resolving))
+        counts, resolving = kinds[head.type]
+        if counts or resolving:
+            wanted.append((head, counts, resolving))
     store.seen_pointers(seen)
-    if not wanted or longest is None:
+    if not wanted:
         return
-    floor = format_time(parse_time(latest) - longest - timedelta(days=1)) if latest else ""
-    records = [journal.read_at(repo, h.rel, h.offset) for h in wanted if h.accepted >= floor]
-    times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
-    if not times:
-        return
-    since = max(times) - longest
-    for record in records:
+    floor = ""
+    if latest and longest is not None:
+        floor = format_time(parse_time(latest) - longest - timedelta(days=1))
+    chosen = [(h, c, r) for h, c, r in wanted if r or h.accepted >= floor]
+    records = journal.read_many(repo, [h for h, _, _ in chosen])
+    times = [parse_time(rec["event"]["time"])
+             for rec, (_, c, _) in zip(records, chosen, strict=True)
+             if c and "time" in rec.get("event", {})]
+    since = max(times) - longest if times and longest is not None else None
+    for record, (_, counts, resolving) in zip(records, chosen, strict=True):
         try:
             event = event_from_dict(record["event"])
         except AgentopsError:
             continue
-        if event.time > since:
+        if counts and since is not None and event.time > since:
             observe(policy, store.state, event, ())
+        if resolving:
+            remember_resolution(policy, store.state, event, _decisions(record))
 
 
-def _counts(policy: Policy, event_type: str) -> bool:
-    """Whether an event of this type moves a threshold or aggregate counter."""
-    index = policy.index_for(event_type)
-    return bool(index.counted or index.resetters)
+def _decisions(record: dict[str, Any]) -> list[Decision]:
+    out = []
+    for d in record.get("decisions") or ():
+        if isinstance(d, dict) and d.get("action") == RESOLVE:
+            out.append(Decision(RESOLVE, dedup_key=d.get("dedup_key"), incident=d.get("incident")))
+    return out
 
 
 def _longest_window(policy: Policy) -> timedelta | None:
