@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -50,6 +51,12 @@ from agentops.store.writer import LedgerWriter
 from agentops.vocabulary import LEDGER_FILES
 
 MAX_TRAILERS = 50
+# A batch commits at least every CHUNK_SECONDS of work (or CHUNK_EVENTS events), then lets go
+# of the repository lock for a moment, so a concurrent ``record`` waits seconds, not minutes.
+# AGENTOPS_CHUNK_EVENTS lowers the count (the tests use it to make several chunks).
+CHUNK_SECONDS = 2.0
+CHUNK_EVENTS = int(os.environ.get("AGENTOPS_CHUNK_EVENTS") or 5000)
+CHUNK_PAUSE = 0.15
 
 
 class CommitFailed(AgentopsError):
@@ -103,7 +110,7 @@ class Context:
         self.gitdir = git.common_dir(repo)
         self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
                                           cache=self.gitdir / "agentops" / "rules.pickle")
-        self.store = Store(self.gitdir / "agentops" / "state.sqlite")
+        self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
         self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
@@ -132,24 +139,40 @@ def process(
     _require_initialised(repo)
     check_actor(actor, "--actor")
     when = now or datetime.now(UTC)
-    with git.locked(repo):
-        recover(repo)
-        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
-        if config.push and not dry_run:
-            from agentops.push import push_with_replay
+    outcomes: list[Outcome] = []
+    rest = list(events)
+    while True:  # one chunk per lock: a big batch never makes a concurrent record wait long
+        with git.locked(repo):
+            recover(repo)
+            limit = None if dry_run else time.monotonic() + CHUNK_SECONDS
+            done, config = _batch(repo, rest, actor=actor, dry_run=dry_run, now=when,
+                                  until=limit)
+            if config.push and not dry_run:
+                from agentops.push import push_with_replay
 
-            replayed = push_with_replay(repo, config, lambda evs: _batch(
-                repo, evs, actor=actor, dry_run=False, now=when)[0])
-            outcomes = [replayed.get(o.event_id, o) for o in outcomes]
-    return outcomes
+                replayed = push_with_replay(repo, config, lambda evs: _batch(
+                    repo, evs, actor=actor, dry_run=False, now=when)[0])
+                done = [replayed.get(o.event_id, o) for o in done]
+        outcomes += done
+        rest = rest[len(done):]
+        if not rest:
+            return outcomes
+        time.sleep(CHUNK_PAUSE)  # the lock is polled: leave a waiting writer room to take it
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
-           now: datetime) -> tuple[list[Outcome], Config]:
+           now: datetime, until: float | None = None) -> tuple[list[Outcome], Config]:
+    """A prefix of ``events`` as one commit: all of them, or (with ``until``, a monotonic
+    deadline) as many as fit before it, at least one and at most ``CHUNK_EVENTS``."""
     ctx = Context(repo, now=now)
     try:
         ensure_current(ctx)
-        outcomes = [_one(ctx, event) for event in events]
+        outcomes = []
+        for event in events:
+            outcomes.append(_one(ctx, event))
+            if until is not None and (len(outcomes) >= CHUNK_EVENTS
+                                      or time.monotonic() >= until):
+                break
         if dry_run:
             ctx.store.discard()
             return outcomes, ctx.config
@@ -271,7 +294,7 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     check_actor(actor, "--actor")  # the lifecycle commands come here directly
     ctx.ledger.finish()
     paths = ctx.ledger.changed_paths()
-    jpath = journal.journal_path(ctx.now)
+    jpath = journal.journal_path(ctx.now, repo=ctx.repo)
     if ctx.journal_lines:
         paths = [*paths, jpath]
     if ctx.outbox_lines:
