@@ -80,20 +80,21 @@ def record_problem(e: Edit, when: datetime, *, root_cause: str | None,
         e.extra["troubleshooting"] = {"id": e.inc.troubleshooting, "action": "known"}
         return
     seen = e.inc.detected or when
-    problem, signature = problem_of(e.ctx, e.inc)
+    problem, title, signature = problem_of(e.ctx, e.inc)
     ts_id = e.ctx.store.problems.get(problem) or None
     if ts_id:
         e.ctx.ledger.link_problem(ts_id, e.inc.id, seen)
         e.set(troubleshooting=ts_id)
         e.extra["troubleshooting"] = {"id": ts_id, "action": "linked"}
     elif e.ctx.policy.sla.requirements.get("troubleshooting_for_new_problem", True):
-        _new(e, problem, signature, seen, sections=_ts_sections(e, root_cause, resolution))
+        _new(e, problem, title, signature, seen,
+             sections=_ts_sections(e, root_cause, resolution))
 
 
-def _new(e: Edit, problem: str, signature: Signature, when: datetime, *,
+def _new(e: Edit, problem: str, title: str, signature: Signature, when: datetime, *,
          sections: dict[str, str]) -> None:
     ts_id = e.ctx.ledger.new_troubleshooting(
-        problem=problem, title=problem, category=e.inc.category, signature=signature,
+        problem=problem, title=title, category=e.inc.category, signature=signature,
         when=when, incident=e.inc.id, sections=sections)
     e.set(troubleshooting=ts_id)
     e.extra["troubleshooting"] = {"id": ts_id, "action": "new"}
@@ -108,20 +109,22 @@ def _ts_sections(e: Edit, root_cause: str | None, resolution: str | None) -> dic
     return sections
 
 
-def problem_of(ctx: Context, inc: Incident) -> tuple[str, Signature]:
-    """The policy's problem key for the incident (its rule's ``problem`` template applied to the
-    first event), and the signature a TROUBLESHOOTING entry should carry."""
+def problem_of(ctx: Context, inc: Incident) -> tuple[str, str, Signature]:
+    """The policy's problem key for the incident (its rule's problem signature of the first
+    event), a readable title, and the signature a TROUBLESHOOTING entry should carry."""
+    from agentops.policy.engine import problem_signature
+
     trigger = next((t for t in ctx.policy.triggers if t.name == inc.rule), None)
     event = first_event(ctx, inc.events[0]) if inc.events else None
     if trigger is not None and event is not None:
-        problem = trigger.problem(event)
-    else:
-        problem = f"{inc.category}/{inc.rule or 'manual'}"
+        sig = problem_signature(trigger, event, title=inc.title)
+        return sig.key, sig.title, Signature(event.type, sig.reason, sig.pattern)
+    problem = f"{inc.category}/{inc.rule or 'manual'}"
     if event is not None:
         reason = event.attributes.get("reason")
-        return problem, Signature(event.type, str(reason) if reason else None)
+        return problem, inc.title, Signature(event.type, str(reason) if reason else None)
     types = trigger.types if trigger is not None else ()
-    return problem, Signature(types[0] if types else inc.rule or "manual")
+    return problem, inc.title, Signature(types[0] if types else inc.rule or "manual")
 
 
 def first_event(ctx: Context, event_id: str) -> Event | None:

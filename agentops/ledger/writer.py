@@ -314,23 +314,33 @@ class LedgerWriter:
                          touched: Touched) -> str:
         problem = d.problem or event.type
         inc_id = ids.get(d.dedup_key or "")
+        sig = d.signature
         reason = event.attributes.get("reason")
+        template = sig.template if sig is not None else ""
         ts_id = self.new_troubleshooting(
-            problem=problem, title=problem, category=d.category or "AUTOMATION_FAILURE",
-            signature=Signature(event.type, str(reason) if reason else None, None),
-            when=event.time, incident=inc_id, sections={"Symptoms": self._symptoms(event)})
+            problem=problem, title=redact(d.title or problem, self.patterns),
+            category=d.category or "AUTOMATION_FAILURE",
+            signature=Signature(event.type, str(reason) if reason else None,
+                                sig.pattern if sig is not None else None),
+            when=event.time, incident=inc_id,
+            sections={"Symptoms": self._symptoms(event, template, inc_id)})
         touched["troubleshooting"].append((ts_id, "new"))
         if inc_id:
             self._replace("incident", inc_id,
                           fmt.update_fields(self._entry("incident", inc_id), troubleshooting=ts_id))
         return ts_id
 
-    def _symptoms(self, event: Event) -> str:
+    def _symptoms(self, event: Event, template: str = "", inc_id: str | None = None) -> str:
         lines = [f"- Event type `{event.type}`"]
         if event.attributes.get("reason"):
             lines.append(f"- Reason `{escape_inline(str(event.attributes['reason']), 80)}`")
+        if event.subject.kind:
+            lines.append(f"- Object kind `{escape_inline(event.subject.kind, 80)}`")
+        if template:
+            lines.append(f"- Message template: {_code(redact(template, self.patterns))}")
         if event.message.strip():
-            lines.append("- First message:\n\n" + escape_block(event.message))
+            seen = f" (in {inc_id})" if inc_id else ""
+            lines.append(f"- First message{seen}:\n\n" + escape_block(event.message))
         return "\n".join(lines)
 
     def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched) -> None:
@@ -421,6 +431,13 @@ def _last_time(inc: Incident) -> datetime:
              if t is not None]
     times += [row.time for row in inc.timeline]
     return max(times)
+
+
+def _code(text: str) -> str:
+    """Inline code that survives backticks in the text."""
+    text = escape_inline(text, 300)
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _show(value: Any) -> str:

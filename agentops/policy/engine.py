@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from agentops.events import Event
+from agentops.policy.matchers import getter
 from agentops.policy.model import Policy, Trigger
+from agentops.policy.signature import ProblemSignature, signature
 
 OPEN, RECUR, RESOLVE = "open", "recur", "resolve"
 TROUBLESHOOTING, MEMORY = "troubleshooting", "memory"
@@ -37,11 +39,14 @@ class Decision(NamedTuple):
     reason: str = ""
     silence: str | None = None
     hits: int | None = None  # matching events in the threshold window ("count" in JSON)
+    signature: ProblemSignature | None = None  # on troubleshooting: what the problem looks like
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self._asdict().items() if v is not None and v != ""}
         if "hits" in out:
             out["count"] = out.pop("hits")
+        if "signature" in out:
+            out["signature"] = self.signature.to_dict()  # type: ignore[union-attr]
         return out
 
 
@@ -150,15 +155,25 @@ def _fire(
     opened.add(key)
     severity = trig.severity.of(event)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
-    problem = trig.problem(event)
-    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
+    title = trig.title(event)
+    sig = problem_signature(trig, event, title=title)
+    problem = sig.key
+    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, title,
                     problem, review, hits=count)]
     if "troubleshooting" in trig.write and problem not in state.known_problems:
         out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
-                            problem=problem, reason="new problem type"))
+                            title=sig.title, problem=problem, reason="new problem type",
+                            signature=sig))
     if "memory" in trig.write and trig.lesson is not None:
         out.append(Decision(MEMORY, trig.name, key, title=trig.lesson(event)))
     return out
+
+
+def problem_signature(trig: Trigger, event: Event, *, title: str = "") -> ProblemSignature:
+    """The problem an event shows, as the trigger sees it: pinned by its ``problem`` template,
+    else the fingerprint of its ``fingerprint`` fields (type, reason, kind, message template)."""
+    pinned = trig.problem(event) if trig.problem is not None else None
+    return signature(event, fields=trig.fingerprint, pinned=pinned, get=getter, fallback=title)
 
 
 def _recent(times: deque[datetime] | None, since: datetime) -> int:

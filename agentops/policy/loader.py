@@ -62,7 +62,8 @@ TOP_KEYS = (
 )
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
-    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook",
+    "severity", "category", "title", "problem", "fingerprint", "lesson", "write", "review",
+    "runbook",
 )
 REQUIREMENTS = (
     "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
@@ -446,12 +447,31 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
         severity=_severity(spec["severity"], f"{path}.severity"), category=category,
         title=compile_template(_templates(spec, path, "title", spec.get("description") or name)),
-        problem=compile_template(_templates(spec, path, "problem", category + "/{type}")),
+        problem=(compile_template(_templates(spec, path, "problem", ""))
+                 if "problem" in spec else None),
+        fingerprint=_fingerprint(spec.get("fingerprint"), f"{path}.fingerprint"),
         lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
         file=label, path=path, tests=tuple(tests), residual=residual,
     )
+
+
+def _fingerprint(value: Any, path: str) -> tuple[str, ...]:
+    """``fingerprint: [type, attributes.alertname, message]``: the fields a problem is made of
+    (``message`` is the message with its variable parts masked)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise RuleError(path, "expected a non-empty list of event fields, e.g. "
+                              "[type, attributes.reason, message]")
+    for i, field in enumerate(value):
+        if field not in ("message", "type"):
+            try:
+                check_path(field, f"{path}[{i}]")
+            except MatchSpecError as err:
+                raise RuleError(err.path, str(err)) from None
+    return tuple(value)
 
 
 def _optional(spec: Mapping[str, Any], key: str, path: str,

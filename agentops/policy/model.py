@@ -137,7 +137,7 @@ class Trigger(NamedTuple):
     severity: SeverityRule
     category: str
     title: Template
-    problem: Template
+    problem: Template | None  # the rule pins the problem key; None: the event's fingerprint
     lesson: Template | None
     write: frozenset[str]
     review: bool | None
@@ -146,6 +146,7 @@ class Trigger(NamedTuple):
     path: str  # key path in its file, e.g. triggers[3]
     tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     residual: Predicate | None = None  # all/any/not blocks and the CEL condition
+    fingerprint: tuple[str, ...] = ()  # fields the problem fingerprint is made of (default set)
 
 
 class Silence(NamedTuple):
