@@ -9,8 +9,10 @@ takes and returns ``str``: no git, no file I/O.
 from __future__ import annotations
 
 from agentops.ledger.edit import (
+    add_evidence_line,
     add_followup,
     append_timeline,
+    fill_attributed,
     fill_section_if_empty,
     refresh_summary,
     renumber,
@@ -62,7 +64,8 @@ def lint(kind: Kind, text: str) -> list[str]:
 
 __all__ = [
     "FILE_NAMES", "INDEX_BEGIN", "INDEX_END", "LAST_INCIDENT", "REGION_BEGIN", "REGION_END",
-    "STATS_BEGIN", "STATS_END", "LedgerDoc", "RawEntry", "add_followup", "append_timeline",
+    "STATS_BEGIN", "STATS_END", "LedgerDoc", "RawEntry", "add_evidence_line", "add_followup",
+    "append_timeline", "fill_attributed",
     "begin_marker", "end_marker", "fill_section_if_empty", "find_entry", "format_duration",
     "incident_summary", "insert_entry", "lint", "parse_entry", "parse_file", "parse_incident",
     "parse_memory", "parse_troubleshooting", "read_block", "refresh_summary", "render_empty_file",

@@ -19,7 +19,9 @@ from agentops.errors import LedgerError
 from agentops.events import Event, sha256
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
+from agentops.ledger.memory import GENERATED_TAG
 from agentops.ledger.model import (
+    PLACEHOLDER,
     TIMELINE_HEADER,
     Incident,
     MemoryEntry,
@@ -37,6 +39,7 @@ FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
          "memory": "MEMORY.md"}
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
+GENERATED_NOTE = "_Written by agentops from a rule's lesson template; not yet confirmed._"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 Touched = dict[str, list[tuple[str, str]]]
@@ -194,7 +197,7 @@ class LedgerWriter:
         self._last_incident(inc_id, event.time)
         touched["incidents"].append((inc_id, OPEN))
         if known:
-            self._link_problem(known, inc_id, event.time, touched)
+            self._link_problem(known, inc_id, event.time, touched, note=event.message)
         return inc_id
 
     def _incident_prose(self, event: Event, d: Decision) -> dict[str, str]:
@@ -284,13 +287,31 @@ class LedgerWriter:
         self.store.problems[problem] = ts_id
         return ts_id
 
-    def link_problem(self, ts_id: str, inc_id: str, when: datetime) -> None:
+    def link_problem(self, ts_id: str, inc_id: str, when: datetime, *, note: str = "") -> None:
         """Count one more occurrence of a known problem and link the incident to it."""
-        self._link_problem(ts_id, inc_id, when, {"troubleshooting": []})
+        self._link_problem(ts_id, inc_id, when, {"troubleshooting": []}, note=note)
+
+    def fill_problem(self, ts_id: str, inc_id: str, sections: dict[str, str]) -> list[str]:
+        """What a resolved incident taught about its problem (Diagnosis, Workaround, Fix),
+        attributed to it, into the sections nobody wrote by hand; returns those written."""
+        text = self._entry("troubleshooting", ts_id)
+        written = []
+        for heading, body in sections.items():
+            text, done = fmt.fill_attributed(text, heading, inc_id, redact(body, self.patterns))
+            if done:
+                written.append(heading)
+        if written:
+            self._replace("troubleshooting", ts_id, text)
+        return written
 
     def add_lesson(self, *, title: str, incident: str | None, when: datetime,
-                   tags: Sequence[str] = (), context: str = "") -> tuple[str, str]:
-        """Record a lesson: a repeat of a known one counts it; returns (MEM id, "new"|"seen")."""
+                   tags: Sequence[str] = (), context: str = "", body: str = "",
+                   generated: bool = False) -> tuple[str, str]:
+        """Record a lesson: a repeat of a known one counts it; returns (MEM id, "new"|"seen").
+
+        ``body`` explains the lesson (never the title again); a lesson the tool wrote from a
+        rule's template is ``generated``: tagged so, said so, and ranked below people's.
+        """
         touched: Touched = {"memory": []}
         title = escape_inline(redact(title, self.patterns))
         existing = self.store.lessons.get(title.casefold())
@@ -298,11 +319,15 @@ class LedgerWriter:
             self._confirm_lesson(existing, incident, when, touched)
         else:
             mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
+            if generated:
+                tags = [*tags, GENERATED_TAG]
+                body = body or GENERATED_NOTE
             entry = MemoryEntry(
                 id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title, seen=1,
                 first_seen=when, last_validated=when, evidence=(incident,) if incident else (),
-                tags=tuple(tags), sections=template_sections(
-                    "memory", Lesson=title, Context=escape_block(context) or "_To be filled in._"),
+                tags=tuple(dict.fromkeys(tags)), sections=template_sections(
+                    "memory", Lesson=escape_block(redact(body, self.patterns)) or PLACEHOLDER,
+                    Context=escape_block(redact(context, self.patterns)) or PLACEHOLDER),
             )
             self._insert("memory", fmt.render_memory(entry))
             self.store.lessons[title.casefold()] = mem_id
@@ -343,7 +368,8 @@ class LedgerWriter:
             lines.append(f"- First message{seen}:\n\n" + escape_block(event.message))
         return "\n".join(lines)
 
-    def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched) -> None:
+    def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched, *,
+                      note: str = "") -> None:
         """Count an occurrence of a known problem; gathered per batch like recurrences."""
         pending = self._linking.get(ts_id)
         if pending is None:
@@ -354,6 +380,9 @@ class LedgerWriter:
         pending.count += 1
         if inc_id not in pending.incidents:
             pending.incidents = [*pending.incidents, inc_id][-MAX_LINKED:]
+            first = note.strip().split("\n")[0]
+            said = f": {escape_inline(redact(first, self.patterns), 160)}" if first else ""
+            pending.evidence.append(f"- Seen in {inc_id} ({when.date().isoformat()}){said}")
         pending.last = max(pending.last, when)
         touched["troubleshooting"].append((ts_id, "linked"))
 
@@ -362,18 +391,25 @@ class LedgerWriter:
             pending = self._linking.pop(ts_id, None)
             if pending is None:
                 continue
-            self._replace("troubleshooting", ts_id, fmt.update_fields(
+            new = fmt.update_fields(
                 self._raw_entry("troubleshooting", ts_id), occurrences=pending.base + pending.count,
-                last_seen=pending.last, incidents=pending.incidents))
+                last_seen=pending.last, incidents=pending.incidents)
+            for line in pending.evidence[-MAX_LINKED:]:
+                new = fmt.add_evidence_line(new, line, keep=MAX_LINKED)
+            self._replace("troubleshooting", ts_id, new)
 
     # -- memory -----------------------------------------------------------------------------
 
     def _memory(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
         inc_id = ids.get(d.dedup_key or "")
+        said = event.message.strip().split("\n")[0]
         mem = self.add_lesson(
             title=d.title or "", incident=inc_id, when=event.time,
-            tags=[t for t in (d.rule,) if t],
-            context=f"Learned from {inc_id or event.id} (rule {d.rule}, event {event.type}).")
+            tags=[t for t in (d.rule,) if t], generated=True,
+            body=f"_Written by agentops from the lesson template of rule `{d.rule}`; not yet "
+                 "confirmed by a person: rewrite, confirm or retire it._",
+            context=f"Learned from {inc_id or event.id} (event `{event.type}`)"
+                    + (f": {said}" if said else "."))
         touched["memory"].append(mem)
         if inc_id:
             entry_text = self._entry("incident", inc_id)
@@ -404,13 +440,14 @@ class LedgerWriter:
 class _Links:
     """Occurrences of one known problem gathered during a batch, written once."""
 
-    __slots__ = ("base", "count", "incidents", "last")
+    __slots__ = ("base", "count", "evidence", "incidents", "last")
 
     def __init__(self, *, base: int, incidents: list[str], last: datetime) -> None:
         self.base = base
         self.count = 0
         self.incidents = incidents
         self.last = last
+        self.evidence: list[str] = []
 
 
 class _Recurrences:
