@@ -98,3 +98,6 @@ def test_generated_lessons_are_marked_and_ranked_below_peoples(repo: Path) -> No
     index = (repo / "MEMORY.md").read_text()
     assert index.index(human.id + "]") < index.index(mem[0].id + "]")
     assert f"{mem[0].title} _(generated)_" in index
+    hits = agentops_json(repo, "recall", "migrate-db lock")["hits"]
+    ranked = [h["id"] for h in hits if h["kind"] == "memory"]
+    assert ranked.index(human.id) < ranked.index(mem[0].id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,17 @@ def troubleshooting(repo: Path) -> list[TroubleshootingEntry]:
             if isinstance(e, TroubleshootingEntry)]
 
 
+_MINUTES = iter(range(10_000))
+
+
 def deploy_failed(repo: Path, service: str, message: str) -> dict[str, object]:
+    """A failed production deployment, each a minute after the last (times in the past, so a
+    resolve 'now' comes after them)."""
+    when = datetime(2026, 11, 30, 10, 0, tzinfo=UTC) + timedelta(minutes=next(_MINUTES))
     return agentops_json(  # type: ignore[no-any-return]
         repo, "record", "deployment", "-f", "status=failed", "-e", "production",
         "-f", f"service={service}", "-f", "namespace=shop", "-f", "kind=Deployment",
-        "--message", message)
+        "--message", message, "--time", when.isoformat())
 
 
 @pytest.fixture

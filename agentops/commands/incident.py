@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,11 @@ Step = Callable[[Edit], None]
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
           now: datetime | None, step: Step) -> Change:
     """Run one lifecycle step on one incident under the lock and commit it."""
-    when = (now or datetime.now(UTC)).replace(microsecond=0)  # timeline rows read as people write
+    # Timeline rows read as people write them, to the second; rounded up, so that resolving
+    # an incident opened in this very second does not put the resolution before its detection.
+    when = now or datetime.now(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
     with transaction(find_repo(repo), now=when) as ctx:
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)
