@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import event_from_dict, parse_time
+from agentops.events import Event, event_from_dict, parse_time
 from agentops.ledger import format as fmt
 from agentops.ledger import journal
 from agentops.ledger.archive import incident_files
@@ -25,17 +26,18 @@ from agentops.ledger.model import (
     TroubleshootingEntry,
 )
 from agentops.ledger.writer import FILES
-from agentops.policy.engine import OpenIncident, observe
+from agentops.policy.engine import OpenIncident, SubjectLink, observe
 from agentops.policy.model import Policy
 from agentops.state import Store
 
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     store.clear()
-    _incidents(repo, store)
+    open_incidents = _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
-    _journal(repo, store, policy)
+    records = _journal(repo, store, policy)
+    _subjects(store, policy, open_incidents, records)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -43,8 +45,10 @@ def _entries(repo: Path, kind: str) -> list[object]:
     return list(fmt.parse_file(kind, text).parsed())  # type: ignore[arg-type]
 
 
-def _incidents(repo: Path, store: Store) -> None:
+def _incidents(repo: Path, store: Store) -> list[Incident]:
+    """Id sequences and open incidents; returns the open ones."""
     newest: tuple[str, int] | None = None
+    still_open: list[Incident] = []
     entries = _entries(repo, "incident")
     for path in incident_files(repo)[1:]:  # archives: resolved, but their ids are taken
         entries += fmt.parse_file("incident", path.read_text(encoding="utf-8")).parsed()
@@ -62,6 +66,8 @@ def _incidents(repo: Path, store: Store) -> None:
                 last_seen=max([inc.detected, *(r.time for r in inc.timeline)]),
                 severity=inc.severity, occurrences=inc.occurrences,
             )
+            still_open.append(inc)
+    return still_open
 
 
 def _troubleshooting(repo: Path, store: Store) -> None:
@@ -83,14 +89,14 @@ def _memory(repo: Path, store: Store) -> None:
             store.lessons[mem.title.casefold()] = mem.id
 
 
-def _journal(repo: Path, store: Store, policy: Policy) -> None:
+def _journal(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
     records = list(journal.read_all(repo))
     for record in records:
         store.seen[record["key"]] = {"event_id": record.get("id"),
                                      "outcome": record.get("outcome", _empty(record))}
     longest = _longest_window(policy)
     if not records or longest is None:
-        return
+        return records
     latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {}))
     since = latest - longest
     for record in records:
@@ -100,6 +106,30 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             continue
         if event.time > since:
             observe(policy, store.state, event, ())
+    return records
+
+
+def _subjects(store: Store, policy: Policy, still_open: list[Incident],
+              records: list[dict[str, Any]]) -> None:
+    """Which open incident heard of each subject last (for correlation): from the events the
+    journal holds for it, the first naming the source that opened it."""
+    if not policy.correlation.window or not still_open:
+        return
+    wanted = {eid: inc for inc in still_open for eid in inc.events}
+    found: dict[str, list[Event]] = {}
+    for record in records:
+        inc = wanted.get(str(record.get("id")))
+        if inc is not None:
+            try:
+                found.setdefault(inc.id, []).append(event_from_dict(record["event"]))
+            except (AgentopsError, KeyError, TypeError):
+                continue
+    for inc in still_open:
+        events = found.get(inc.id)
+        skey = policy.correlation.key(events[-1]) if events else None
+        if events and skey and inc.dedup_key:
+            last = max([e.time for e in events] + [r.time for r in inc.timeline])
+            store.subjects[skey] = SubjectLink(inc.dedup_key, events[0].source, last)
 
 
 def _longest_window(policy: Policy) -> timedelta | None:

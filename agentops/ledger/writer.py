@@ -183,12 +183,14 @@ class LedgerWriter:
     def _open(self, event: Event, d: Decision, touched: Touched) -> str:
         day = event.time.date().isoformat()
         inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
+        built = [*dict.fromkeys((*(d.events or ()), event.id))]  # a threshold's events, all
         known = self.store.state.known_problems.get(d.problem or "") or None
         inc = Incident(
             id=inc_id, uid=stable_uid(event.key, d.rule or "", "incident"),
             title=escape_inline(redact(d.title or d.rule or event.type, self.patterns)),
             severity=d.severity or "MEDIUM", category=d.category or "AUTOMATION_FAILURE",
-            rule=d.rule, dedup_key=d.dedup_key, occurrences=1, events=(event.id,),
+            rule=d.rule, dedup_key=d.dedup_key, occurrences=len(built),
+            events=tuple(built[:MAX_EVENT_IDS]),
             environment=event.environment, subject=subject_text(event), detected=event.time,
             review_required=bool(d.review), troubleshooting=known,
             sections=template_sections("incident", **self._incident_prose(event, d)),
@@ -204,9 +206,13 @@ class LedgerWriter:
         who = f" by {escape_inline(event.actor)}" if event.actor else ""
         description = escape_block(event.message) if event.message.strip() else ""
         reported = f"Reported{who} via {escape_inline(event.source)} as `{event.type}`."
+        earlier = f" after {len(d.events)} earlier events" if d.events else ""
         row = timeline_row(event.time, escape_inline(
-            f"Detected: {event.type} from {event.source}; opened by rule {d.rule}"))
+            f"Detected: {event.type} from {event.source}; opened by rule {d.rule}{earlier}"))
         logs = [f"- Event `{event.id}` ({event.type}, key `{escape_inline(event.key, 120)}`)"]
+        if d.events:
+            shown = ", ".join(f"`{i}`" for i in d.events[:MAX_EVENT_IDS - 1])
+            logs.append(f"- Earlier events counted by rule {d.rule}: {shown}")
         for name, value in list(event.attributes.items())[:20]:
             logs.append(f"- {escape_inline(str(name), 60)}: {escape_inline(_show(value), 160)}")
         return {
@@ -240,8 +246,13 @@ class LedgerWriter:
         if len(pending.events) < MAX_EVENT_IDS and event.id not in pending.events:
             pending.events.append(event.id)
         pending.latest = max(pending.latest, event.time)
-        if count <= 5 or count % 100 == 0:
-            text = f"Recurred (occurrence {count}): {event.message or event.type}"
+        if d.correlated:
+            text = (f"Correlated {event.type} from {event.source} (occurrence {count}; rule "
+                    f"{d.rule}): {event.message or event.type}")
+            pending.rows.append((event.time, redact(text, self.patterns)))
+        elif count <= 5 or count % 100 == 0:
+            text = (f"Recurred (occurrence {count}) from {event.source}: "
+                    f"{event.message or event.type}")
             pending.rows.append((pending.latest, redact(text, self.patterns)))
         touched["incidents"].append((inc_id, RECUR))
 

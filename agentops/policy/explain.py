@@ -63,9 +63,9 @@ def why_nothing_opened(policy: Policy, event: Event, decisions: Sequence[Decisio
             out.append(WhyNot(trig.name, SILENCED, _silence_text(policy, d)))
         elif d.action == RECUR:
             inc = d.incident or (incidents or {}).get(d.dedup_key or "")
+            why = d.reason if d.correlated else "same dedup key, still open"
             out.append(WhyNot(trig.name, DEDUPLICATED,
-                              f"deduplicated into {inc or d.dedup_key} (same dedup key, still "
-                              "open)", inc))
+                              f"deduplicated into {inc or d.dedup_key} ({why})", inc))
     return tuple(out)
 
 

@@ -30,6 +30,7 @@ from agentops.policy.model import (
     SEVERITY_ALIASES,
     WRITES,
     Aggregate,
+    Correlation,
     Environment,
     Policy,
     Resolve,
@@ -58,7 +59,7 @@ _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories",
+    "requirements", "categories", "correlation",
 )
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
@@ -282,11 +283,36 @@ def _compile(
     envs: list[Environment] = []
     for label, _, item, path in merged["environments"]:
         _guard(errors, label, texts, _extender(envs, _environments, item, path))
+    correlation = Correlation()
+    for label, _, item, path in merged["correlation"]:
+        def corr(item: Any = item, path: str = path) -> None:
+            nonlocal correlation
+            correlation = _correlation(item, path)
+        _guard(errors, label, texts, corr)
     uses_cel = any(t.when is not None for t in triggers)
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
+        correlation=correlation,
     )
+
+
+def _correlation(item: Any, path: str) -> Correlation:
+    """``correlation: {window: 30m, subject_keys: [subject.namespace, ...]}``."""
+    spec = _mapping(item, path, ("window", "subject_keys"))
+    window = (parse_duration(spec["window"], f"{path}.window") if "window" in spec
+              else Correlation().window)
+    keys = spec.get("subject_keys", list(Correlation().keys))
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise RuleError(f"{path}.subject_keys", "expected a non-empty list of event fields, e.g. "
+                        "[subject.namespace, subject.kind, subject.name]")
+    for i, key in enumerate(keys):
+        try:
+            check_path(key, f"{path}.subject_keys[{i}]")
+        except MatchSpecError as err:
+            raise RuleError(err.path, str(err)) from None
+    required = tuple(k for k in keys if k in ("subject.kind", "subject.name")) or (keys[-1],)
+    return Correlation(window=window, keys=tuple(keys), required=required)
 
 
 def _calling(fn: Callable[..., None], *args: Any) -> Callable[[], None]:

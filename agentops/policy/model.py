@@ -190,6 +190,34 @@ class Sla(NamedTuple):
     requirements: Mapping[str, bool] = MappingProxyType({})
 
 
+DEFAULT_SUBJECT_KEYS = ("subject.cluster", "subject.namespace", "subject.kind", "subject.name")
+
+
+class Correlation(NamedTuple):
+    """Events about one subject from different sources join the incident open for it.
+
+    ``keys`` name the subject (all must have a value for an event to correlate); ``window`` is
+    how long after the incident last heard of the subject another source still joins it
+    (zero turns correlation off).
+    """
+
+    window: timedelta = timedelta(minutes=30)
+    keys: tuple[str, ...] = DEFAULT_SUBJECT_KEYS
+    required: tuple[str, ...] = ("subject.kind", "subject.name")
+
+    def key(self, event: Event) -> str | None:
+        """The subject key of an event, or None when it names no subject well enough."""
+        if not self.window:
+            return None
+        values = []
+        for path in self.keys:
+            value = getter(path)(event)
+            if (value is None or value == "") and path in self.required:
+                return None
+            values.append("" if value is None else str(value))
+        return "/".join(values)
+
+
 class Policy:
     """The whole compiled policy, plus per-event-type indexes built on first use."""
 
@@ -197,6 +225,7 @@ class Policy:
         "_by_type",
         "_env_memo",
         "categories",
+        "correlation",
         "environments",
         "files",
         "silences",
@@ -207,7 +236,9 @@ class Policy:
 
     def __init__(self, *, triggers: tuple[Trigger, ...], silences: tuple[Silence, ...],
                  environments: tuple[Environment, ...], categories: tuple[str, ...], sla: Sla,
-                 files: tuple[str, ...], uses_cel: bool = False) -> None:
+                 files: tuple[str, ...], uses_cel: bool = False,
+                 correlation: Correlation | None = None) -> None:
+        self.correlation = correlation or Correlation()
         self.triggers = triggers
         self.silences = silences
         self.environments = environments
