@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from agentops.cli import emit, format_option, repo_option
+from agentops.cli_options import emit, format_option, repo_option
+from agentops.vocabulary import HOOK_SOURCES, STATUSES, severity_help
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,11 +69,8 @@ def lint(repo: Path | None, fmt: str) -> None:
 
 # --- webhooks ----------------------------------------------------------------------------------
 
-HOOK_SOURCES = ["alertmanager", "flux", "argocd", "github", "generic"]
-
-
 @click.command("hook")
-@click.argument("source", type=click.Choice(HOOK_SOURCES))
+@click.argument("source", type=click.Choice(list(HOOK_SOURCES)))
 @click.argument("payload", type=click.File("rb"), default="-")
 @click.option("--event", "github_event", default=None, metavar="NAME",
               help="GitHub only: the X-GitHub-Event name (in Actions: $GITHUB_EVENT_NAME).")
@@ -90,7 +88,20 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
     emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
 
 
-@click.command("serve")
+def _sources_using(scheme: str) -> str:
+    return ", ".join(s.name for s in HOOK_SOURCES.values() if scheme in s.schemes)
+
+
+SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
+
+    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: {_sources_using("bearer")})
+    or AGENTOPS_<SOURCE>_HMAC_SECRET (hmac: {_sources_using("hmac")}), or their *_FILE variants.
+    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
+    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    """
+
+
+@click.command("serve", help=SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port, printed on start).")
@@ -103,13 +114,6 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
 @repo_option
 def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
           repo: Path | None) -> None:
-    """Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
-
-    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: alertmanager, argocd,
-    generic, flux) or AGENTOPS_<SOURCE>_HMAC_SECRET (flux, github), or their *_FILE variants.
-    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
-    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
-    """
     from agentops.server.run import serve as run_server
 
     run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,
@@ -164,8 +168,8 @@ def incident() -> None:
 
 @incident.command("list")
 @click.option("--status", default=None,
-              help="Investigating, Identified, Monitoring, Resolved, or open (not Resolved).")
-@click.option("--severity", default=None, help="LOW, MEDIUM, HIGH, CRITICAL (or P3..P0).")
+              help=f"{', '.join(STATUSES)}, or open (not Resolved).")
+@click.option("--severity", default=None, help=severity_help() + ".")
 @click.option("--since", default=None, metavar="DATE",
               help="Only incidents detected since this day or time (UTC).")
 @repo_option
@@ -213,7 +217,7 @@ def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | N
 @incident.command("update")
 @click.argument("inc_id", metavar="ID")
 @click.option("--status", required=True,
-              help="Investigating, Identified, Monitoring or Resolved. Statuses move forward "
+              help=f"{', '.join(STATUSES[:-1])} or {STATUSES[-1]}. Statuses move forward "
               "(skipping allowed); Resolved -> Investigating reopens.")
 @click.option("--note", default=None, help="What changed, for the timeline row.")
 @click.option("--time", "when", default=None, help="When it changed (default now).")
@@ -468,9 +472,9 @@ def mcp(http: bool, host: str, port: int, repo: Path | None) -> None:
     check. Resources: agentops://memory/index and agentops://entry/{id}. Every write goes
     through the same pipeline, lock and journal as the CLI.
     """
-    from agentops.mcp_server.run import serve as run_mcp
+    from agentops.commands import mcp as cmd
 
-    run_mcp(repo=repo, http=http, host=host, port=port)
+    cmd.serve(repo=repo, http=http, host=host, port=port)
 
 
 # --- watch -------------------------------------------------------------------------------------

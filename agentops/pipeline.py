@@ -23,8 +23,6 @@ from agentops import fsutil, git
 from agentops.config import Config, load_config
 from agentops.errors import RepoError
 from agentops.events import Event, format_time
-from agentops.ledger import journal
-from agentops.ledger.writer import LedgerWriter
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
@@ -39,9 +37,11 @@ from agentops.policy.engine import (
 )
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
-from agentops.state import Store
+from agentops.store import journal
+from agentops.store.state import Store
+from agentops.store.writer import LedgerWriter
+from agentops.vocabulary import LEDGER_FILES
 
-LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
 MAX_TRAILERS = 50
 
 
@@ -354,7 +354,7 @@ def ensure_current(ctx: Context) -> None:
     head = git.read_head(ctx.repo)
     if ctx.store.is_current(head):
         return
-    from agentops.rebuild import rebuild
+    from agentops.store.rebuild import rebuild
 
     rebuild(ctx.repo, ctx.store, ctx.policy)
     ctx.store.save(head)

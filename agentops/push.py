@@ -14,26 +14,33 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from agentops import git
 from agentops.config import Config
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict
-from agentops.ledger.journal import JOURNAL_DIR
-
-if TYPE_CHECKING:
-    from agentops.pipeline import Outcome
-
-Replay = Callable[[Sequence[Event]], "list[Outcome]"]
+from agentops.store.journal import JOURNAL_DIR
 
 
-def push_with_replay(repo: Path, config: Config, replay: Replay) -> dict[str, Outcome]:
+class _Replayed(Protocol):
+    """What push needs of the pipeline's outcome (push sits below the pipeline)."""
+
+    @property
+    def event_id(self) -> str: ...
+
+
+OutcomeT = TypeVar("OutcomeT", bound=_Replayed)
+
+
+def push_with_replay(
+    repo: Path, config: Config, replay: Callable[[Sequence[Event]], list[OutcomeT]],
+) -> dict[str, OutcomeT]:
     """Push HEAD's branch; on non-fast-forward, fetch, replay, retry. Returns replayed outcomes."""
     branch = git.current_branch(repo)
     if branch is None:
         raise AgentopsError("push: HEAD is detached; check out a branch to push agentops commits")
-    replayed: dict[str, Outcome] = {}
+    replayed: dict[str, OutcomeT] = {}
     for attempt in range(config.push_retries + 1):
         result = git.push(repo, config.remote, branch)
         if result.ok:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_helpers import agentops, agentops_json, git, init
+from cli_helpers import run_cli
+from report_helpers import agentops_json, git, init
 
 from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident
@@ -14,6 +15,10 @@ from agentops.ledger.model import Incident
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 WARNING = FIXTURES / "kubernetes" / "eventlist-BackOff-pod-dd1-0.json"
 ALERT = FIXTURES / "alertmanager" / "kubesphere-KubePodCrashLooping-firing.json"
+
+
+def agentops(repo: Path, *args: str) -> Any:
+    return run_cli(list(args), repo=repo)
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from report_helpers import agentops, agentops_json, git, init
+from cli_helpers import run_cli
+from report_helpers import agentops_json, git, init
 from test_signatures import OOM, deploy_failed, pull, troubleshooting
 
 from agentops.ledger import format as fmt
@@ -13,6 +15,10 @@ from agentops.ledger.model import MemoryEntry
 
 ROOT_CAUSE = "The regcred pull secret still held the robot token rotated on Monday."
 FIX = "Recreate the regcred secret from the current robot token, then restart the rollout."
+
+
+def agentops(repo: Path, *args: str) -> Any:
+    return run_cli(list(args), repo=repo)
 
 
 @pytest.fixture

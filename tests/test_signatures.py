@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from report_helpers import agentops, agentops_json, init
+from cli_helpers import run_cli
+from report_helpers import agentops_json, init
 
 from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
@@ -20,6 +22,10 @@ PULL_401 = ('Failed to pull image "{image}": rpc error: code = Unknown desc = fa
             'from HEAD request to https://{host}/v2/{repo}/manifests/{tag}: 401 Unauthorized: '
             'authentication required')
 OOM = "Container {name} was OOMKilled (exit code 137), memory limit 512Mi"
+
+
+def agentops(repo: Path, *args: str) -> Any:
+    return run_cli(list(args), repo=repo)
 
 
 def pull(image: str) -> str:

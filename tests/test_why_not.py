@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 from mcp import Client
 from mcp_client import call, drive
-from report_helpers import agentops, agentops_json, git, init
+from report_helpers import agentops_json, git, init
+
+
+def agentops(repo: Path, *args: str) -> Any:
+    return run_cli(list(args), repo=repo)
 
 
 @pytest.fixture
@@ -70,8 +73,7 @@ def test_ingest_explains_each_event_that_was_deduplicated(repo: Path) -> None:
 
 
 def ingest(repo: Path, text: str) -> Any:
-    out = subprocess.run([sys.executable, "-m", "agentops", "ingest", "-", "--repo", str(repo),
-                          "--format", "json"], input=text, capture_output=True, text=True)
+    out = run_cli(["ingest", "-", "--format", "json"], repo=repo, input=text)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

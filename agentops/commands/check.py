@@ -14,7 +14,7 @@ from agentops.commands.stats import incidents_of, load_sla, parse_when
 from agentops.events import format_time
 from agentops.paths import find_repo
 from agentops.report import check as report
-from agentops.report import entries
+from agentops.store import entries
 
 
 def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:

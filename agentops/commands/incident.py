@@ -12,59 +12,18 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agentops import lifecycle as lc
+from agentops.commands.incident_edit import Change, Edit
 from agentops.events import format_time
 from agentops.ledger import format as fmt
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
-from agentops.ledger.safety import redact
 from agentops.paths import find_repo
 from agentops.pipeline import Context, commit_changes, transaction
 from agentops.policy.engine import OpenIncident
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one lifecycle write did: the JSON an agent gets back."""
-
-    id: str
-    action: str
-    status: str
-    commit: str | None
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = {k: format_time(v) if isinstance(v, datetime) else v
-                  for k, v in self.fields.items()}
-        return {"id": self.id, "action": self.action, "status": self.status,
-                "fields": values, **self.extra, "commit": self.commit}
-
-
-@dataclass(slots=True)
-class Edit:
-    """One write in progress: the entry text and what the commit should say about it."""
-
-    ctx: Context
-    inc: Incident
-    text: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def set(self, **fields: Any) -> None:
-        self.text = fmt.update_fields(self.text, **fields)
-        self.fields.update(fields)
-
-    def row(self, when: datetime, text: str) -> None:
-        self.text = fmt.append_timeline(self.text, when, redact(text, self.ctx.ledger.patterns))
-
-    def prose(self, text: str) -> str:
-        return redact(text, self.ctx.ledger.patterns)
-
 
 Step = Callable[[Edit], None]
 
@@ -161,10 +120,10 @@ def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> Non
     e.set(status=lc.INVESTIGATING, resolved=None)
     e.row(when, "Reopened" + _by(actor, note))
     key = e.inc.dedup_key
-    if key and e.ctx.store.open.get(key) is None and e.inc.detected is not None:
-        e.ctx.store.open[key] = OpenIncident(
+    if key and e.inc.detected is not None:
+        e.ctx.store.reopen(OpenIncident(
             id=e.inc.id, rule=e.inc.rule or "", dedup_key=key, opened=e.inc.detected,
-            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences)
+            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences))
 
 
 # --- resolve ---------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from agentops import git
 from agentops.config import CONFIG_PATH, DEFAULT_CONFIG
 from agentops.fsutil import atomic_write
 from agentops.ledger import format as fmt
-from agentops.ledger.writer import FILES
 from agentops.paths import RULES_DIR, default_rules
+from agentops.store.writer import FILES
 
 
 def init(repo: Path) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def _why(policy: Policy, trig: Trigger, event: Any) -> dict[str, Any]:
 
 
 def _where(trig: Trigger) -> str:
-    from agentops.policy.loader import line_of
+    from agentops.policy.yamldoc import line_of
 
     path = Path(trig.file)
     candidates = [path] if path.is_absolute() else [Path.cwd() / path]

@@ -32,8 +32,10 @@ import yaml
 from agentops.errors import AgentopsError, InvalidRulesError
 from agentops.events import event_from_dict, format_time, parse_time
 from agentops.policy.engine import IGNORED, Decision, State, decide, normalise, observe
-from agentops.policy.loader import RuleError, _Loader, load_policy, parse_duration
+from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
+from agentops.policy.schema import parse_duration
+from agentops.policy.yamldoc import RuleError, RulesLoader
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -73,7 +75,7 @@ def run_tests(files: list[Path], *, rules: list[Path], base: Path | None = None)
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=RulesLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidRulesError(f"{path}: cannot read test file: {exc}") from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("tests"), list):

@@ -33,10 +33,10 @@ from agentops.ledger.model import (
 )
 from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
 from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
-from agentops.state import Store
+from agentops.store.state import Store
+from agentops.vocabulary import LEDGER_KINDS
 
-FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
-         "memory": "MEMORY.md"}
+FILES = {name: kind.file_name for name, kind in LEDGER_KINDS.items()}
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
 GENERATED_NOTE = "_Written by agentops from a rule's lesson template; not yet confirmed._"
@@ -287,7 +287,7 @@ class LedgerWriter:
                             signature: Signature, when: datetime, incident: str | None,
                             sections: dict[str, str]) -> str:
         """Insert a TROUBLESHOOTING entry for a new problem type; returns its id."""
-        ts_id = f"TS-{self.store.next_number('TS'):04d}"
+        ts_id = _next_id(self.store, "troubleshooting")
         entry = TroubleshootingEntry(
             id=ts_id, uid=stable_uid(problem, "troubleshooting"), title=escape_inline(title),
             category=category, signature=signature, problem=problem, occurrences=1,
@@ -329,7 +329,7 @@ class LedgerWriter:
         if existing:
             self._confirm_lesson(existing, incident, when, touched)
         else:
-            mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
+            mem_id = _next_id(self.store, "memory")
             if generated:
                 tags = [*tags, GENERATED_TAG]
                 body = body or GENERATED_NOTE
@@ -494,3 +494,9 @@ def _show(value: Any) -> str:
 
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+def _next_id(store: Store, kind: str) -> str:
+    """``TS-0007``: the kind's prefix and its next number, of at least four digits."""
+    prefix = LEDGER_KINDS[kind].id_prefix
+    return f"{prefix}-{store.next_number(prefix):04d}"
