@@ -67,7 +67,7 @@ class Outcome(NamedTuple):
             "troubleshooting": list(self.troubleshooting), "memory": list(self.memory),
             "commit": self.commit,
         }
-        if not any(i["action"] == OPEN for i in self.incidents):
+        if self.why_not:
             out["why_not"] = [dict(w) for w in self.why_not]
         return out
 

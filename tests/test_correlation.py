@@ -85,7 +85,7 @@ def test_outside_the_window_or_with_correlation_off_there_are_two_incidents(
 def test_a_bad_correlation_setting_names_its_key(repo: Path) -> None:
     policy = repo / "rules" / "policy.yaml"
     policy.write_text(policy.read_text().replace(
-        "subject_keys: [subject.cluster, subject.namespace, subject.kind, subject.name]",
+        "subject_keys: [subject.namespace, subject.kind, subject.name]",
         "subject_keys: [subject.pod]"))
     out = agentops(repo, "rules", "validate")
     assert out.returncode == 1

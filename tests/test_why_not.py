@@ -86,3 +86,14 @@ def test_the_mcp_record_event_tool_says_why(repo: Path) -> None:
     outcome = drive(repo, scenario)
     assert outcome["why_not"] == [{"trigger": "agent-repeated-failure", "result": "held",
                                    "reason": "threshold: 1 of 3 within 1h"}]
+
+
+def test_a_recovery_with_nothing_open_says_so(repo: Path) -> None:
+    resolved = Path(__file__).resolve().parent / "fixtures" / "alertmanager" / \
+        "v4-TargetDown-kube-system-resolved.json"
+    out = agentops_json(repo, "hook", "alertmanager", str(resolved))
+    outcome = out if isinstance(out, dict) else out[0]
+    [why] = outcome["why_not"]
+    assert (why["trigger"], why["result"]) == ("alert-firing", "nothing to resolve")
+    assert why["reason"].startswith("a recovery event for it, but no incident is open with "
+                                    "dedup key alert/")

@@ -15,11 +15,11 @@ from typing import Any, NamedTuple
 
 from agentops.events import Event, format_time
 from agentops.policy import matchers
-from agentops.policy.engine import IGNORED, OPEN, RECUR, SUPPRESSED, Decision
+from agentops.policy.engine import IGNORED, OPEN, RECUR, RESOLVE, SUPPRESSED, Decision
 from agentops.policy.model import Policy
 
-NOT_MATCHED, HELD, SILENCED, DEDUPLICATED, NO_TRIGGER = (
-    "not matched", "held", "suppressed", "deduplicated", "no trigger")
+NOT_MATCHED, HELD, SILENCED, DEDUPLICATED, NO_TRIGGER, NOTHING_TO_RESOLVE = (
+    "not matched", "held", "suppressed", "deduplicated", "no trigger", "nothing to resolve")
 
 
 class WhyNot(NamedTuple):
@@ -43,13 +43,18 @@ def why_nothing_opened(policy: Policy, event: Event, decisions: Sequence[Decisio
 
     ``incidents`` maps dedup keys to the incident ids a recurrence was counted on.
     """
-    if any(d.action == OPEN for d in decisions):
+    if any(d.action in (OPEN, RESOLVE) for d in decisions):
         return ()
     triggers = policy.triggers_for(event.type)
+    recoveries = [WhyNot(t.name, NOTHING_TO_RESOLVE, f"a recovery event for it, but no incident "
+                                                    f"is open with dedup key {t.dedup_key(event)}")
+                  for t in policy.resolvers_for(event.type)
+                  if t.resolve is not None and t.resolve.match(event)]
     if not triggers:
-        return (WhyNot(None, NO_TRIGGER, f"no trigger listens to {event.type} events"),)
+        return tuple(recoveries) or (
+            WhyNot(None, NO_TRIGGER, f"no trigger listens to {event.type} events"),)
     decided = {d.rule: d for d in decisions if d.rule}
-    out = []
+    out = recoveries
     for trig in triggers:
         d = decided.get(trig.name)
         if d is None:

@@ -184,7 +184,7 @@ class Sla(NamedTuple):
     requirements: Mapping[str, bool] = MappingProxyType({})
 
 
-DEFAULT_SUBJECT_KEYS = ("subject.cluster", "subject.namespace", "subject.kind", "subject.name")
+DEFAULT_SUBJECT_KEYS = ("subject.namespace", "subject.kind", "subject.name")
 
 
 class Correlation(NamedTuple):
