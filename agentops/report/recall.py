@@ -365,7 +365,7 @@ def to_text(hits: Sequence[Hit]) -> str:
     for h in hits:
         status = f" [{h.status}]" if h.status and h.kind == "memory" else ""
         known = ", signature match" if h.signature_match else ""
-        out.append(f"{h.id} ({h.kind}{status}{known}, score {h.score:.2f}) {h.title}")
+        out.append(f"{h.id} ({h.kind}{status}{known}, score {h.score:.3g}) {h.title}")
         out += [f"    {line}" for line in h.text.splitlines() if line.strip()]
         if h.evidence:
             out.append(f"    evidence: {', '.join(h.evidence)}")
