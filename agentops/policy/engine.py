@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from agentops.events import Event
 from agentops.policy.matchers import getter
 from agentops.policy.model import Policy, Trigger
-from agentops.policy.signature import ProblemSignature, signature
+from agentops.policy.signature import ProblemSignature, problem_key, signature
 
 OPEN, RECUR, RESOLVE = "open", "recur", "resolve"
 TROUBLESHOOTING, MEMORY = "troubleshooting", "memory"
@@ -163,12 +163,12 @@ def _fire(
     severity = trig.severity.of(event)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
     title = trig.title(event)
-    sig = problem_signature(trig, event, title=title)
-    problem = sig.key
+    problem = _problem_key(trig, event)
     earlier = _earlier_events(state, trig, event) if count is not None else None
     out = [Decision(OPEN, trig.name, key, None, severity, trig.category, title,
                     problem, review, hits=count, events=earlier)]
     if "troubleshooting" in trig.write and problem not in state.known_problems:
+        sig = problem_signature(trig, event, title=title)
         out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
                             title=sig.title, problem=problem, reason="new problem type",
                             signature=sig))
@@ -182,6 +182,11 @@ def problem_signature(trig: Trigger, event: Event, *, title: str = "") -> Proble
     else the fingerprint of its ``fingerprint`` fields (type, reason, kind, message template)."""
     pinned = trig.problem(event) if trig.problem is not None else None
     return signature(event, fields=trig.fingerprint, pinned=pinned, get=getter, fallback=title)
+
+
+def _problem_key(trig: Trigger, event: Event) -> str:
+    pinned = trig.problem(event) if trig.problem is not None else None
+    return problem_key(event, fields=trig.fingerprint, pinned=pinned, get=getter)
 
 
 def _correlated(policy: Policy, state: State, event: Event) -> OpenIncident | None:
@@ -276,10 +281,12 @@ def observe(
         for i, trig in index.counted:
             if mask >> i & 1:
                 _remember(state, trig, event)
+    linked = False
     for d in decisions:
         if d.action != IGNORED:
             _apply(state, d, event, ids or {}, problems or {})
-    if policy.correlation.window:
+            linked = linked or d.action in (OPEN, RECUR)
+    if linked and policy.correlation.window:
         _link_subject(policy, state, event, decisions)
 
 

@@ -187,6 +187,16 @@ class Sla(NamedTuple):
 DEFAULT_SUBJECT_KEYS = ("subject.namespace", "subject.kind", "subject.name")
 
 
+_GETTERS: dict[str, Callable[[Event], Any]] = {}
+
+
+def _cached_getter(path: str) -> Callable[[Event], Any]:
+    found = _GETTERS.get(path)
+    if found is None:
+        found = _GETTERS[path] = getter(path)
+    return found
+
+
 class Correlation(NamedTuple):
     """Events about one subject from different sources join the incident open for it.
 
@@ -205,7 +215,7 @@ class Correlation(NamedTuple):
             return None
         values = []
         for path in self.keys:
-            value = getter(path)(event)
+            value = _cached_getter(path)(event)
             if (value is None or value == "") and path in self.required:
                 return None
             values.append("" if value is None else str(value))

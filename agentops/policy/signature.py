@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 from agentops.events import Event, sha256
@@ -60,7 +61,10 @@ _MASKS: Final = (
     # numbers, except HTTP statuses that name the problem (401 Unauthorized, 503 Service ...)
     (re.compile(r"(?<![\w<])(?![45]\d\d [A-Z])\d+(?![\w>])"), "<num>"),
 )
+# a substring each mask needs to match at all (by position in _MASKS)
+_NEEDS: Final = ('"', "'", "://", "-", ".", "/", ".", "-", "-", "", ".", "", "", "")
 _NAMES_AT: Final = 7
+_DIGITS_FROM: Final = 9  # the hex, version, duration, size and number masks
 _MASK_TOKEN_RE: Final = re.compile(r"<(?:\*|url|id|ip|path|host|hex|version|num)>")
 _SPACE_RE: Final = re.compile(r"\s+")
 _REPEAT_RE: Final = re.compile(r"(<[a-z*]+>)(?:[\s,;:]*\1)+")
@@ -83,14 +87,30 @@ class ProblemSignature(NamedTuple):
 
 def mask(message: str, *, names: Sequence[str] = ()) -> str:
     """The message as a template: variable parts replaced by ``<*>``-style tokens."""
+    return _mask(message, tuple(sorted({n for n in names if len(n) >= 3}, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=4096)  # a storm repeats its messages; masking is the costly part of an open
+def _mask(message: str, names: tuple[str, ...]) -> str:
     text = _SPACE_RE.sub(" ", message).strip()[:4 * MAX_TEMPLATE]
+    digits = any(c.isdigit() for c in text)
     for i, (regex, replacement) in enumerate(_MASKS):
-        if i == _NAMES_AT:  # after the structural masks, so a name inside a URL stays in it
-            for name in sorted({n for n in names if len(n) >= 3}, key=len, reverse=True):
-                text = re.sub(rf"(?<![\w<-]){re.escape(name)}(?![\w>-])", "<*>", text)
+        if i == _NAMES_AT and names:  # after the structural masks: a name in a URL stays in it
+            text = _names_re(names).sub("<*>", text)
+        if i >= _DIGITS_FROM and not digits:
+            break  # the remaining masks all need a digit
+        needs = _NEEDS[i]
+        if needs and needs not in text:
+            continue  # cheaper than running a regex that cannot match
         text = regex.sub(replacement, text)
     text = _REPEAT_RE.sub(r"\1", text)
     return text[:MAX_TEMPLATE]
+
+
+@lru_cache(maxsize=1024)
+def _names_re(names: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(n) for n in names)
+    return re.compile(rf"(?<![\w<-])(?:{alternatives})(?![\w>-])")
 
 
 def event_names(event: Event) -> list[str]:
@@ -132,18 +152,28 @@ def signature(event: Event, *, fields: Sequence[str] = (), pinned: str | None = 
     template = template_of(event)
     reason = _text(event.attributes.get("reason"))
     kind = event.subject.kind
-    if pinned:
-        key = pinned
-    else:
-        parts = [_part(event, f, template, get) for f in (fields or DEFAULT_FIELDS)]
-        digest = sha256("\0".join(parts).encode()).hexdigest()[:12]
-        key = f"{event.type}/{reason or '-'}/{digest}"
+    key = problem_key(event, fields=fields, pinned=pinned, get=get, template=template)
     if template or not reason:
         title = readable_title(message_of(event) or fallback, template or mask(fallback),
                                reason=reason, event_type=event.type)
     else:  # a reason says more about the problem than the rule's title about one case
         title = _split_camel(reason)
     return ProblemSignature(key, title, event.type, reason, kind, template, _pattern(template))
+
+
+def problem_key(event: Event, *, fields: Sequence[str] = (), pinned: str | None = None,
+                get: Callable[[str], Callable[[Event], Any]] | None = None,
+                template: str | None = None) -> str:
+    """Just the key of :func:`signature` (what every opening needs; titles are for new
+    problems only)."""
+    if pinned:
+        return pinned
+    if template is None:
+        template = template_of(event)
+    reason = _text(event.attributes.get("reason"))
+    parts = [_part(event, f, template, get) for f in (fields or DEFAULT_FIELDS)]
+    digest = sha256("\0".join(parts).encode()).hexdigest()[:12]
+    return f"{event.type}/{reason or '-'}/{digest}"
 
 
 def _part(event: Event, field: str, template: str,
