@@ -55,6 +55,7 @@ LAZY_COMMANDS = {
     "init": "init",
     "lint": "lint",
     "mcp": "mcp",
+    "notify": "notify",
     "recall": "recall",
     "rules": "rules",
     "schema": "schema",

@@ -323,16 +323,91 @@ def incident_review_done(inc_id: str, when: str | None, actor: str | None, repo:
 @click.argument("inc_id", metavar="ID")
 @click.option("--kind", required=True, type=click.Choice(["ack", "update", "resolved"]),
               help="Which communication to draft.")
+@click.option("--send", is_flag=True, help="Also queue it for the channels of the incident's "
+              "routes (one commit to the outbox; `notify flush`, serve or watch send it).")
 @repo_option
 @format_option
-def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> None:
-    """Print a status communication (time, severity, status, impact, what we know, next
-    update) for a chat channel or status page. Writes nothing."""
+def incident_announce(inc_id: str, kind: str, send: bool, repo: Path | None, fmt: str) -> None:
+    """Print a status communication (time, severity, status, impact, what we know, what we
+    are doing, next update in N minutes) for a chat channel or status page.
+
+    Without --send it writes nothing. With --send the same text is queued once per
+    incident state (sending it again before anything changed queues nothing).
+
+    \b
+    Examples:
+      agentops incident announce INC-2026-11-24-001 --kind ack
+      agentops incident announce INC-2026-11-24-001 --kind update --send
+    """
+    if send:
+        from agentops.commands import notify as cmd
+
+        data = cmd.announce_send(repo, inc_id, kind=kind)
+        state = (f"queued for {', '.join(data['channels'])} in {data['commit'][:12]}"
+                 if data["queued"] else f"already queued ({data['key']})")
+        emit(fmt, data, data["text"] + f"\n-- {state}")
+        return
     from agentops.commands import incident_view as view
 
     inc, _entry = view.load(repo, inc_id)
     data = view.announce(inc, kind=kind, now=datetime.now(UTC))
     emit(fmt, data, data["text"])
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+@click.group()
+def notify() -> None:
+    """Send the announcements queued in the outbox to Slack, Teams and webhooks.
+
+    Transitions that a route in rules/ selects are committed to .agentops/outbox/ with the
+    ledger change; serve and watch send them continuously, `notify flush` does it once.
+    """
+
+
+@notify.command("flush")
+@click.option("--wait", default=None, metavar="DURATION",
+              help="Keep retrying failed messages for up to this long (e.g. 30s, 5m).")
+@repo_option
+@format_option
+def notify_flush(wait: str | None, repo: Path | None, fmt: str) -> None:
+    """Send every message that is due, once; for cron jobs and CI steps.
+
+    Exits 0 even when some messages wait for a retry (they stay queued); messages failing
+    past the policy's notify.give_up_after are parked and reported by `agentops check`.
+
+    \b
+    Examples:
+      agentops notify flush
+      agentops notify flush --wait 2m --format json
+    """
+    from agentops.commands import notify as cmd
+
+    result = cmd.flush(repo=repo, wait=wait)
+    emit(fmt, result, cmd.flush_text(result))
+
+
+@notify.command("status")
+@repo_option
+@format_option
+def notify_status(repo: Path | None, fmt: str) -> None:
+    """Show this clone's deliveries: counts by state and every message not yet sent."""
+    from agentops.commands import notify as cmd
+
+    result = cmd.status(repo=repo)
+    emit(fmt, result, cmd.status_text(result))
+
+
+@notify.command("retry")
+@click.argument("key", required=False)
+@repo_option
+@format_option
+def notify_retry(key: str | None, repo: Path | None, fmt: str) -> None:
+    """Queue parked (or expired) messages again: the one with KEY, or all of them."""
+    from agentops.commands import notify as cmd
+
+    result = cmd.retry(repo=repo, key=key)
+    emit(fmt, result, f"requeued {result['requeued']} deliveries")
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class Context:
         self.store = Store(self.gitdir / "agentops" / "state.sqlite")
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
+        self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
 
@@ -172,6 +173,8 @@ def _one(ctx: Context, raw: Event) -> Outcome:
         return _outcome_from(seen["outcome"], _commit_of(ctx, seen), duplicate=True)
     decisions = decide(ctx.policy, ctx.store.state, event, ctx.now)
     ids, problems, touched = ctx.ledger.apply(event, decisions)
+    if ctx.policy.notifications is not None and touched["incidents"]:
+        _announce(ctx, touched["incidents"])
     observe(ctx.policy, ctx.store.state, event, decisions, ids=ids, problems=problems)
     outcome = _outcome(event, decisions, touched)
     if not any(d.action == OPEN for d in decisions):
@@ -187,6 +190,14 @@ def _one(ctx: Context, raw: Event) -> Outcome:
     }))
     _note(ctx, event, outcome)
     return outcome
+
+
+def _announce(ctx: Context, touched: list[tuple[str, str]]) -> None:
+    from agentops.notify.outbox import from_pipeline
+
+    assert ctx.policy.notifications is not None
+    ctx.outbox_lines += from_pipeline(ctx.ledger.text("incident"), touched,
+                                      notifications=ctx.policy.notifications, now=ctx.now)
 
 
 def _outcome(event: Event, decisions: tuple[Decision, ...],
@@ -249,6 +260,10 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     jpath = journal.journal_path(ctx.now)
     if ctx.journal_lines:
         paths = [*paths, jpath]
+    if ctx.outbox_lines:
+        from agentops.notify.outbox import outbox_path
+
+        paths = [*paths, opath := outbox_path(ctx.now)]
     if not paths:
         ctx.store.discard()
         return None
@@ -256,6 +271,8 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     ctx.ledger.write_all()
     if ctx.journal_lines:
         fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
+    if ctx.outbox_lines:
+        fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
     sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
                      author=ctx.config.author(actor))
     if save:

@@ -492,7 +492,8 @@ def test_announce_prints_the_template_and_writes_nothing(repo: Path) -> None:
         "Time: 2026-11-20 09:18 UTC\nSeverity: HIGH\nStatus: Investigating\n"
         "Impact: Being assessed.\n"
         "What we know: Back-off pulling image\n\nReported via cli as `deployment.failed`.\n"
-        "Next update: 2026-11-20 09:48 UTC\n")
+        "What we are doing: Acknowledged\n"
+        "Next update: in 30 minutes (2026-11-20 09:48 UTC)\n")
     ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T09:40:00Z",
        "--root-cause", "Tag never pushed", "--resolution", "Rolled back")
     before = head(repo)

@@ -23,6 +23,9 @@ def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
     when = parse_when(now, where="--now") or datetime.now(UTC)
     incidents = incidents_of(entries.read_ledger(root, "incident"), root)
     findings = report.check(incidents, sla=load_sla(root), now=when)
+    from agentops.commands.notify import parked_findings
+
+    findings += parked_findings(root)
     return {"ok": not findings, "now": when, "findings": findings}
 
 

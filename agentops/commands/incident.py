@@ -40,11 +40,27 @@ def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)
         ctx.ledger.replace("incident", inc_id, edit.text)
+        if ctx.policy.notifications is not None:
+            _announce(ctx, edit, action)
         sha = commit_changes(ctx, subject=f"agentops: {action} {inc_id}",
                              body=_body(edit.fields), trailers=[("Agentops-Incident", inc_id)],
                              actor=actor.lstrip("@") if actor else None)
         status = fmt.parse_incident(edit.text).status
     return Change(inc_id, action, status, sha, edit.fields, edit.extra)
+
+
+def _announce(ctx: Context, edit: Edit, action: str) -> None:
+    """Queue what the policy's routes say this write announces, in the same commit."""
+    from agentops.notify.outbox import from_lifecycle
+
+    assert ctx.policy.notifications is not None
+    ctx.outbox_lines += from_lifecycle(edit.inc, fmt.parse_incident(edit.text), action=action,
+                                       notifications=ctx.policy.notifications, now=ctx.now)
+
+
+def load_in(ctx: Context, inc_id: str) -> Incident:
+    """The incident as the locked context sees it; IncidentNotFoundError when absent."""
+    return _load(ctx, inc_id)[0]
 
 
 def _load(ctx: Context, inc_id: str) -> tuple[Incident, str]:

@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentops.events import Event
 from agentops.policy.matchers import Predicate, getter
 from agentops.vocabulary import KINDS
+
+if TYPE_CHECKING:
+    from agentops.policy.notifications import Notifications
 
 WRITES = KINDS  # what a trigger can write: one entry of each ledger kind
 _FIELD_RE = re.compile(r"\{([^{}]+)\}")
@@ -232,6 +235,7 @@ class Policy:
         "environments",
         "files",
         "indexes",
+        "notifications",
         "silences",
         "sla",
         "triggers",
@@ -241,9 +245,11 @@ class Policy:
     def __init__(self, *, triggers: tuple[Trigger, ...], silences: tuple[Silence, ...],
                  environments: tuple[Environment, ...], categories: tuple[str, ...], sla: Sla,
                  files: tuple[str, ...], uses_cel: bool = False,
+                 notifications: Notifications | None = None,
                  correlation: Correlation | None = None) -> None:
         self.correlation = correlation or Correlation()
         self.triggers = triggers
+        self.notifications = notifications  # channels and routes; None when there are none
         self.silences = silences
         self.environments = environments
         self.categories = categories

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentops.durations import seconds
 from agentops.errors import InvalidEventError
@@ -41,11 +41,15 @@ from agentops.policy.model import (
 from agentops.policy.yamldoc import RuleError, format_error, unknown_key
 from agentops.vocabulary import CATEGORIES, SEVERITIES, canonical_severity, severity_help
 
+if TYPE_CHECKING:
+    from agentops.policy.notifications import Notifications
+
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
+NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", "correlation",
+    "requirements", "categories", "correlation", *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
@@ -111,6 +115,7 @@ def compile_sections(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
         correlation=correlation,
+        notifications=_notifications(merged, errors, texts, categories, envs),
     )
 
 
@@ -130,6 +135,19 @@ def _correlation(item: Any, path: str) -> Correlation:
             raise RuleError(err.path, str(err)) from None
     required = tuple(k for k in keys if k in ("subject.kind", "subject.name")) or (keys[-1],)
     return Correlation(window=window, keys=tuple(keys), required=required)
+
+
+def _notifications(merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
+                   texts: dict[str, str], categories: list[str],
+                   envs: list[Environment]) -> Notifications | None:
+    """Channels and routes, compiled only when the policy has them (``record`` pays nothing)."""
+    if not any(merged[k] for k in NOTIFY_KEYS):
+        return None
+    from agentops.policy.notifications import compile_notifications
+
+    return compile_notifications(
+        merged, lambda label, fn: _guard(errors, label, texts, fn), categories=categories,
+        environments=[e.name for e in envs])
 
 
 def _calling(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
