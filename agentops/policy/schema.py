@@ -49,7 +49,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", "correlation", *NOTIFY_KEYS,
+    "requirements", "categories", "correlation", "severity_aliases", *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
@@ -87,11 +87,14 @@ def compile_sections(
             nonlocal sla
             sla = _sla(sla, item, path)
         _guard(errors, label, texts, one)
+    aliases: dict[str, str | None] = {}
+    for label, _, item, path in merged["severity_aliases"]:
+        _guard(errors, label, texts, _calling(_severity_aliases, aliases, item, path))
     triggers: list[Trigger] = []
     names: set[str] = set()
     for label, _, item, path in merged["triggers"]:
         def build(item: Any = item, path: str = path, label: str = label) -> None:
-            trig = _trigger(item, path, label, texts[label], tuple(categories))
+            trig = _trigger(item, path, label, texts[label], tuple(categories), aliases)
             if trig.name in names:
                 raise RuleError(f"{path}.name", f"duplicate trigger name {trig.name!r}")
             names.add(trig.name)
@@ -244,7 +247,14 @@ def _severity_name(value: Any, path: str) -> str:
     return canonical
 
 
-def _severity(value: Any, path: str) -> SeverityRule:
+def _severity_or_none(value: Any, path: str) -> str | None:
+    """A severity, or ``none``/null: the word means "informational, open no incident"."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return _severity_name(value, path)
+
+
+def _severity(value: Any, path: str, aliases: Mapping[str, str | None]) -> SeverityRule:
     if not isinstance(value, Mapping):
         return SeverityRule(default=_severity_name(value, path))
     spec = _mapping(value, path, ("from", "map", "default"), ("from", "default"))
@@ -252,8 +262,19 @@ def _severity(value: Any, path: str) -> SeverityRule:
     mapping = _mapping(spec.get("map", {}), f"{path}.map", [str(k) for k in spec.get("map", {})])
     return SeverityRule(
         default=_severity_name(spec["default"], f"{path}.default"), source=getter(source),
-        mapping={str(k).lower(): _severity_name(v, f"{path}.map.{k}") for k, v in mapping.items()},
+        mapping={str(k).strip().lower(): _severity_or_none(v, f"{path}.map.{k}")
+                 for k, v in mapping.items()},
+        aliases=aliases,
     )
+
+
+def _severity_aliases(out: dict[str, str | None], item: Any, path: str) -> None:
+    """``severity_aliases: {sev2: HIGH, notice: none}``: words senders use, case-insensitive."""
+    if not isinstance(item, Mapping):
+        raise RuleError(path, "expected a mapping of a sender's severity word to "
+                              f"{', '.join(SEVERITIES)} or none")
+    for word, severity in item.items():
+        out[str(word).strip().lower()] = _severity_or_none(severity, f"{path}.{word}")
 
 
 def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> str:
@@ -267,7 +288,8 @@ def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> st
     return text
 
 
-def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...]) -> Trigger:
+def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...],
+             aliases: Mapping[str, str | None] | None = None) -> Trigger:
     spec = _mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
     name = _str(spec["name"], f"{path}.name")
     if not _NAME_RE.match(name):
@@ -305,12 +327,15 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
         dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
-        severity=_severity(spec["severity"], f"{path}.severity"), category=category,
-        title=compile_template(_templates(spec, path, "title", spec.get("description") or name)),
-        problem=(compile_template(_templates(spec, path, "problem", ""))
+        severity=_severity(spec["severity"], f"{path}.severity", aliases or {}),
+        category=category,
+        title=compile_template(_templates(spec, path, "title", spec.get("description") or name),
+                               style="prose"),
+        problem=(compile_template(_templates(spec, path, "problem", ""), style="plain")
                  if "problem" in spec else None),
         fingerprint=_fingerprint(spec.get("fingerprint"), f"{path}.fingerprint"),
-        lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
+        lesson=compile_template(_templates(spec, path, "lesson", ""), style="prose")
+        if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
         file=label, path=path, tests=tuple(tests), residual=residual,

@@ -23,7 +23,14 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import OpenIncident, SubjectLink, observe
+from agentops.policy.engine import (
+    RESOLVE,
+    Decision,
+    OpenIncident,
+    SubjectLink,
+    observe,
+    remember_resolution,
+)
 from agentops.policy.model import Policy
 from agentops.store import journal
 from agentops.store.entries import incident_files
@@ -95,18 +102,27 @@ def _journal(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
     for record in records:
         store.seen[record["key"]] = {"event_id": record.get("id"),
                                      "outcome": record.get("outcome", _empty(record))}
-    longest = _longest_window(policy)
-    if not records or longest is None:
+    if not records:
         return records
-    latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {}))
-    since = latest - longest
+    longest = _longest_window(policy)
+    since = None
+    if longest is not None:
+        times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
+        since = max(times) - longest if times else None
     for record in records:
+        etype = record.get("event", {}).get("type")
+        resolving = isinstance(etype, str) and bool(policy.index_for(etype).resolving)
+        if since is None and not resolving:
+            continue
         try:
             event = event_from_dict(record["event"])
         except AgentopsError:
             continue
-        if event.time > since:
+        if since is not None and event.time > since:
             observe(policy, store.state, event, ())
+        if resolving:
+            # Every resolution counts, however old: a late firing must find it.
+            remember_resolution(policy, store.state, event, _decisions(record))
     return records
 
 
@@ -131,6 +147,14 @@ def _subjects(store: Store, policy: Policy, still_open: list[Incident],
         if events and skey and inc.dedup_key:
             last = max([e.time for e in events] + [r.time for r in inc.timeline])
             store.subjects[skey] = SubjectLink(inc.dedup_key, events[0].source, last)
+
+
+def _decisions(record: dict[str, Any]) -> list[Decision]:
+    out = []
+    for d in record.get("decisions") or ():
+        if isinstance(d, dict) and d.get("action") == RESOLVE:
+            out.append(Decision(RESOLVE, dedup_key=d.get("dedup_key"), incident=d.get("incident")))
+    return out
 
 
 def _longest_window(policy: Policy) -> timedelta | None:

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from agentops.events import format_time, parse_time
-from agentops.policy.engine import OpenIncident, State, SubjectLink
+from agentops.policy.engine import OpenIncident, Resolution, State, SubjectLink
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 2: resolutions per dedup key; 3: threshold event ids, subject links
 V = TypeVar("V")
-_TABLES = ("seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta",
-           "hit_events", "subjects")
+_TABLES = (
+    "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
+    "hit_events", "subjects",
+)
 
 
 class LazyTable(MutableMapping[Any, V], Generic[V]):
@@ -107,6 +109,15 @@ def _open_load(text: str) -> OpenIncident:
                         last_seen=parse_time(last), severity=severity, occurrences=occurrences)
 
 
+def _resolution_dump(done: Resolution) -> str:
+    return json.dumps([format_time(done.time), done.incident])
+
+
+def _resolution_load(text: str) -> Resolution:
+    when, incident = json.loads(text)
+    return Resolution(parse_time(when), incident)
+
+
 def _group_key(key: Any) -> str:
     rule, group = key
     return json.dumps([rule, list(group)], default=str)
@@ -177,9 +188,12 @@ class Store:
             self.db, "lessons", encode_key=_ident, dump=_ident, load=_ident)
         self.seen: LazyTable[dict[str, Any]] = LazyTable(
             self.db, "seen", encode_key=_ident, dump=json.dumps, load=json.loads)
+        self.resolved: LazyTable[Resolution] = LazyTable(
+            self.db, "resolved", encode_key=dedup_key, dump=_resolution_dump,
+            load=_resolution_load)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
-                           known_problems=self.problems, hit_events=self.hit_events,
-                           subjects=self.subjects)
+                           known_problems=self.problems, resolved=self.resolved,
+                           hit_events=self.hit_events, subjects=self.subjects)
 
     # -- meta and counters ----------------------------------------------------------------
 
@@ -215,7 +229,7 @@ class Store:
 
     def _tables(self) -> tuple[LazyTable[Any], ...]:
         return (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen,
-                self.hit_events, self.subjects)
+                self.resolved, self.hit_events, self.subjects)
 
     def _forget(self) -> None:
         for lazy in self._tables():

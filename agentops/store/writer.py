@@ -32,7 +32,7 @@ from agentops.ledger.model import (
     timeline_row,
 )
 from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
-from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
+from agentops.policy.engine import LATE, MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
 from agentops.store.state import Store
 from agentops.vocabulary import LEDGER_KINDS
 
@@ -172,6 +172,8 @@ class LedgerWriter:
                 self._recur(event, d, ids, touched)
             elif d.action == RESOLVE and d.incident:
                 self._resolve(event, d, touched)
+            elif d.action == LATE and d.incident:
+                self._late(event, d, touched)
             elif d.action == TROUBLESHOOTING and d.problem:
                 problems[d.problem] = self._troubleshooting(event, d, ids, touched)
             elif d.action == MEMORY and d.title:
@@ -280,6 +282,19 @@ class LedgerWriter:
             f"Resolved by recovery event {event.type} ({event.id}); rule {d.rule}", self.patterns))
         self._replace("incident", d.incident, new)
         touched["incidents"].append((d.incident, RESOLVE))
+
+    def _late(self, event: Event, d: Decision, touched: Touched) -> None:
+        """Note an out-of-order event on the incident's timeline, at the time it happened."""
+        assert d.incident is not None
+        span = fmt.find_entry("incident", self.text("incident"), d.incident)
+        if span is None:
+            return  # archived since: the journal still holds the event
+        entry = self._entry("incident", d.incident)
+        new = fmt.append_timeline(entry, event.time, redact(
+            f"Late event {event.type} ({event.id}) delivered after newer state; {d.reason}",
+            self.patterns))
+        self._replace("incident", d.incident, new)
+        touched["incidents"].append((d.incident, LATE))
 
     # -- troubleshooting --------------------------------------------------------------------
 
