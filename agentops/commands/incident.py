@@ -11,7 +11,7 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
                              actor=actor.lstrip("@") if actor else None)
         status = fmt.parse_incident(edit.text).status
     return Change(inc_id, action, status, sha, edit.fields, edit.extra)
+
+
+def load_entry(ctx: Context, inc_id: str) -> tuple[Incident, str]:
+    """One incident of INCIDENTS.md and its entry text, inside a transaction."""
+    return _load(ctx, inc_id)
 
 
 def _announce(ctx: Context, edit: Edit, action: str) -> None:
@@ -87,7 +92,8 @@ def _by(actor: str | None, note: str | None) -> str:
 
 
 def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
-        actor: str | None, now: datetime | None = None) -> Change:
+        actor: str | None, now: datetime | None = None,
+        impact: Mapping[str, Any] | None = None) -> Change:
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
         if e.inc.acknowledged is not None:
@@ -96,15 +102,17 @@ def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
         lc.check_times(inc_id, lc.times_of(e.inc), {"acknowledged": when})
         e.set(acknowledged=when)
         e.row(when, "Acknowledged" + _by(actor, note))
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="ack", actor=actor, now=now, step=step)
 
 
 def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, time: str | None,
-           actor: str | None = None, now: datetime | None = None) -> Change:
+           actor: str | None = None, now: datetime | None = None,
+           impact: Mapping[str, Any] | None = None) -> Change:
     new = lc.normalize_status(status)
     if new == lc.RESOLVED:
-        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now)
+        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, impact=impact)
 
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
@@ -112,9 +120,13 @@ def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, tim
         if move == "reopen":
             _reopen(e, when, note, actor)
         elif move == "same" and not note:
-            raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an update")
+            if not e.impact(impact, when):
+                raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an "
+                                        "update (or an impact field that changes)")
+            return
         else:
             _advance(e, new, when, note, actor)
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="update", actor=actor, now=now, step=step)
 
@@ -148,7 +160,8 @@ def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> Non
 def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | None = None,
             note: str | None = None, root_cause: str | None = None,
             resolution: str | None = None, lessons: str | None = None,
-            root_cause_category: str | None = None, now: datetime | None = None) -> Change:
+            root_cause_category: str | None = None, now: datetime | None = None,
+            impact: Mapping[str, Any] | None = None) -> Change:
     from agentops.commands import postincident as post
 
     def step(e: Edit) -> None:
@@ -159,6 +172,7 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
                                     "with `incident update ID --status Investigating`)")
         lc.check_times(inc_id, lc.times_of(e.inc), {"resolved": when})
         e.set(status=lc.RESOLVED, resolved=when)
+        e.impact(impact, when)
         if root_cause_category:
             e.set(root_cause_category=root_cause_category.strip())
         post.fill_prose(e, root_cause=root_cause, resolution=resolution)

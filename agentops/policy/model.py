@@ -197,6 +197,7 @@ class Trigger(NamedTuple):
     tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     residual: Predicate | None = None  # all/any/not blocks and the CEL condition
     fingerprint: tuple[str, ...] = ()  # fields the problem fingerprint is made of (default set)
+    outage: bool | None = None  # counts its incidents as downtime (None: by category)
 
 
 class Silence(NamedTuple):
@@ -238,6 +239,16 @@ class Sla(NamedTuple):
         "MEDIUM": timedelta(hours=2), "LOW": timedelta(hours=8),
     })
     requirements: Mapping[str, bool] = MappingProxyType({})
+    # Downtime counts only outages: incidents of these categories, or of a rule marked
+    # `outage: true`, or with downtime minutes given (see agentops.report.stats.is_outage).
+    outage_categories: frozenset[str] = frozenset({"CLUSTER_FAILURE"})
+    outage_rules: Mapping[str, bool] = MappingProxyType({})
+    # Post-mortems (postmortems/<ID>.md) for review_severities: written within this long of
+    # resolution, from this template; marked Reviewed within review_within after that.
+    postmortem_within: timedelta = timedelta(hours=48)
+    postmortem_template: str = "seeds"
+    # What `agentops report --public` leaves out.
+    report_internal: frozenset[str] = frozenset({"actors", "events", "links"})
 
 
 DEFAULT_SUBJECT_KEYS = ("subject.namespace", "subject.kind", "subject.name")

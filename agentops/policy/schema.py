@@ -49,18 +49,21 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", "correlation", "severity_aliases", *NOTIFY_KEYS,
+    "requirements", "categories", "correlation", "severity_aliases", "postmortem", "report",
+    *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
     "severity", "category", "title", "problem", "fingerprint", "lesson", "write", "review",
-    "runbook",
+    "runbook", "outage",
 )
+POSTMORTEM_TEMPLATES = ("seeds", "google-sre")
+REPORT_INTERNAL = ("actors", "events", "links")
 
 REQUIREMENTS = (
     "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
-    "followups_have_owner_and_due", "review_for_high_critical",
+    "followups_have_owner_and_due", "review_for_high_critical", "postmortem_for_high_critical",
 )
 
 
@@ -74,6 +77,23 @@ def parse_duration(value: Any, path: str) -> timedelta:
     return timedelta(seconds=secs)
 
 
+def _documents(sla: Sla, item: Any, path: str, root: str) -> Sla:
+    """``postmortem: {template}`` and ``report: {internal: [...]}``."""
+    if root == "postmortem":
+        spec = _mapping(item, path, ("template",))
+        template = spec.get("template", sla.postmortem_template)
+        if template not in POSTMORTEM_TEMPLATES:
+            raise RuleError(f"{path}.template", f"{template!r} is not one of "
+                            f"{', '.join(POSTMORTEM_TEMPLATES)}")
+        return sla._replace(postmortem_template=template)
+    spec = _mapping(item, path, ("internal",))
+    internal = spec.get("internal", list(sla.report_internal))
+    if not isinstance(internal, list) or any(i not in REPORT_INTERNAL for i in internal):
+        raise RuleError(f"{path}.internal",
+                        f"expected a list drawn from {', '.join(REPORT_INTERNAL)}")
+    return sla._replace(report_internal=frozenset(internal))
+
+
 def compile_sections(
     merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
     texts: dict[str, str], files: list[str],
@@ -82,7 +102,8 @@ def compile_sections(
     for label, _, item, path in merged["categories"]:
         _guard(errors, label, texts, _calling(_extend_categories, categories, item, path))
     sla = Sla()
-    for label, _, item, path in merged["sla"] + merged["severities"] + merged["requirements"]:
+    for label, _, item, path in (merged["sla"] + merged["severities"] + merged["requirements"]
+                                 + merged["postmortem"] + merged["report"]):
         def one(item: Any = item, path: str = path) -> None:
             nonlocal sla
             sla = _sla(sla, item, path)
@@ -114,6 +135,8 @@ def compile_sections(
             correlation = _correlation(item, path)
         _guard(errors, label, texts, corr)
     uses_cel = any(t.when is not None for t in triggers)
+    # A rule's own `outage:` wins over its category (sla.outage_categories) for its incidents.
+    sla = sla._replace(outage_rules={t.name: t.outage for t in triggers if t.outage is not None})
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
@@ -311,6 +334,9 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
     review = spec.get("review")
     if review is not None and not isinstance(review, bool):
         raise RuleError(f"{path}.review", "expected true or false")
+    outage = spec.get("outage")
+    if outage is not None and not isinstance(outage, bool):
+        raise RuleError(f"{path}.outage", "expected true or false")
     when_src = spec.get("when")
     when = None if when_src is None else compile_cel(_str(when_src, f"{path}.when"), f"{path}.when")
     tests, residual = split_match(spec.get("match"), f"{path}.match")
@@ -338,7 +364,7 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
-        file=label, path=path, tests=tuple(tests), residual=residual,
+        file=label, path=path, tests=tuple(tests), residual=residual, outage=outage,
     )
 
 
@@ -484,12 +510,19 @@ def _sla(sla: Sla, item: Any, path: str) -> Sla:
             if not isinstance(flag, bool):
                 raise RuleError(f"{path}.{key}", "expected true or false")
         return sla._replace(requirements={**sla.requirements, **spec})
+    if root in ("postmortem", "report"):
+        return _documents(sla, item, path, root)
     spec = _mapping(item, path, (
         "document_within", "root_cause_within", "review_within", "review_severities",
-        "availability_target",
+        "availability_target", "outage_categories", "postmortem_within",
     ))
     changes: dict[str, Any] = {}
-    for key in ("document_within", "root_cause_within", "review_within"):
+    if "outage_categories" in spec:
+        value = spec["outage_categories"]
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise RuleError(f"{path}.outage_categories", "expected a list of categories")
+        changes["outage_categories"] = frozenset(value)
+    for key in ("document_within", "root_cause_within", "review_within", "postmortem_within"):
         if key in spec:
             changes[key] = parse_duration(spec[key], f"{path}.{key}")
     if "review_severities" in spec:

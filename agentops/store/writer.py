@@ -19,8 +19,10 @@ from agentops.errors import LedgerError
 from agentops.events import Event, sha256
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
+from agentops.ledger.incidents import impact_values
 from agentops.ledger.memory import GENERATED_TAG
 from agentops.ledger.model import (
+    IMPACT_FIELDS,
     PLACEHOLDER,
     TIMELINE_HEADER,
     Incident,
@@ -81,6 +83,11 @@ class LedgerWriter:
     def set_text(self, kind: str, text: str) -> None:
         """Replace a whole file's text (e.g. a re-rendered stats block)."""
         self._set(kind, text)
+
+    def set_file(self, rel: str, text: str) -> None:
+        """Write a whole document of the ledger (a post-mortem) with the batch."""
+        self._texts[rel] = text
+        self._changed.add(rel)
 
     def entry(self, kind: str, entry_id: str) -> str:
         """One entry's text, found by its markers (LedgerError when absent)."""
@@ -196,6 +203,7 @@ class LedgerWriter:
             environment=event.environment, subject=subject_text(event), detected=event.time,
             review_required=bool(d.review), troubleshooting=known,
             sections=template_sections("incident", **self._incident_prose(event, d)),
+            **self._impact(event),
         )
         self._insert("incident", fmt.render_incident(inc))
         self._last_incident(inc_id, event.time)
@@ -203,6 +211,22 @@ class LedgerWriter:
         if known:
             self._link_problem(known, inc_id, event.time, touched, note=event.message)
         return inc_id
+
+    def _impact(self, event: Event) -> dict[str, Any]:
+        """The impact fields an event carries (``record --field affected_users=120``).
+
+        ``record`` refuses bad values before anything is accepted; from other sources (a
+        webhook's labels) a value that is not usable is left out rather than failing the batch.
+        """
+        out: dict[str, Any] = {}
+        for name in IMPACT_FIELDS:
+            if name in event.attributes:
+                try:
+                    out |= impact_values({name: event.attributes[name]}, where="event",
+                                         clean=lambda t: escape_inline(redact(t, self.patterns)))
+                except LedgerError:
+                    continue
+        return out
 
     def _incident_prose(self, event: Event, d: Decision) -> dict[str, str]:
         who = f" by {escape_inline(event.actor)}" if event.actor else ""
