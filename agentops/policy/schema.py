@@ -8,7 +8,7 @@ at once instead of the first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,13 @@ from agentops.policy.model import (
     compile_template,
     template_fields,
 )
-from agentops.policy.yamldoc import RuleError, format_error, unknown_key
+from agentops.policy.yamldoc import (
+    RuleError,
+    expect_mapping,
+    expect_str,
+    format_error,
+    unknown_key,
+)
 from agentops.vocabulary import CATEGORIES, SEVERITIES, canonical_severity, severity_help
 
 if TYPE_CHECKING:
@@ -80,13 +86,13 @@ def parse_duration(value: Any, path: str) -> timedelta:
 def _documents(sla: Sla, item: Any, path: str, root: str) -> Sla:
     """``postmortem: {template}`` and ``report: {internal: [...]}``."""
     if root == "postmortem":
-        spec = _mapping(item, path, ("template",))
+        spec = expect_mapping(item, path, ("template",))
         template = spec.get("template", sla.postmortem_template)
         if template not in POSTMORTEM_TEMPLATES:
             raise RuleError(f"{path}.template", f"{template!r} is not one of "
                             f"{', '.join(POSTMORTEM_TEMPLATES)}")
         return sla._replace(postmortem_template=template)
-    spec = _mapping(item, path, ("internal",))
+    spec = expect_mapping(item, path, ("internal",))
     internal = spec.get("internal", list(sla.report_internal))
     if not isinstance(internal, list) or any(i not in REPORT_INTERNAL for i in internal):
         raise RuleError(f"{path}.internal",
@@ -204,27 +210,6 @@ def _extend_categories(categories: list[str], item: Any, path: str) -> None:
         categories.append(item)
 
 
-def _mapping(
-    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
-) -> Mapping[str, Any]:
-    allowed = tuple(allowed)
-    if not isinstance(value, Mapping):
-        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
-    for key in value:
-        if key not in allowed:
-            raise RuleError(f"{path}.{key}", unknown_key(key, allowed))
-    for key in required:
-        if key not in value:
-            raise RuleError(path, f"missing required key {key!r}")
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError(path, f"expected a non-empty string, got {value!r}")
-    return value
-
-
 def _types(value: Any, path: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
@@ -280,9 +265,10 @@ def _severity_or_none(value: Any, path: str) -> str | None:
 def _severity(value: Any, path: str, aliases: Mapping[str, str | None]) -> SeverityRule:
     if not isinstance(value, Mapping):
         return SeverityRule(default=_severity_name(value, path))
-    spec = _mapping(value, path, ("from", "map", "default"), ("from", "default"))
+    spec = expect_mapping(value, path, ("from", "map", "default"), ("from", "default"))
     source = _paths(spec["from"], f"{path}.from")[0]
-    mapping = _mapping(spec.get("map", {}), f"{path}.map", [str(k) for k in spec.get("map", {})])
+    mapping = expect_mapping(spec.get("map", {}), f"{path}.map",
+                             [str(k) for k in spec.get("map", {})])
     return SeverityRule(
         default=_severity_name(spec["default"], f"{path}.default"), source=getter(source),
         mapping={str(k).strip().lower(): _severity_or_none(v, f"{path}.map.{k}")
@@ -302,7 +288,7 @@ def _severity_aliases(out: dict[str, str | None], item: Any, path: str) -> None:
 
 def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> str:
     text = spec.get(key, default)
-    text = _str(text, f"{path}.{key}")
+    text = expect_str(text, f"{path}.{key}")
     for f in template_fields(text):
         try:
             check_path(f, f"{path}.{key}")
@@ -313,8 +299,8 @@ def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> st
 
 def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...],
              aliases: Mapping[str, str | None] | None = None) -> Trigger:
-    spec = _mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
-    name = _str(spec["name"], f"{path}.name")
+    spec = expect_mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
+    name = expect_str(spec["name"], f"{path}.name")
     if not _NAME_RE.match(name):
         raise RuleError(f"{path}.name", f"{name!r} must be lower-case letters, digits, - _ .")
     category = spec["category"]
@@ -325,7 +311,7 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RuleError(f"{path}.category", f"{category!r} is not a category{hint}; "
                         f"expected one of {', '.join(categories)}")
-    dedup = _mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
+    dedup = expect_mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
     default_key = name + "/{subject.namespace}/{subject.name}"
     dedup_src = _templates(dedup, f"{path}.dedup", "key", default_key)
     write = spec.get("write", ["incident", "troubleshooting"])
@@ -338,7 +324,8 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
     if outage is not None and not isinstance(outage, bool):
         raise RuleError(f"{path}.outage", "expected true or false")
     when_src = spec.get("when")
-    when = None if when_src is None else compile_cel(_str(when_src, f"{path}.when"), f"{path}.when")
+    when = None if when_src is None else compile_cel(
+        expect_str(when_src, f"{path}.when"), f"{path}.when")
     tests, residual = split_match(spec.get("match"), f"{path}.match")
     if when is not None:
         residual = when if residual is None else _both(residual, when)
@@ -395,7 +382,8 @@ def _both(a: Callable[[Event], bool], b: Callable[[Event], bool]) -> Callable[[E
 
 
 def _threshold(value: Any, path: str) -> Threshold:
-    spec = _mapping(value, path, ("count", "within", "group_by", "reset"), ("count", "within"))
+    spec = expect_mapping(value, path, ("count", "within", "group_by", "reset"),
+                          ("count", "within"))
     count = spec["count"]
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise RuleError(f"{path}.count", f"expected a positive integer, got {count!r}")
@@ -403,7 +391,7 @@ def _threshold(value: Any, path: str) -> Threshold:
     reset_types: tuple[str, ...] = ()
     reset_match = compile_match(None)
     if "reset" in spec:
-        reset = _mapping(spec["reset"], f"{path}.reset", ("on", "match"), ("on",))
+        reset = expect_mapping(spec["reset"], f"{path}.reset", ("on", "match"), ("on",))
         reset_types = _types(reset["on"], f"{path}.reset.on")
         reset_match = compile_match(reset.get("match"), f"{path}.reset.match")
     return Threshold(
@@ -413,7 +401,7 @@ def _threshold(value: Any, path: str) -> Threshold:
 
 
 def _aggregate(value: Any, path: str) -> Aggregate:
-    spec = _mapping(value, path, (
+    spec = expect_mapping(value, path, (
         "value", "function", "within", "group_by", "below", "above", "min_samples",
     ), ("value", "within"))
     function = spec.get("function", "mean")
@@ -438,7 +426,7 @@ def _aggregate(value: Any, path: str) -> Aggregate:
 
 
 def _resolve(value: Any, path: str) -> Resolve:
-    spec = _mapping(value, path, ("on", "match"), ("on",))
+    spec = expect_mapping(value, path, ("on", "match"), ("on",))
     return Resolve(
         types=frozenset(_types(spec["on"], f"{path}.on")),
         match=compile_match(spec.get("match"), f"{path}.match"), spec=spec.get("match"),
@@ -448,8 +436,8 @@ def _resolve(value: Any, path: str) -> Resolve:
 def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
     end_key = "expires" if kind == "silence" else "ends"
     required = ("name", "match", end_key) + (("starts",) if kind == "maintenance" else ())
-    spec = _mapping(item, path, ("name", "match", "on", "triggers", "starts", end_key, "comment",
-                                 "created_by"), required)
+    spec = expect_mapping(item, path, ("name", "match", "on", "triggers", "starts", end_key,
+                                       "comment", "created_by"), required)
     names = spec.get("triggers", [])
     if not isinstance(names, list):
         raise RuleError(f"{path}.triggers", "expected a list of trigger names")
@@ -458,7 +446,7 @@ def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
             message = unknown_key(n, sorted(triggers)).replace("key", "trigger")
             raise RuleError(f"{path}.triggers[{i}]", message)
     return Silence(
-        name=_str(spec["name"], f"{path}.name"), kind=kind,
+        name=expect_str(spec["name"], f"{path}.name"), kind=kind,
         match=compile_match(spec["match"], f"{path}.match"),
         types=frozenset(_types(spec["on"], f"{path}.on")) if "on" in spec else frozenset(),
         triggers=frozenset(names),
@@ -480,7 +468,7 @@ def _environments(item: Any, path: str) -> list[Environment]:
     out = []
     for name, spec in item.items():
         here = f"{path}.{name}"
-        spec = _mapping(spec or {}, here, ("aliases", "namespaces"))
+        spec = expect_mapping(spec or {}, here, ("aliases", "namespaces"))
         aliases = spec.get("aliases", [])
         namespaces = spec.get("namespaces", [])
         if not isinstance(aliases, list) or not isinstance(namespaces, list):
@@ -497,22 +485,22 @@ def _environments(item: Any, path: str) -> list[Environment]:
 def _sla(sla: Sla, item: Any, path: str) -> Sla:
     root = path.split("[")[0]
     if root == "severities":
-        spec = _mapping(item, path, SEVERITIES)
+        spec = expect_mapping(item, path, SEVERITIES)
         mttr = dict(sla.mttr)
         for sev, conf in spec.items():
-            conf = _mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
+            conf = expect_mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
             if "mttr" in conf:
                 mttr[sev] = parse_duration(conf["mttr"], f"{path}.{sev}.mttr")
         return sla._replace(mttr=mttr)
     if root == "requirements":
-        spec = _mapping(item, path, REQUIREMENTS)
+        spec = expect_mapping(item, path, REQUIREMENTS)
         for key, flag in spec.items():
             if not isinstance(flag, bool):
                 raise RuleError(f"{path}.{key}", "expected true or false")
         return sla._replace(requirements={**sla.requirements, **spec})
     if root in ("postmortem", "report"):
         return _documents(sla, item, path, root)
-    spec = _mapping(item, path, (
+    spec = expect_mapping(item, path, (
         "document_within", "root_cause_within", "review_within", "review_severities",
         "availability_target", "outage_categories", "postmortem_within",
     ))
