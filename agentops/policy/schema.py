@@ -153,7 +153,7 @@ def compile_sections(
 
 def _correlation(item: Any, path: str) -> Correlation:
     """``correlation: {window: 30m, subject_keys: [subject.namespace, ...]}``."""
-    spec = _mapping(item, path, ("window", "subject_keys"))
+    spec = expect_mapping(item, path, ("window", "subject_keys"))
     window = (parse_duration(spec["window"], f"{path}.window") if "window" in spec
               else Correlation().window)
     keys = spec.get("subject_keys", list(Correlation().keys))
