@@ -8,13 +8,16 @@ window of any trigger can still count, so older ones are skipped for the replay.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import Event, event_from_dict, parse_time
+from agentops.events import Event, event_from_dict, format_time, parse_time
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
@@ -23,16 +26,9 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import (
-    RESOLVE,
-    Decision,
-    OpenIncident,
-    SubjectLink,
-    observe,
-    remember_resolution,
-)
+from agentops.policy.engine import RESOLVE, Decision, SubjectLink, observe, remember_resolution
 from agentops.policy.model import Policy
-from agentops.store import journal
+from agentops.store import journal, scan
 from agentops.store.entries import incident_files
 from agentops.store.state import Store
 from agentops.store.writer import FILES
@@ -41,11 +37,11 @@ from agentops.vocabulary import LEDGER_KINDS
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     store.clear()
-    open_incidents = _incidents(repo, store)
+    open_ids = _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
-    records = _journal(repo, store, policy)
-    _subjects(store, policy, open_incidents, records)
+    _journal(repo, store, policy)
+    _subjects(repo, store, policy, open_ids)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -53,29 +49,76 @@ def _entries(repo: Path, kind: str) -> list[object]:
     return list(fmt.parse_file(kind, text).parsed())  # type: ignore[arg-type]
 
 
-def _incidents(repo: Path, store: Store) -> list[Incident]:
-    """Id sequences and open incidents; returns the open ones."""
-    newest: tuple[str, int] | None = None
-    still_open: list[Incident] = []
-    entries = _entries(repo, "incident")
-    for path in incident_files(repo)[1:]:  # archives: resolved, but their ids are taken
-        entries += fmt.parse_file("incident", path.read_text(encoding="utf-8")).parsed()
-    for inc in entries:
-        assert isinstance(inc, Incident)
-        m = INCIDENT_ID_RE.match(inc.id)
-        if m:
-            store.bump(f"INC-{m.group(1)}", int(m.group(2)))
-            if newest is None or (m.group(1), int(m.group(2))) > newest:
-                newest = (m.group(1), int(m.group(2)))
-                store.set_meta("last_incident", inc.id)
-        if inc.status != "Resolved" and inc.dedup_key and inc.detected:
-            store.open[inc.dedup_key] = OpenIncident(
-                id=inc.id, rule=inc.rule or "", dedup_key=inc.dedup_key, opened=inc.detected,
-                last_seen=max([inc.detected, *(r.time for r in inc.timeline)]),
-                severity=inc.severity, occurrences=inc.occurrences,
-            )
-            still_open.append(inc)
-    return still_open
+def _incidents(repo: Path, store: Store) -> dict[str, str]:
+    """Id sequences and open incidents from every incident file, by a compact scan: the marker
+    lines give the ids, and only entries whose status is not Resolved have their few metadata
+    lines read (a fresh clone of a repository with ten thousand incidents must not parse them
+    all before its first ``record``). An entry the scan cannot read is parsed in full."""
+    highest: dict[str, int] = {}
+    open_ids: dict[str, str] = {}  # dedup key -> the newest open incident holding it
+    for path in incident_files(repo):
+        text = path.read_text(encoding="utf-8")
+        # An archive file of the new layout holds one day, newest first: its first marker has
+        # the day's highest number there. Other files (INCIDENTS.md, monthly archives) are
+        # read marker by marker.
+        archived = path.parent.name == ARCHIVE_DIR and len(name_order(path.name)) >= 3
+        markers = _INC_MARKER_RE.finditer(text)
+        for m in [next(markers, None)] if archived else markers:
+            if m is not None and int(m.group(2)) > highest.get(m.group(1), 0):
+                highest[m.group(1)] = int(m.group(2))
+        _open_of(text, open_ids)
+    store.open_pointers(open_ids)
+    for day, number in highest.items():
+        store.bump(f"INC-{day}", number)
+    if highest:
+        day = max(highest)
+        store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
+    return open_ids
+
+
+def _open_of(text: str, open_ids: dict[str, str]) -> None:
+    """Add the open incidents of one file to ``open_ids`` (dedup key -> newest id). The
+    metadata lines as the tool writes them are matched in one regex pass; a file where that
+    finds fewer open entries than it has open status lines (a hand-edited block) is read
+    entry by entry."""
+    strict = []
+    pos = text.find(_META_START)
+    while pos >= 0:  # str.find skips ahead far faster than a multi-line regex scans
+        m = _OPEN_META_RE.match(text, pos + len(_META_START) - 4)
+        if m is not None and m.group(2) != "Resolved":
+            strict.append((m.group(1), m.group(3)))
+        pos = text.find(_META_START, pos + 1)
+    found = [(i, scan.plain(key)) for i, key in strict if key != "null"]
+    statuses = text.count("\nstatus: ") - text.count("\nstatus: Resolved\n")
+    if len(strict) < statuses:
+        found = []
+        for m in _OPEN_STATUS_RE.finditer(text):
+            begin = text.rfind("\n" + _INC_BEGIN, 0, m.start()) + 1
+            end = text.find("\n" + _INC_END, m.end())
+            if begin <= 0 or end < 0:
+                continue  # a status line outside an entry: lint reports it
+            inc_id = text[begin:text.index(" ", begin + len(_INC_BEGIN))].split(" ")[-1]
+            found.append((inc_id, scan.dedup_key(text, m.end(), end)))
+    for inc_id, key in found:
+        if key is not None and (key not in open_ids or _newer(inc_id, open_ids[key])):
+            open_ids[key] = inc_id
+
+
+_META_START = "\n```yaml\nid: "
+_OPEN_META_RE = re.compile(r"id: (\S+)\nuid: \S+\nstatus: (\S+)\nseverity: .*\n"
+                           r"category: .*\nrule: .*\ndedup_key: (.*)$", re.MULTILINE)
+_INC_BEGIN = "<!-- agentops:incident "
+_INC_END = "<!-- /agentops:incident "
+_INC_MARKER_RE = re.compile(r"^<!-- agentops:incident INC-(\d{4}-\d{2}-\d{2})-(\d{3,}) uid=",
+                            re.MULTILINE)
+_OPEN_STATUS_RE = re.compile(r"^status: (?!Resolved$)\S+$", re.MULTILINE)
+
+
+def _newer(a: str, b: str) -> bool:
+    ma, mb = INCIDENT_ID_RE.match(a), INCIDENT_ID_RE.match(b)
+    if ma is None or mb is None:
+        return False
+    return (ma.group(1), int(ma.group(2))) > (mb.group(1), int(mb.group(2)))
 
 
 def _troubleshooting(repo: Path, store: Store) -> None:
@@ -97,51 +140,84 @@ def _memory(repo: Path, store: Store) -> None:
             store.lessons[mem.title.casefold()] = mem.id
 
 
-def _journal(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
-    records = list(journal.read_all(repo))
-    for record in records:
-        store.seen[record["key"]] = {"event_id": record.get("id"),
-                                     "outcome": record.get("outcome", _empty(record))}
-    if not records:
-        return records
+def _journal(repo: Path, store: Store, policy: Policy) -> None:
+    """Seen keys from every journal line, read by a regex and stored as a pointer to the line
+    (decoded only if that key comes back). Only the records the state needs are decoded: those
+    that feed a threshold or aggregate (or reset one), accepted within the longest trigger
+    window plus a day of slack for clocks, and every resolution, however old (a late firing
+    must find it)."""
     longest = _longest_window(policy)
-    since = None
-    if longest is not None:
-        times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
-        since = max(times) - longest if times else None
-    for record in records:
-        etype = record.get("event", {}).get("type")
-        resolving = isinstance(etype, str) and bool(policy.index_for(etype).resolving)
-        if since is None and not resolving:
-            continue
+    seen: list[tuple[str, str]] = []
+    wanted: list[tuple[journal.Head, bool, bool]] = []  # (line, counts, resolves)
+    latest = ""
+    kinds: dict[str, tuple[bool, bool]] = {}
+    for head in journal.heads(repo):
+        seen.append((head.key, f'{{"at":[{json.dumps(head.rel)},{head.offset}]}}'))
+        latest = max(latest, head.accepted)
+        if head.type not in kinds:
+            index = policy.index_for(head.type)
+            kinds[head.type] = (longest is not None and bool(index.counted or index.resetters),
+                                bool(index.resolving))
+        counts, resolving = kinds[head.type]
+        if counts or resolving:
+            wanted.append((head, counts, resolving))
+    store.seen_pointers(seen)
+    if not wanted:
+        return
+    floor = ""
+    if latest and longest is not None:
+        floor = format_time(parse_time(latest) - longest - timedelta(days=1))
+    chosen = [(h, c, r) for h, c, r in wanted if r or h.accepted >= floor]
+    records = journal.read_many(repo, [h for h, _, _ in chosen])
+    times = [parse_time(rec["event"]["time"])
+             for rec, (_, c, _) in zip(records, chosen, strict=True)
+             if c and "time" in rec.get("event", {})]
+    since = max(times) - longest if times and longest is not None else None
+    for record, (_, counts, resolving) in zip(records, chosen, strict=True):
         try:
             event = event_from_dict(record["event"])
         except AgentopsError:
             continue
-        if since is not None and event.time > since:
+        if counts and since is not None and event.time > since:
             observe(policy, store.state, event, ())
         if resolving:
-            # Every resolution counts, however old: a late firing must find it.
             remember_resolution(policy, store.state, event, _decisions(record))
-    return records
 
 
-def _subjects(store: Store, policy: Policy, still_open: list[Incident],
-              records: list[dict[str, Any]]) -> None:
-    """Which open incident heard of each subject last (for correlation): from the events the
-    journal holds for it, the first naming the source that opened it."""
-    if not policy.correlation.window or not still_open:
+def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]) -> None:
+    """Which open incident heard of each subject last (for correlation across sources): from
+    the journal records of its events accepted within the correlation window (and a day of
+    slack), the first naming the source that opened it. Open incidents are few; only recent
+    journal lines are decoded."""
+    window = policy.correlation.window
+    if not window or not open_ids:
         return
-    wanted = {eid: inc for inc in still_open for eid in inc.events}
+    from agentops import fsutil
+    from agentops.store.entries import locate_incident
+
+    wanted: dict[str, Incident] = {}
+    for inc_id in set(open_ids.values()):
+        rel = locate_incident(repo, inc_id)
+        text = fsutil.read_text(repo / rel) if rel else ""
+        span = fmt.find_entry("incident", text, inc_id)
+        if span is None:
+            continue
+        entry = fmt.parse_incident(text[span[0]:span[1]])
+        wanted.update((eid, entry) for eid in entry.events)
+    heads = list(journal.heads(repo))
+    if not wanted or not heads:
+        return
+    latest = max(h.accepted for h in heads)
+    floor = format_time(parse_time(latest) - window - timedelta(days=1))
     found: dict[str, list[Event]] = {}
-    for record in records:
+    for record in journal.read_many(repo, [h for h in heads if h.accepted >= floor]):
         inc = wanted.get(str(record.get("id")))
         if inc is not None:
             try:
                 found.setdefault(inc.id, []).append(event_from_dict(record["event"]))
             except (AgentopsError, KeyError, TypeError):
                 continue
-    for inc in still_open:
+    for inc in {i.id: i for i in wanted.values()}.values():
         events = found.get(inc.id)
         skey = policy.correlation.key(events[-1]) if events else None
         if events and skey and inc.dedup_key:
@@ -161,8 +237,3 @@ def _longest_window(policy: Policy) -> timedelta | None:
     windows = [t.threshold.within for t in policy.triggers if t.threshold]
     windows += [t.aggregate.within for t in policy.triggers if t.aggregate]
     return max(windows) if windows else None
-
-
-def _empty(record: dict[str, object]) -> dict[str, object]:
-    return {"event_id": record.get("id"), "matched": [], "incidents": [],
-            "troubleshooting": [], "memory": []}
