@@ -31,11 +31,11 @@ Step = Callable[[Edit], None]
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
           now: datetime | None, step: Step) -> Change:
     """Run one lifecycle step on one incident under the lock and commit it."""
-    # Timeline rows read as people write them, in whole seconds: rounded up, so that a step
-    # taken in the same second as the event that opened the incident is not "before" it.
-    exact = now or datetime.now(UTC)
-    when = exact.replace(microsecond=0) + (timedelta(seconds=1) if exact.microsecond else
-                                           timedelta(0))
+    # Timeline rows read as people write them, to the second; rounded up, so that resolving
+    # an incident opened in this very second does not put the resolution before its detection.
+    when = now or datetime.now(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
     with transaction(find_repo(repo), now=when) as ctx:
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)

@@ -62,12 +62,26 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+MAX_WHY_LINES = 50  # events explained in the text output; JSON explains every one
+
+
 def summary_text(result: dict[str, Any]) -> str:
+    from agentops.commands.record import why_not_lines
+
     actions = ", ".join(f"{n} {a}" for a, n in sorted(result["incidents"].items())) or "none"
     commits = result["commits"]
     if not commits:
         made = "nothing new, no commit"
     else:
         made = f"1 commit {commits[0][:12]}" if len(commits) == 1 else f"{len(commits)} commits"
-    return (f"{result['events']} events ({result['duplicates']} already recorded); "
-            f"incidents: {actions}; {made}")
+    lines = [f"{result['events']} events ({result['duplicates']} already recorded); "
+             f"incidents: {actions}; {made}"]
+    quiet = [o for o in result["outcomes"] if o.get("why_not")]
+    for o in quiet[:MAX_WHY_LINES]:
+        lines.append(f"  {o['event_id']}: no incident opened")
+        lines += [line.replace("why no incident opened:", "why:", 1)
+                  for line in why_not_lines(o["why_not"], "    ")]
+    if len(quiet) > MAX_WHY_LINES:
+        lines.append(f"  and {len(quiet) - MAX_WHY_LINES} more events that opened nothing "
+                     "(--format json explains each)")
+    return "\n".join(lines)
