@@ -48,7 +48,7 @@ def test_ingest_of_events_already_recorded_reports_no_commit(repo: Path) -> None
     before = commits(repo)
     again = agentops(repo, "ingest", "-", "--format", "json", stdin=lines)
     assert json.loads(again.stdout)["commits"] == []
-    text = agentops(repo, "ingest", "-", stdin=lines).stdout.strip()
+    text = agentops(repo, "ingest", "-", stdin=lines).stdout.splitlines()[0]
     assert text == "3 events (3 already recorded); incidents: none; nothing new, no commit"
     assert commits(repo) == before
 
