@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agentops import fsutil, git
 from agentops.config import Config, load_config
 from agentops.errors import RepoError
-from agentops.events import Event, format_time
+from agentops.events import Event, format_time, to_precision, utcnow
 from agentops.ledger import journal
 from agentops.ledger.writer import LedgerWriter
 from agentops.paths import RULES_DIR
@@ -113,7 +113,7 @@ def process(
     unpushed events are replayed on the new tip (ids renumbered as needed) and pushed again.
     """
     _require_initialised(repo)
-    when = now or datetime.now(UTC)
+    when = to_precision(now or utcnow())
     with git.locked(repo):
         recover(repo)
         outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
@@ -261,7 +261,7 @@ def transaction(repo: Path, *, now: datetime | None = None) -> Iterator[Context]
     _require_initialised(repo)
     with git.locked(repo):
         recover(repo)
-        ctx = Context(repo, now=now or datetime.now(UTC))
+        ctx = Context(repo, now=to_precision(now or utcnow()))
         try:
             ensure_current(ctx)
             yield ctx

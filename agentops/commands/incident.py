@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from agentops import lifecycle as lc
-from agentops.events import format_time
+from agentops.events import format_time, to_precision, utcnow
 from agentops.ledger import format as fmt
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
 from agentops.ledger.safety import redact
@@ -72,7 +72,7 @@ Step = Callable[[Edit], None]
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
           now: datetime | None, step: Step) -> Change:
     """Run one lifecycle step on one incident under the lock and commit it."""
-    when = (now or datetime.now(UTC)).replace(microsecond=0)  # timeline rows read as people write
+    when = to_precision(now or utcnow())  # the precision of every recorded time
     with transaction(find_repo(repo), now=when) as ctx:
         edit = Edit(ctx, *_load(ctx, inc_id))
         step(edit)
