@@ -538,7 +538,110 @@ def fetch(repo: Path, remote: str, branch: str) -> str | None:
     return rev_parse(repo, "FETCH_HEAD")
 
 
-def reset_hard(repo: Path, rev: str) -> None:
-    """Move the branch and work tree to ``rev`` (used to drop local commits before replay)."""
+def push_refs(repo: Path, remote: str, refs: Sequence[str], *, atomic: bool) -> PushResult:
+    """Push each of ``refs`` to the same name on ``remote`` in one ``git push``.
+
+    ``atomic`` asks the remote to take all or none (``--atomic``); a remote that cannot is
+    reported as FAILED with git's message, and the caller may push without it.
+    """
+    _refuse_option(remote, *refs)
+    args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote]
+    proc = _exec(repo, (*args, *(f"{ref}:{ref}" for ref in refs)))
+    return parse_push(proc.returncode, _text(proc.stdout), _text(proc.stderr))
+
+
+def fetch_refs(repo: Path, remote: str, refspecs: Sequence[str]) -> None:
+    """``git fetch`` of explicit refspecs (``+src:dst``); a pattern that matches nothing is
+    fine, a named source ref that is missing fails."""
+    _refuse_option(remote)
+    run(repo, "fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+
+
+class Commit(NamedTuple):
+    """One commit as the replay sees it: its name, parents and full message."""
+
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+
+    def trailers(self, key: str) -> list[str]:
+        """Values of ``key:`` lines in the message (git's trailer syntax, one per line)."""
+        prefix = f"{key}: "
+        return [line[len(prefix):].strip() for line in self.message.splitlines()
+                if line.startswith(prefix)]
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+def commits_between(repo: Path, base: str, tip: str) -> list[Commit]:
+    """The commits reachable from ``tip`` but not ``base``, oldest first (parents first)."""
+    _refuse_option(base, tip)
+    out = run(repo, "log", "--reverse", "--topo-order", "-z", "--format=%H %P%n%B",
+              f"{base}..{tip}")
+    commits = []
+    for record in out.split("\0"):
+        if not record.strip():
+            continue
+        head, _, message = record.lstrip("\n").partition("\n")
+        sha, *parents = head.split()
+        commits.append(Commit(sha, tuple(parents), message))
+    return commits
+
+
+class PickResult(enum.Enum):
+    APPLIED = "applied"
+    EMPTY = "empty"  # its change is already there: nothing to carry
+    CONFLICT = "conflict"
+
+
+def cherry_pick(worktree: Path, commit: Commit) -> tuple[PickResult, str]:
+    """Carry ``commit`` onto the worktree's HEAD with git's merge machinery (and the merge
+    drivers ``.gitattributes`` names). A conflict is aborted, leaving HEAD as it was; the
+    returned text is git's account of it."""
+    args = ["-c", "user.useConfigOnly=true", "cherry-pick", "--allow-empty-message"]
+    if len(commit.parents) > 1:
+        args += ["-m", "1"]  # a merge commit: carry what it brought relative to its first parent
+    env: dict[str, str] = {}
+    for _attempt in range(2):
+        proc = _exec(worktree, (*args, commit.sha), env=env)
+        if proc.returncode == 0:
+            return PickResult.APPLIED, ""
+        if _identity_missing(proc.stderr) and not env:
+            env = _fallback_identity("x")  # committer only: the author is the commit's own
+            continue
+        break
+    detail = "\n".join(p for p in (_text(proc.stdout).strip(), _text(proc.stderr).strip()) if p)
+    if b"now empty" in proc.stderr or b"nothing to commit" in proc.stdout:
+        _exec(worktree, ("cherry-pick", "--skip"))
+        return PickResult.EMPTY, detail
+    conflicted = run(worktree, "diff", "--name-only", "--diff-filter=U", check=False).split()
+    _exec(worktree, ("cherry-pick", "--abort"))
+    if not conflicted:
+        raise _error(proc)
+    return PickResult.CONFLICT, "conflict in " + ", ".join(conflicted) + "\n" + detail
+
+
+def worktree_add(repo: Path, path: Path, rev: str) -> None:
+    """A detached, temporary work tree of ``rev`` at ``path`` (removing a stale one first)."""
     _refuse_option(rev)
-    run(repo, "reset", "-q", "--hard", rev)
+    worktree_remove(repo, path)
+    run(repo, "worktree", "add", "-q", "--detach", str(path), rev)
+
+
+def worktree_remove(repo: Path, path: Path) -> None:
+    _exec(repo, ("worktree", "remove", "--force", "--force", str(path)))
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    _exec(repo, ("worktree", "prune"))
+
+
+def reset_keep(repo: Path, rev: str) -> None:
+    """Move the branch and work tree to ``rev`` keeping uncommitted changes (``reset --keep``:
+    git refuses, changing nothing, when one of them would be overwritten). Only used to move
+    onto a commit that carries everything the old tip had."""
+    _refuse_option(rev)
+    run(repo, "reset", "-q", "--keep", rev)

@@ -13,6 +13,7 @@ instant leaves either the old commit or the new one. The note is removed after t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -95,6 +96,9 @@ class Context:
         self.store = Store(self.gitdir / "agentops" / "state.sqlite")
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
+        # names this batch's commit and journal records, so a replay can tell which
+        # operations a commit was made for
+        self.batch = os.urandom(8).hex()
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
 
@@ -118,12 +122,23 @@ def process(
         recover(repo)
         outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
         if config.push and not dry_run:
-            from agentops.push import push_with_replay
-
-            replayed = push_with_replay(repo, config, lambda evs: _batch(
-                repo, evs, actor=actor, dry_run=False, now=when)[0])
+            replayed = publish(repo, config)
             outcomes = [replayed.get(o.event_id, o) for o in outcomes]
     return outcomes
+
+
+def publish(repo: Path, config: Config) -> dict[str, Outcome]:
+    """Push the branch (under the lock), rebuilding local work on the remote tip when it moved.
+
+    Returns the outcomes of events that had to be replayed there.
+    """
+    from agentops.push import push_with_replay
+
+    def replay(tree: Path, events: Sequence[Event], accepted: datetime) -> list[Outcome]:
+        return _batch(tree, events, actor=_single_actor(events), dry_run=False, now=accepted)[0]
+
+    with git.locked(repo):
+        return push_with_replay(repo, config, replay)
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
@@ -171,7 +186,7 @@ def _one(ctx: Context, raw: Event) -> Outcome:
     outcome = _outcome(event, decisions, touched)
     ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
     ctx.journal_lines.append(journal.encode({
-        "id": event.id, "key": event.key, "accepted": format_time(ctx.now),
+        "id": event.id, "key": event.key, "accepted": format_time(ctx.now), "batch": ctx.batch,
         "event": event.to_dict(), "decisions": [d.to_dict() for d in decisions],
         "outcome": outcome.stored(),
     }))
@@ -235,6 +250,7 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     the next run; the cache is saved as describing the new commit.
     """
     ctx.ledger.finish()
+    trailers = [*trailers, ("Agentops-Batch", ctx.batch)]
     paths = ctx.ledger.changed_paths()
     jpath = journal.journal_path(ctx.now)
     if ctx.journal_lines:
@@ -252,6 +268,24 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
         ctx.store.save(sha)
     ctx.pending_path.unlink(missing_ok=True)
     return sha
+
+
+def journal_operation(ctx: Context, name: str, args: dict[str, Any], *, actor: str | None,
+                      outcome: dict[str, Any] | None = None, key: str | None = None) -> str:
+    """Journal a write that is not an event (ack, resolve, stats --write...) in this batch.
+
+    What was asked, by whom, when, under an idempotency key: enough for a replay on another
+    tip to redo it (see :func:`agentops.push.apply_operation`). Returns the key.
+    """
+    from agentops.events import derive_key
+
+    key = key or derive_key({"op": name, "args": args, "actor": actor,
+                             "accepted": format_time(ctx.now), "batch": ctx.batch})
+    ctx.journal_lines.append(journal.encode({
+        "op": name, "key": key, "accepted": format_time(ctx.now), "actor": actor,
+        "args": args, "batch": ctx.batch, "outcome": outcome or {},
+    }))
+    return key
 
 
 @contextmanager

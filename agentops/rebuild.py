@@ -91,7 +91,10 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
     longest = _longest_window(policy)
     if not records or longest is None:
         return
-    latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {}))
+    records = [r for r in records if isinstance(r.get("event"), dict)]  # not operations
+    if not records:
+        return
+    latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r["event"])
     since = latest - longest
     for record in records:
         try:

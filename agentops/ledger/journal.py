@@ -1,4 +1,8 @@
-"""The journal: every accepted event, append-only JSON lines under ``.agentops/journal/``.
+"""The journal: every accepted event and operation, append-only JSON lines.
+
+An event record holds ``event``, ``decisions`` and ``outcome``; an operation record (a
+lifecycle write, ``stats --write``) holds ``op``, ``args``, ``actor`` and ``outcome``. Both
+carry ``key`` (idempotency), ``accepted`` (when) and ``batch`` (the commit they were made in).
 
 One file per month (by the time the event was accepted) keeps each file small enough for git
 to hash quickly. A record holds the redacted event and what the pipeline decided, so state can
@@ -71,8 +75,8 @@ def lint_journal(repo: Path) -> list[str]:
                 problems.append(f"{rel}:{n}: not JSON")
                 continue
             key = record.get("key") if isinstance(record, dict) else None
-            if not isinstance(key, str) or "event" not in record:
-                problems.append(f"{rel}:{n}: a record needs 'key' and 'event'")
+            if not isinstance(key, str) or ("event" not in record and "op" not in record):
+                problems.append(f"{rel}:{n}: a record needs 'key' and 'event' or 'op'")
             elif key in seen:
                 problems.append(f"{rel}:{n}: key {key!r} already journaled at {seen[key]}")
             else:

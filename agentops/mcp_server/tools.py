@@ -100,13 +100,14 @@ def update_incident(args: Args, repo: Path) -> Any:
 
     inc, action = args["id"], args["action"]
     _only_with(args, action)
-    common = {"time": args.get("time"), "note": args.get("note"), "actor": args.get("actor")}
+    common: dict[str, Any] = {"time": args.get("time"), "note": args.get("note"),
+                              "actor": args.get("actor")}
     if action == "ack":
         return cmd.ack(repo, inc, **common).to_dict()
     if action == "update":
         return cmd.update(repo, inc, status=args["status"], **common).to_dict()
-    post = {k: args.get(k) for k in ("root_cause", "resolution", "lessons",
-                                     "root_cause_category")}
+    post: dict[str, Any] = {k: args.get(k) for k in ("root_cause", "resolution", "lessons",
+                                                     "root_cause_category")}
     return cmd.resolve(repo, inc, **common, **post).to_dict()
 
 
