@@ -90,6 +90,7 @@ LAZY_COMMANDS = {
     "init": "init",
     "lint": "lint",
     "mcp": "mcp",
+    "merge-driver": "merge_driver",
     "recall": "recall",
     "rules": "rules",
     "schema": "schema",

@@ -645,3 +645,36 @@ def reset_keep(repo: Path, rev: str) -> None:
     onto a commit that carries everything the old tip had."""
     _refuse_option(rev)
     run(repo, "reset", "-q", "--keep", rev)
+
+
+def merge_file(base: str, ours: str, theirs: str, *, labels: tuple[str, str, str] = (
+        "ours", "base", "theirs")) -> tuple[str, bool]:
+    """Line-based three-way merge of three texts (``git merge-file``): (result, clean).
+
+    A conflict comes back as the usual ``<<<<<<<``/``=======``/``>>>>>>>`` block in the result.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="agentops-merge-") as tmp:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        args = ["merge-file", "-p"]
+        for label in labels:
+            args += ["-L", label]
+        proc = _exec(Path(tmp), (*args, *paths))
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise _error(proc)
+    return _text(proc.stdout), proc.returncode == 0
+
+
+def set_config(repo: Path, key: str, value: str) -> None:
+    """``git config KEY VALUE`` in the repository's own (shared) config."""
+    run(repo, "config", "--local", key, value)
+
+
+def get_config(repo: Path, key: str) -> str | None:
+    proc = _exec(repo, ("config", "--local", "--get", key))
+    return _text(proc.stdout).strip() if proc.returncode == 0 else None

@@ -15,10 +15,13 @@ from agentops.paths import RULES_DIR, default_rules
 
 
 def init(repo: Path) -> dict[str, Any]:
-    """Create what is missing; commit it. Running it again changes nothing."""
+    """Create what is missing; commit it. Running it again changes nothing (but registers the
+    merge driver in a fresh clone, whose .git/config is its own)."""
+    from agentops.commands.merge import register
+
     root = git.find_root(repo)
     with git.locked(root):
-        created = _rules(root) + _ledgers(root) + _config(root)
+        created = _rules(root) + _ledgers(root) + _config(root) + register(root)
         sha = None
         if created:
             sha = git.commit(root, paths=created, subject="agentops: init",
