@@ -105,6 +105,14 @@ def run(
     return _text(proc.stdout)
 
 
+def run_bytes(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+    """Like :func:`run`, for output that is data (blobs), not text."""
+    proc = _exec(repo, args, input=input)
+    if proc.returncode != 0:
+        raise _error(proc)
+    return proc.stdout
+
+
 # --- small named queries -----------------------------------------------------------------------
 
 
@@ -511,8 +519,13 @@ def parse_push(returncode: int, stdout: str, stderr: str) -> PushResult:
     detail = "\n".join(part for part in (stdout.strip(), stderr.strip()) if part)
     if returncode == 0:
         return PushResult(PushStatus.OK, detail)
-    rejected = [line for line in stdout.splitlines() if line.startswith("!\t")]
+    rejected = [line for line in stdout.splitlines() if line.startswith("!\t")
+                and not line.endswith("(atomic push failed)")]  # refused for another's sake
     if rejected and all(_is_non_fast_forward(line) for line in rejected):
+        return PushResult(PushStatus.REJECTED, detail)
+    # an atomic push that lost a race for a ref lock on the server: retryable like the above
+    lost_race = "cannot lock ref" in stderr and "but expected" in stderr
+    if rejected and lost_race and all("atomic transaction failed" in line for line in rejected):
         return PushResult(PushStatus.REJECTED, detail)
     return PushResult(PushStatus.FAILED, detail)
 
@@ -628,6 +641,7 @@ def worktree_add(repo: Path, path: Path, rev: str) -> None:
     _refuse_option(rev)
     worktree_remove(repo, path)
     run(repo, "worktree", "add", "-q", "--detach", str(path), rev)
+    _locate.cache_clear()  # the path may have named another work tree before
 
 
 def worktree_remove(repo: Path, path: Path) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from agentops import fsutil, git
+from agentops import fsutil, git, oplog
 from agentops.config import Config, load_config
 from agentops.errors import RepoError
 from agentops.events import Event, format_time, to_precision, utcnow
@@ -237,37 +237,45 @@ def _commit(ctx: Context, outcomes: list[Outcome], *, actor: str | None) -> str 
     sha = commit_changes(ctx, subject=_subject(ctx), body=_body(outcomes),
                          trailers=_dedupe(ctx.trailers), actor=actor, save=False)
     _record_commit(ctx, sha)
-    ctx.store.save(sha)
+    ctx.store.save(state_key(ctx.repo))
     return sha
 
 
 def commit_changes(ctx: Context, *, subject: str, body: str = "",
                    trailers: Sequence[tuple[str, str]] = (), actor: str | None = None,
                    save: bool = True) -> str | None:
-    """Write the batch's files (ledger edits, journal lines) and make its one commit.
+    """Write the batch's ledger edits and commit them on the branch (only when a ledger file
+    changed), then commit its journal lines onto the journal ref; returns the branch commit.
 
-    A ``pending`` note names the paths first, so that a crash anywhere in between is undone by
-    the next run; the cache is saved as describing the new commit.
+    A ``pending`` note names the paths and carries the journal lines first, so that a crash
+    anywhere in between is settled by the next run (see :func:`recover`); the cache is saved as
+    describing the new branch and journal tips.
     """
     ctx.ledger.finish()
     trailers = [*trailers, ("Agentops-Batch", ctx.batch)]
     paths = ctx.ledger.changed_paths()
-    jpath = journal.journal_path(ctx.now)
-    if ctx.journal_lines:
-        paths = [*paths, jpath]
-    if not paths:
+    if not paths and not ctx.journal_lines:
         ctx.store.discard()
         return None
-    _begin_pending(ctx, paths)
-    ctx.ledger.write_all()
+    ref = oplog.ref_name(ctx.repo)
+    _begin_pending(ctx, paths, ref=ref, subject=subject)
+    sha = None
+    if paths:
+        ctx.ledger.write_all()
+        sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
+                         author=ctx.config.author(actor))
     if ctx.journal_lines:
-        fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
-    sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
-                     author=ctx.config.author(actor))
+        oplog.append(ctx.repo, ctx.journal_lines, when=ctx.now, ref=ref,
+                     subject=_journal_subject(subject, ctx.batch, sha))
     if save:
-        ctx.store.save(sha)
+        ctx.store.save(state_key(ctx.repo))
     ctx.pending_path.unlink(missing_ok=True)
     return sha
+
+
+def _journal_subject(subject: str, batch: str, sha: str | None) -> str:
+    # the journal commit names its batch (and the branch commit it goes with, if any)
+    return f"{subject} [batch {batch}" + (f", {sha[:12]}]" if sha else "]")
 
 
 def journal_operation(ctx: Context, name: str, args: dict[str, Any], *, actor: str | None,
@@ -344,20 +352,56 @@ def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- crash recovery and the cache ----------------------------------------------------------
 
 
-def _begin_pending(ctx: Context, paths: list[str]) -> None:
+def _begin_pending(ctx: Context, paths: list[str], *, ref: str, subject: str) -> None:
     # Written in place: a torn note means we died before touching the work tree, and
     # recover() then just removes it.
-    fsutil.write_note(ctx.pending_path, json.dumps(paths))
+    fsutil.write_note(ctx.pending_path, json.dumps({
+        "paths": paths, "batch": ctx.batch, "ref": ref, "parent": oplog.tip(ctx.repo, ref),
+        "when": format_time(ctx.now), "subject": subject,
+        "lines": [line.decode("utf-8") for line in ctx.journal_lines],
+    }))
 
 
 def recover(repo: Path) -> list[str]:
-    """Undo a batch that was cut short: restore its paths from HEAD. Returns those paths."""
+    """Settle a batch that was cut short; returns the ledger paths it restored.
+
+    If its branch commit was made (or it needed none), the journal lines are committed now:
+    the batch happened. Otherwise its paths are restored from HEAD: it did not.
+    """
     pending = git.common_dir(repo) / "agentops" / "pending"
     try:
-        paths = json.loads(pending.read_text())
+        note = json.loads(pending.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         pending.unlink(missing_ok=True)
         return []
+    if isinstance(note, list):  # a note written by an older version: paths only
+        note = {"paths": note}
+    paths = list(note.get("paths", []))
+    committed = bool(note.get("batch")) and (not paths or _head_has_batch(repo, note["batch"]))
+    if committed:
+        ref = note.get("ref") or oplog.REF
+        if oplog.tip(repo, ref) == note.get("parent") and note.get("lines"):
+            from agentops.events import parse_time
+
+            oplog.append(repo, [(line + "\n" if not line.endswith("\n") else line).encode()
+                                for line in note["lines"]],
+                         when=parse_time(note["when"]), ref=ref, parent=note.get("parent"),
+                         subject=f"{note.get('subject', 'agentops')} [recovered]")
+        pending.unlink(missing_ok=True)
+        return []
+    _restore(repo, paths)
+    pending.unlink(missing_ok=True)
+    return paths
+
+
+def _head_has_batch(repo: Path, batch: str) -> bool:
+    message = git.run(repo, "log", "-1", "--format=%B", "HEAD", check=False)
+    return f"Agentops-Batch: {batch}" in message
+
+
+def _restore(repo: Path, paths: list[str]) -> None:
+    if not paths:
+        return
     tracked = set(git.run(repo, "ls-tree", "-r", "--name-only", "HEAD", "--", *paths,
                           check=False).split("\n")) - {""}
     if tracked:
@@ -369,16 +413,24 @@ def recover(repo: Path) -> list[str]:
         for temp in target.parent.glob(f".{target.name}.*.tmp"):
             temp.unlink(missing_ok=True)  # an atomic write cut short
     git.run(repo, "reset", "-q", "--", *paths, check=False)
-    pending.unlink(missing_ok=True)
-    return list(paths)
+
+
+def state_key(repo: Path) -> str:
+    """What the cache describes: the branch tip and the journal tip."""
+    return f"{git.read_head(repo) or ''}+{oplog.tip(repo) or ''}"
 
 
 def ensure_current(ctx: Context) -> None:
-    """Rebuild the cache from the journal and the ledger unless it describes HEAD."""
-    head = git.read_head(ctx.repo)
-    if ctx.store.is_current(head):
+    """Rebuild the cache from the journal and the ledger unless it describes both tips.
+
+    A journal fetched from the remote (``git pull``) is merged into ours first, so that what
+    other clones recorded counts here too.
+    """
+    oplog.absorb(ctx.repo, ctx.config.remote)
+    key = state_key(ctx.repo)
+    if ctx.store.is_current(key):
         return
     from agentops.rebuild import rebuild
 
     rebuild(ctx.repo, ctx.store, ctx.policy)
-    ctx.store.save(head)
+    ctx.store.save(key)

@@ -19,7 +19,6 @@ and the journal exactly as they were. Retries are bounded, with exponential back
 from __future__ import annotations
 
 import importlib
-import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,11 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from agentops import git
+from agentops import git, oplog
 from agentops.config import Config
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict, parse_time
-from agentops.ledger import journal
 
 if TYPE_CHECKING:
     from agentops.pipeline import Outcome
@@ -40,6 +38,7 @@ if TYPE_CHECKING:
 BATCH_TRAILER = "Agentops-Batch"
 EVENT_TRAILER = "Agentops-Event"
 UPSTREAM = "refs/agentops/upstream/"
+REPLAY_JOURNAL = "refs/agentops/replay/journal"
 # Operations other than events are implemented by their commands; the replay finds them by the
 # first word of the operation's name. A table of names (not imports) keeps the layers: this
 # module never imports a command, it asks for one by name only when it has one to redo.
@@ -64,76 +63,99 @@ class Pending(NamedTuple):
 
 
 def push_with_replay(repo: Path, config: Config, replay: ReplayEvents) -> dict[str, Outcome]:
-    """Push HEAD's branch; when rejected, fetch, rebuild on the remote tip, retry.
-
-    Returns the outcomes of events that were replayed (their ids may have changed).
-    """
+    """Push HEAD's branch and the journal; when rejected, fetch, rebuild on the remote tips,
+    retry. Returns the outcomes of events that were replayed (their ids may have changed)."""
     branch = git.current_branch(repo)
     if branch is None:
         raise AgentopsError("push: HEAD is detached; check out a branch to push agentops commits")
+    remote, where = config.remote, f"{config.remote}/{branch}"
     replayed: dict[str, Outcome] = {}
+    atomic = True
     for attempt in range(config.push_retries + 1):
-        result = git.push(repo, config.remote, branch)
+        refs = [f"refs/heads/{branch}", *([oplog.REF] if oplog.tip(repo, oplog.REF) else [])]
+        result = git.push_refs(repo, remote, refs, atomic=atomic and len(refs) > 1)
+        if (result.status is git.PushStatus.FAILED and atomic
+                and "does not support --atomic" in result.detail):
+            atomic = False  # the remote cannot take both at once: push them one by one
+            result = git.push_refs(repo, remote, refs, atomic=False)
         if result.ok:
             return replayed
         if result.status is not git.PushStatus.REJECTED:
-            raise AgentopsError(f"push to {config.remote}/{branch} failed:\n{result.detail}")
-        tip = git.fetch(repo, config.remote, branch)
-        if tip is None:
-            raise AgentopsError(f"push: {config.remote} has no branch {branch}")
-        local = git.rev_parse(repo, "HEAD")
-        new, outcomes = rebuild_on(repo, local=local, onto=tip, replay=replay,
-                                   where=f"{config.remote}/{branch}")
+            raise AgentopsError(f"push to {where} failed:\n{result.detail}")
+        tip, remote_journal = _fetch(repo, remote, branch)
+        local, local_journal = git.rev_parse(repo, "HEAD"), oplog.tip(repo, oplog.REF)
+        new, journal_tip, outcomes = rebuild_on(
+            repo, local=local, onto=tip, local_journal=local_journal,
+            remote_journal=remote_journal, replay=replay, where=where)
         replayed.update(outcomes)
+        # branch first: a journal that got ahead of the branch would answer retries with
+        # incidents the branch does not have
         git.reset_keep(repo, new)
+        oplog.set_ref(repo, oplog.REF, journal_tip, local_journal)
         # exponential backoff with full jitter spreads out writers racing for the same remote
         time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
     raise AgentopsError(
-        f"push to {config.remote}/{branch} was rejected {config.push_retries + 1} times; the "
-        "commits are kept locally and will be pushed by the next agentops write")
+        f"push to {where} was rejected {config.push_retries + 1} times; the commits are kept "
+        "locally and will be pushed by the next agentops write")
 
 
-def rebuild_on(repo: Path, *, local: str, onto: str, replay: ReplayEvents,
-               where: str) -> tuple[str, dict[str, Outcome]]:
-    """A commit on top of ``onto`` carrying everything ``local`` has that ``onto`` lacks.
+def _fetch(repo: Path, remote: str, branch: str) -> tuple[str, str | None]:
+    """The remote's branch tip and journal tip (fetched into refs under refs/agentops/)."""
+    upstream = f"{UPSTREAM}{branch}"
+    tracking = oplog.tracking_ref(remote)
+    try:
+        git.fetch_refs(repo, remote, [f"+refs/heads/{branch}:{upstream}",
+                                      f"+{oplog.REF}*:{tracking}*"])
+    except git.GitError as exc:
+        if "couldn't find remote ref" in exc.stderr:
+            raise AgentopsError(f"push: {remote} has no branch {branch}") from None
+        raise
+    return git.rev_parse(repo, upstream), oplog.tip(repo, tracking)
+
+
+def rebuild_on(repo: Path, *, local: str, onto: str, local_journal: str | None,
+               remote_journal: str | None, replay: ReplayEvents, where: str
+               ) -> tuple[str, str | None, dict[str, Outcome]]:
+    """New branch and journal tips on top of the remote's, carrying everything the local ones
+    have that the remote lacks: (branch tip, journal tip, outcomes of replayed events).
 
     Raises PushConflictError (nothing changed) when a person's commit cannot be carried.
     """
     commits = git.commits_between(repo, onto, local)
-    pending = unpushed(repo, local=local, onto=onto)
+    pending = unpushed(repo, local=local, onto=onto, local_journal=local_journal,
+                       remote_journal=remote_journal)
     outcomes: dict[str, Outcome] = {}
-    with _scratch(repo, onto) as tree:
-        for commit in commits:
-            covered = _covered(commit)
-            if covered:
-                upto = max((n for n, p in enumerate(pending) if _in(p, covered)), default=-1)
-                outcomes.update(_redo(tree, pending[:upto + 1], replay))
-                pending = pending[upto + 1:]
-                continue
-            result, detail = git.cherry_pick(tree, commit)
-            if result is git.PickResult.CONFLICT:
-                raise PushConflictError(_conflict_message(repo, commit, where, detail))
-        outcomes.update(_redo(tree, pending, replay))
-        return git.rev_parse(tree, "HEAD"), outcomes
+    oplog.set_ref(repo, REPLAY_JOURNAL, None, None)  # left over by a run cut short
+    oplog.set_ref(repo, REPLAY_JOURNAL, remote_journal, None)
+    try:
+        with _scratch(repo, onto) as tree:
+            for commit in commits:
+                covered = _covered(commit)
+                if covered:
+                    upto = max((n for n, p in enumerate(pending) if _in(p, covered)),
+                               default=-1)
+                    outcomes.update(_redo(tree, pending[:upto + 1], replay))
+                    pending = pending[upto + 1:]
+                    continue
+                result, detail = git.cherry_pick(tree, commit)
+                if result is git.PickResult.CONFLICT:
+                    raise PushConflictError(_conflict_message(repo, commit, where, detail))
+            outcomes.update(_redo(tree, pending, replay))
+            head = git.rev_parse(tree, "HEAD")
+        journal_tip = oplog.merge_into(repo, oplog.tip(repo, REPLAY_JOURNAL), local_journal,
+                                       subject=f"agentops: journal rebuilt on {where}")
+    finally:
+        oplog.set_ref(repo, REPLAY_JOURNAL, None, None)
+    return head, journal_tip, outcomes
 
 
-def unpushed(repo: Path, *, local: str, onto: str) -> list[Pending]:
-    """Journal records at ``local`` whose idempotency key ``onto`` does not have, in order."""
-    remote_keys = {r["key"] for r in _journal_at(repo, onto)}
-    return [Pending(r, r.get("batch")) for r in _journal_at(repo, local)
-            if r["key"] not in remote_keys]
-
-
-def _journal_at(repo: Path, rev: str) -> Iterator[dict[str, Any]]:
-    listing = git.run(repo, "ls-tree", "--name-only", rev, f"{journal.JOURNAL_DIR}/",
-                      check=False)
-    for name in sorted(listing.split()):
-        data = git.show_file(repo, rev, name) or b""
-        for line in data.splitlines():
-            if line.strip():
-                record = json.loads(line)
-                if isinstance(record, dict) and isinstance(record.get("key"), str):
-                    yield record
+def unpushed(repo: Path, *, local: str, onto: str, local_journal: str | None,
+             remote_journal: str | None) -> list[Pending]:
+    """Journal records the local side has and the remote lacks (by key), in journal order."""
+    remote_keys = oplog.keys(repo, remote_journal, legacy_rev=onto)
+    return [Pending(r, r.get("batch")) for r in oplog.read(repo, local_journal or "",
+                                                          legacy_rev=local)
+            if r.get("key") not in remote_keys]
 
 
 def _covered(commit: git.Commit) -> set[str]:
@@ -184,10 +206,13 @@ def apply_operation(tree: Path, record: dict[str, Any]) -> None:
 
 @contextmanager
 def _scratch(repo: Path, rev: str) -> Iterator[Path]:
-    """A temporary detached work tree of ``rev`` under the git directory, removed afterwards."""
+    """A temporary detached work tree of ``rev`` under the git directory, removed afterwards;
+    it journals onto REPLAY_JOURNAL (which starts as the remote's journal)."""
     path = git.common_dir(repo) / "agentops" / "replay"
     git.worktree_add(repo, path, rev)
     try:
+        admin = Path(git.run(path, "rev-parse", "--absolute-git-dir").strip())
+        (admin / oplog.OVERRIDE).write_text(REPLAY_JOURNAL + "\n")
         yield path
     finally:
         git.worktree_remove(repo, path)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from agentops import oplog
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, parse_time
 from agentops.ledger import format as fmt
-from agentops.ledger import journal
 from agentops.ledger.archive import incident_files
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
@@ -84,7 +84,7 @@ def _memory(repo: Path, store: Store) -> None:
 
 
 def _journal(repo: Path, store: Store, policy: Policy) -> None:
-    records = list(journal.read_all(repo))
+    records = list(oplog.read(repo))
     for record in records:
         store.seen[record["key"]] = {"event_id": record.get("id"),
                                      "outcome": record.get("outcome", _empty(record))}

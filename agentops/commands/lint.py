@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agentops import oplog
 from agentops.errors import InvalidRulesError, LedgerError
 from agentops.ledger import format as fmt
 from agentops.ledger.archive import incident_files
@@ -31,7 +32,7 @@ def lint(*, repo: Path | None) -> dict[str, Any]:
         found = fmt.lint("incident", path.read_text(encoding="utf-8"))
         problems += [p.replace("INCIDENTS.md", rel, 1) if p.startswith("INCIDENTS.md")
                      else f"{rel}: {p}" for p in found]
-    problems += lint_journal(root)
+    problems += lint_journal(root) + oplog.records_lint(root)
     if (root / RULES_DIR).is_dir():
         from agentops.policy.loader import load_policy
 

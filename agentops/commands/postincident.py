@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from agentops import oplog
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
-from agentops.ledger import journal
 from agentops.ledger.model import Incident, Signature
 from agentops.ledger.safety import escape_block, escape_inline
 
@@ -126,7 +126,7 @@ def problem_of(ctx: Context, inc: Incident) -> tuple[str, Signature]:
 
 def first_event(ctx: Context, event_id: str) -> Event | None:
     record: dict[str, Any]
-    for record in journal.read_all(ctx.repo):
+    for record in oplog.read(ctx.repo):
         if record.get("id") == event_id:
             try:
                 return event_from_dict(record["event"])

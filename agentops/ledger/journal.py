@@ -44,6 +44,11 @@ def read_all(repo: Path) -> Iterator[dict[str, Any]]:
 def _read(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("rb") as fh:
         data = fh.read()
+    yield from parse_lines(data, where=str(path))
+
+
+def parse_lines(data: bytes, *, where: str) -> Iterator[dict[str, Any]]:
+    """The records of one journal file's bytes; a torn last line (a crash) is skipped."""
     lines = data.split(b"\n")
     for n, line in enumerate(lines, start=1):
         if not line.strip():
@@ -53,19 +58,36 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError:
             if n == len(lines):  # an unterminated last line: a write cut short
                 return
-            raise LedgerError(f"{path}:{n}: journal line is not JSON") from None
+            raise LedgerError(f"{where}:{n}: journal line is not JSON") from None
         if isinstance(record, dict):
             yield record
 
 
-def lint_journal(repo: Path) -> list[str]:
-    """Problems in the journal files: non-JSON lines, missing fields, duplicate keys."""
-    problems: list[str] = []
-    seen: dict[str, str] = {}
+def legacy_keys(repo: Path) -> dict[str, str]:
+    """Keys of the journal files on the branch (written by older versions): key -> where."""
+    found: dict[str, str] = {}
     folder = repo / JOURNAL_DIR
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        rel = f"{JOURNAL_DIR}/{path.name}"
-        data = path.read_bytes()
+        for n, record in enumerate(_read(path), start=1):
+            if isinstance(record.get("key"), str):
+                found.setdefault(record["key"], f"{JOURNAL_DIR}/{path.name}:{n}")
+    return found
+
+
+def lint_journal(repo: Path) -> list[str]:
+    """Problems in the journal files on the branch: non-JSON lines, missing fields, duplicate
+    keys."""
+    folder = repo / JOURNAL_DIR
+    return lint_texts([(f"{JOURNAL_DIR}/{path.name}", path.read_bytes())
+                       for path in (sorted(folder.glob("*.jsonl")) if folder.is_dir() else [])])
+
+
+def lint_texts(files: list[tuple[str, bytes]], *, seen: dict[str, str] | None = None
+               ) -> list[str]:
+    """Problems in journal files given as (name, bytes); ``seen``: keys already found."""
+    problems: list[str] = []
+    seen = dict(seen or {})
+    for rel, data in files:
         if data and not data.endswith(b"\n"):
             problems.append(f"{rel}: last line is not terminated (a torn write)")
         for n, line in enumerate(data.splitlines(), start=1):
