@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from journal_helpers import journal_records
 
 SCENARIOS: list[tuple[str, list[str], str, str]] = [
     # (record args, production fields, severity, category)
@@ -191,5 +192,4 @@ def test_ingest_kubectl_eventlist_deduplicates_on_replay(repo: Path) -> None:
     assert result["events"] == 17 and result["duplicates"] == 0
     again = json.loads(agentops(repo, "ingest", str(source), "--format", "json").stdout)
     assert again["duplicates"] == 17 and again["commits"] == result["commits"]
-    journal = list((repo / ".agentops" / "journal").glob("*.jsonl"))
-    assert sum(len(p.read_text().splitlines()) for p in journal) == 17
+    assert len(journal_records(repo)) == 17

@@ -22,6 +22,7 @@ def init(repo: Path) -> dict[str, Any]:
     root = git.find_root(repo)
     with git.locked(root):
         created = _rules(root) + _ledgers(root) + _config(root) + register(root)
+        _fetch_journal(root)
         sha = None
         if created:
             sha = git.commit(root, paths=created, subject="agentops: init",
@@ -56,6 +57,21 @@ def _config(root: Path) -> list[str]:
         return []
     atomic_write(root / CONFIG_PATH, DEFAULT_CONFIG)
     return [CONFIG_PATH]
+
+
+def _fetch_journal(root: Path) -> None:
+    """Make ``git fetch``/``pull`` bring the remote's journal (refs/agentops/journal) too, so
+    that thresholds count what other clones recorded. Only when the remote exists."""
+    from agentops import oplog
+    from agentops.config import load_config
+
+    remote = load_config(root).remote
+    if git.remote_url(root, remote) is None:
+        return
+    key = f"remote.{remote}.fetch"
+    current = git.run(root, "config", "--local", "--get-all", key, check=False).split("\n")
+    if oplog.fetch_refspec(remote) not in current:
+        git.run(root, "config", "--local", "--add", key, oplog.fetch_refspec(remote))
 
 
 def init_text(result: dict[str, Any]) -> str:
