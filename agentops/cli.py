@@ -7,7 +7,6 @@ messages and exit codes here and only here.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from agentops import __version__
+from agentops.cli_options import emit, format_option, repo_option
 from agentops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, AgentopsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,41 +28,6 @@ def _version(ctx: click.Context, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         click.echo(f"agentops, version {__version__}")
         ctx.exit()
-
-
-class _RepoPath(click.ParamType):  # type: ignore[type-arg]
-    """A directory argument; ``click.Path`` would import ``locale`` on every start-up."""
-
-    name = "directory"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Path:
-        path = Path(value)
-        if path.exists() and not path.is_dir():
-            self.fail(f"{value!r} is a file, not a directory", param, ctx)
-        return path
-
-
-def repo_option(fn: F) -> F:
-    return click.option(
-        "--repo", type=_RepoPath(), default=None, metavar="DIRECTORY",
-        help="The managed git repository (default: the one containing the working directory).",
-    )(fn)
-
-
-def format_option(fn: F) -> F:
-    return click.option(
-        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-        help="Output format: text for people, json for agents (on stdout).",
-    )(fn)
-
-
-def emit(fmt: str, data: Any, text: str) -> None:
-    """JSON to stdout for agents, or the human text."""
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-    else:
-        click.echo(text)
 
 
 class LazyGroup(click.Group):
@@ -91,6 +56,7 @@ LAZY_COMMANDS = {
     "lint": "lint",
     "mcp": "mcp",
     "merge-driver": "merge_driver",
+    "notify": "notify",
     "recall": "recall",
     "rules": "rules",
     "schema": "schema",

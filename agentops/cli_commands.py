@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from agentops.cli import emit, format_option, repo_option
+from agentops.cli_options import emit, format_option, repo_option
+from agentops.vocabulary import HOOK_SOURCES, STATUSES, severity_help
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,11 +93,8 @@ def lint(repo: Path | None, fmt: str) -> None:
 
 # --- webhooks ----------------------------------------------------------------------------------
 
-HOOK_SOURCES = ["alertmanager", "flux", "argocd", "github", "generic"]
-
-
 @click.command("hook")
-@click.argument("source", type=click.Choice(HOOK_SOURCES))
+@click.argument("source", type=click.Choice(list(HOOK_SOURCES)))
 @click.argument("payload", type=click.File("rb"), default="-")
 @click.option("--event", "github_event", default=None, metavar="NAME",
               help="GitHub only: the X-GitHub-Event name (in Actions: $GITHUB_EVENT_NAME).")
@@ -114,7 +112,20 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
     emit(fmt, cmd.as_json(outcomes), cmd.as_text(outcomes))
 
 
-@click.command("serve")
+def _sources_using(scheme: str) -> str:
+    return ", ".join(s.name for s in HOOK_SOURCES.values() if scheme in s.schemes)
+
+
+SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
+
+    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: {_sources_using("bearer")})
+    or AGENTOPS_<SOURCE>_HMAC_SECRET (hmac: {_sources_using("hmac")}), or their *_FILE variants.
+    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
+    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
+    """
+
+
+@click.command("serve", help=SERVE_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port, printed on start).")
@@ -127,13 +138,6 @@ def hook(source: str, payload: Any, github_event: str | None, dry_run: bool,
 @repo_option
 def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
           repo: Path | None) -> None:
-    """Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, /metrics.
-
-    Secrets come from the environment: AGENTOPS_<SOURCE>_TOKEN (bearer: alertmanager, argocd,
-    generic, flux) or AGENTOPS_<SOURCE>_HMAC_SECRET (flux, github), or their *_FILE variants.
-    Accepted events are fsynced to a spool before the 202 and committed in groups; SIGTERM
-    drains the spool and exits 0. Needs the serve extra: pip install 'agentops[serve]'.
-    """
     from agentops.server.run import serve as run_server
 
     run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,
@@ -188,8 +192,8 @@ def incident() -> None:
 
 @incident.command("list")
 @click.option("--status", default=None,
-              help="Investigating, Identified, Monitoring, Resolved, or open (not Resolved).")
-@click.option("--severity", default=None, help="LOW, MEDIUM, HIGH, CRITICAL (or P3..P0).")
+              help=f"{', '.join(STATUSES)}, or open (not Resolved).")
+@click.option("--severity", default=None, help=severity_help() + ".")
 @click.option("--since", default=None, metavar="DATE",
               help="Only incidents detected since this day or time (UTC).")
 @repo_option
@@ -237,7 +241,7 @@ def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | N
 @incident.command("update")
 @click.argument("inc_id", metavar="ID")
 @click.option("--status", required=True,
-              help="Investigating, Identified, Monitoring or Resolved. Statuses move forward "
+              help=f"{', '.join(STATUSES[:-1])} or {STATUSES[-1]}. Statuses move forward "
               "(skipping allowed); Resolved -> Investigating reopens.")
 @click.option("--note", default=None, help="What changed, for the timeline row.")
 @click.option("--time", "when", default=None, help="When it changed (default now).")
@@ -343,16 +347,91 @@ def incident_review_done(inc_id: str, when: str | None, actor: str | None, repo:
 @click.argument("inc_id", metavar="ID")
 @click.option("--kind", required=True, type=click.Choice(["ack", "update", "resolved"]),
               help="Which communication to draft.")
+@click.option("--send", is_flag=True, help="Also queue it for the channels of the incident's "
+              "routes (one commit to the outbox; `notify flush`, serve or watch send it).")
 @repo_option
 @format_option
-def incident_announce(inc_id: str, kind: str, repo: Path | None, fmt: str) -> None:
-    """Print a status communication (time, severity, status, impact, what we know, next
-    update) for a chat channel or status page. Writes nothing."""
+def incident_announce(inc_id: str, kind: str, send: bool, repo: Path | None, fmt: str) -> None:
+    """Print a status communication (time, severity, status, impact, what we know, what we
+    are doing, next update in N minutes) for a chat channel or status page.
+
+    Without --send it writes nothing. With --send the same text is queued once per
+    incident state (sending it again before anything changed queues nothing).
+
+    \b
+    Examples:
+      agentops incident announce INC-2026-11-24-001 --kind ack
+      agentops incident announce INC-2026-11-24-001 --kind update --send
+    """
+    if send:
+        from agentops.commands import notify as cmd
+
+        data = cmd.announce_send(repo, inc_id, kind=kind)
+        state = (f"queued for {', '.join(data['channels'])} in {data['commit'][:12]}"
+                 if data["queued"] else f"already queued ({data['key']})")
+        emit(fmt, data, data["text"] + f"\n-- {state}")
+        return
     from agentops.commands import incident_view as view
 
     inc, _entry = view.load(repo, inc_id)
     data = view.announce(inc, kind=kind, now=datetime.now(UTC))
     emit(fmt, data, data["text"])
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+@click.group()
+def notify() -> None:
+    """Send the announcements queued in the outbox to Slack, Teams and webhooks.
+
+    Transitions that a route in rules/ selects are committed to .agentops/outbox/ with the
+    ledger change; serve and watch send them continuously, `notify flush` does it once.
+    """
+
+
+@notify.command("flush")
+@click.option("--wait", default=None, metavar="DURATION",
+              help="Keep retrying failed messages for up to this long (e.g. 30s, 5m).")
+@repo_option
+@format_option
+def notify_flush(wait: str | None, repo: Path | None, fmt: str) -> None:
+    """Send every message that is due, once; for cron jobs and CI steps.
+
+    Exits 0 even when some messages wait for a retry (they stay queued); messages failing
+    past the policy's notify.give_up_after are parked and reported by `agentops check`.
+
+    \b
+    Examples:
+      agentops notify flush
+      agentops notify flush --wait 2m --format json
+    """
+    from agentops.commands import notify as cmd
+
+    result = cmd.flush(repo=repo, wait=wait)
+    emit(fmt, result, cmd.flush_text(result))
+
+
+@notify.command("status")
+@repo_option
+@format_option
+def notify_status(repo: Path | None, fmt: str) -> None:
+    """Show this clone's deliveries: counts by state and every message not yet sent."""
+    from agentops.commands import notify as cmd
+
+    result = cmd.status(repo=repo)
+    emit(fmt, result, cmd.status_text(result))
+
+
+@notify.command("retry")
+@click.argument("key", required=False)
+@repo_option
+@format_option
+def notify_retry(key: str | None, repo: Path | None, fmt: str) -> None:
+    """Queue parked (or expired) messages again: the one with KEY, or all of them."""
+    from agentops.commands import notify as cmd
+
+    result = cmd.retry(repo=repo, key=key)
+    emit(fmt, result, f"requeued {result['requeued']} deliveries")
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -492,9 +571,9 @@ def mcp(http: bool, host: str, port: int, repo: Path | None) -> None:
     check. Resources: agentops://memory/index and agentops://entry/{id}. Every write goes
     through the same pipeline, lock and journal as the CLI.
     """
-    from agentops.mcp_server.run import serve as run_mcp
+    from agentops.commands import mcp as cmd
 
-    run_mcp(repo=repo, http=http, host=host, port=port)
+    cmd.serve(repo=repo, http=http, host=host, port=port)
 
 
 # --- watch -------------------------------------------------------------------------------------

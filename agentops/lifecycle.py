@@ -16,7 +16,8 @@ from typing import Final, Literal
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
 from agentops.ledger.incidents import TIME_ORDER
-from agentops.ledger.model import STATUSES, Incident
+from agentops.ledger.model import Incident
+from agentops.vocabulary import STATUSES
 
 RESOLVED: Final = "Resolved"
 INVESTIGATING: Final = "Investigating"

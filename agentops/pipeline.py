@@ -20,12 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from agentops import fsutil, git, oplog
+from agentops import fsutil, git
 from agentops.config import Config, load_config
 from agentops.errors import RepoError
 from agentops.events import Event, format_time, to_precision, utcnow
-from agentops.ledger import journal
-from agentops.ledger.writer import LedgerWriter
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
@@ -40,9 +38,11 @@ from agentops.policy.engine import (
 )
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
-from agentops.state import Store
+from agentops.store import journal, oplog
+from agentops.store.state import Store
+from agentops.store.writer import LedgerWriter
+from agentops.vocabulary import LEDGER_FILES
 
-LEDGER_FILES = ("INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md")
 MAX_TRAILERS = 50
 
 
@@ -99,6 +99,7 @@ class Context:
         # names this batch's commit and journal records, so a replay can tell which
         # operations a commit was made for
         self.batch = os.urandom(8).hex()
+        self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
 
@@ -182,6 +183,8 @@ def _one(ctx: Context, raw: Event) -> Outcome:
         return _outcome_from(seen["outcome"], _commit_of(ctx, seen), duplicate=True)
     decisions = decide(ctx.policy, ctx.store.state, event, ctx.now)
     ids, problems, touched = ctx.ledger.apply(event, decisions)
+    if ctx.policy.notifications is not None and touched["incidents"]:
+        _announce(ctx, touched["incidents"])
     observe(ctx.policy, ctx.store.state, event, decisions, ids=ids, problems=problems)
     outcome = _outcome(event, decisions, touched)
     ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
@@ -192,6 +195,14 @@ def _one(ctx: Context, raw: Event) -> Outcome:
     }))
     _note(ctx, event, outcome)
     return outcome
+
+
+def _announce(ctx: Context, touched: list[tuple[str, str]]) -> None:
+    from agentops.notify.outbox import from_pipeline
+
+    assert ctx.policy.notifications is not None
+    ctx.outbox_lines += from_pipeline(ctx.ledger.text("incident"), touched,
+                                      notifications=ctx.policy.notifications, now=ctx.now)
 
 
 def _outcome(event: Event, decisions: tuple[Decision, ...],
@@ -254,6 +265,10 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     ctx.ledger.finish()
     trailers = [*trailers, ("Agentops-Batch", ctx.batch)]
     paths = ctx.ledger.changed_paths()
+    if ctx.outbox_lines:
+        from agentops.notify.outbox import outbox_path
+
+        paths = [*paths, opath := outbox_path(ctx.now)]
     if not paths and not ctx.journal_lines:
         ctx.store.discard()
         return None
@@ -262,6 +277,8 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     sha = None
     if paths:
         ctx.ledger.write_all()
+        if ctx.outbox_lines:
+            fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
         sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
                          author=ctx.config.author(actor))
     if ctx.journal_lines:
@@ -430,7 +447,7 @@ def ensure_current(ctx: Context) -> None:
     key = state_key(ctx.repo)
     if ctx.store.is_current(key):
         return
-    from agentops.rebuild import rebuild
+    from agentops.store.rebuild import rebuild
 
     rebuild(ctx.repo, ctx.store, ctx.policy)
     ctx.store.save(key)

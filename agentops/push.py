@@ -25,15 +25,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from agentops import git, oplog
+from agentops import git
 from agentops.config import Config
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict, parse_time
+from agentops.store import oplog
 
-if TYPE_CHECKING:
-    from agentops.pipeline import Outcome
+
+class _Replayed(Protocol):
+    """What push needs of the pipeline's outcome (push sits below the pipeline)."""
+
+    @property
+    def event_id(self) -> str: ...
+
+
+Outcome = TypeVar("Outcome", bound=_Replayed)
 
 BATCH_TRAILER = "Agentops-Batch"
 EVENT_TRAILER = "Agentops-Event"
@@ -44,7 +52,8 @@ REPLAY_JOURNAL = "refs/agentops/replay/journal"
 # module never imports a command, it asks for one by name only when it has one to redo.
 OPERATION_MODULES = {"incident": "agentops.commands.incident", "stats": "agentops.commands.stats"}
 
-ReplayEvents = Callable[[Path, Sequence[Event], datetime], "list[Outcome]"]
+# (scratch work tree, events, when they were accepted) -> their outcomes there
+ReplayEvents = Callable[[Path, Sequence[Event], datetime], list[Outcome]]
 
 
 class PushConflictError(AgentopsError):
@@ -62,7 +71,8 @@ class Pending(NamedTuple):
         return str(self.record["key"])
 
 
-def push_with_replay(repo: Path, config: Config, replay: ReplayEvents) -> dict[str, Outcome]:
+def push_with_replay(repo: Path, config: Config,
+                     replay: ReplayEvents[Outcome]) -> dict[str, Outcome]:
     """Push HEAD's branch and the journal; when rejected, fetch, rebuild on the remote tips,
     retry. Returns the outcomes of events that were replayed (their ids may have changed)."""
     branch = git.current_branch(repo)
@@ -114,7 +124,7 @@ def _fetch(repo: Path, remote: str, branch: str) -> tuple[str, str | None]:
 
 
 def rebuild_on(repo: Path, *, local: str, onto: str, local_journal: str | None,
-               remote_journal: str | None, replay: ReplayEvents, where: str
+               remote_journal: str | None, replay: ReplayEvents[Outcome], where: str
                ) -> tuple[str, str | None, dict[str, Outcome]]:
     """New branch and journal tips on top of the remote's, carrying everything the local ones
     have that the remote lacks: (branch tip, journal tip, outcomes of replayed events).
@@ -167,7 +177,8 @@ def _in(pending: Pending, covered: set[str]) -> bool:
     return pending.batch in covered or pending.record.get("id") in covered
 
 
-def _redo(tree: Path, pending: Sequence[Pending], replay: ReplayEvents) -> dict[str, Outcome]:
+def _redo(tree: Path, pending: Sequence[Pending],
+          replay: ReplayEvents[Outcome]) -> dict[str, Outcome]:
     """Run the pending records again on ``tree``, batch by batch, in journal order."""
     outcomes: dict[str, Outcome] = {}
     for group in _groups(pending):

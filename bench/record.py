@@ -98,7 +98,7 @@ def seed_incidents(repo: Path, count: int) -> None:
     """Write ``count`` resolved incidents straight into INCIDENTS.md and commit once."""
     from agentops.ledger import format as fmt
     from agentops.ledger.model import Incident, template_sections
-    from agentops.ledger.writer import stable_uid
+    from agentops.store.writer import stable_uid
 
     text = (repo / "INCIDENTS.md").read_text()
     start = datetime(2025, 1, 1, tzinfo=UTC)

@@ -74,7 +74,7 @@ def make_repo(base: Path) -> Path:
 
 def _incident(i: int, start: datetime):  # type: ignore[no-untyped-def]
     from agentops.ledger.model import Incident, template_sections
-    from agentops.ledger.writer import stable_uid
+    from agentops.store.writer import stable_uid
 
     when = start + timedelta(minutes=47 * i)
     sev, problem = SEVERITIES[i % 5], PROBLEMS[i % len(PROBLEMS)]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Real payloads, checked in with their origin in fixtures/README.md: the tests read nothing
+# outside the checkout.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +41,5 @@ def git_repo(tmp_path: Path) -> Path:
 
 
 def fixture_path(*parts: str) -> Path:
-    """A file from ../shared/fixtures (real payloads), falling back to tests/fixtures."""
-    shared = FIXTURES.joinpath(*parts)
-    return shared if shared.exists() else LOCAL_FIXTURES.joinpath(*parts)
+    """A file under tests/fixtures (real payloads; origins in tests/fixtures/README.md)."""
+    return FIXTURES.joinpath(*parts)

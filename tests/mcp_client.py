@@ -7,11 +7,11 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cli_helpers import AGENTOPS, run_cli
 from mcp import Client, StdioServerParameters
 
 T = TypeVar("T")
@@ -20,8 +20,8 @@ T = TypeVar("T")
 def server_params(repo: Path) -> StdioServerParameters:
     # The SDK passes only a minimal environment by default; the test's isolated git identity
     # lives in HOME and GIT_CONFIG_GLOBAL, so hand the whole environment over.
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "agentops", "mcp", "--repo", str(repo)],
+    command, *prefix = AGENTOPS
+    return StdioServerParameters(command=command, args=[*prefix, "mcp", "--repo", str(repo)],
                                  env=dict(os.environ))
 
 
@@ -49,18 +49,12 @@ async def call_error(client: Client, tool: str, arguments: Any) -> str:
     return str(result.content[0].text)  # type: ignore[union-attr]
 
 
-def agentops(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI, as a separate process, against ``repo``."""
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True, check=False)
-
-
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                           check=True).stdout
 
 
 def initialised(repo: Path) -> Path:
-    done = agentops(repo, "init")
+    done = run_cli(["init"], repo=repo)
     assert done.returncode == 0, done.stderr
     return repo

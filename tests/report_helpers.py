@@ -1,17 +1,19 @@
 """Building ledgers with exact times for the stats, check and recall tests.
 
 Entries are rendered with the ledger's own functions, inserted at their place and committed
-with git, as a person editing the files would; the commands then run as processes.
+with git, as a person editing the files would; the commands then run through
+``cli_helpers.run_cli``.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from cli_helpers import run_cli
 
 from agentops.ledger import format as fmt
 from agentops.ledger.model import (
@@ -26,13 +28,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 _UIDS = iter(range(1, 1_000_000))
 
 
-def agentops(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True)
-
-
 def agentops_json(repo: Path, *args: str, code: int = 0) -> Any:
-    out = agentops(repo, *args, "--format", "json")
+    out = run_cli([*args, "--format", "json"], repo=repo)
     assert out.returncode == code, out.stdout + out.stderr
     return json.loads(out.stdout)
 
@@ -43,7 +40,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 def init(repo: Path) -> Path:
-    out = agentops(repo, "init")
+    out = run_cli(["init"], repo=repo)
     assert out.returncode == 0, out.stderr
     return repo
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import run_cli
 from report_helpers import (
     T0,
     add,
-    agentops,
     agentops_json,
     documented,
     edit_incident,
@@ -43,7 +43,7 @@ def test_high_incident_without_review_49_hours_after_detection_fails_until_done(
         repo: Path) -> None:
     add(repo, complete_high())
     now = iso(T0 + timedelta(hours=49))
-    out = agentops(repo, "check", "--now", now)
+    out = run_cli(["check", "--now", now], repo=repo)
     assert out.returncode == 1
     assert out.stdout.splitlines() == [
         f"{INC}: review_scheduled: HIGH incident has no review scheduled within 48h of "
@@ -56,17 +56,17 @@ def test_high_incident_without_review_49_hours_after_detection_fails_until_done(
         "message": "HIGH incident has no review scheduled within 48h of detection",
         "deadline": iso(T0 + timedelta(hours=48))}]
     edit_incident(repo, INC, review_done=T0 + timedelta(hours=30))
-    clean = agentops(repo, "check", "--now", now)
+    clean = run_cli(["check", "--now", now], repo=repo)
     assert clean.returncode == 0, clean.stdout
     assert clean.stdout.strip() == "ok: every incident meets the post-incident requirements"
     assert agentops_json(repo, "check", "--now", now) == {
         "ok": True, "now": iso(T0 + timedelta(hours=49)), "findings": []}
-    assert agentops(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
 
 
 def test_a_scheduled_review_not_done_is_late_after_review_within(repo: Path) -> None:
     add(repo, complete_high(review_scheduled=T0 + timedelta(hours=20)))
-    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=67))).returncode == 0
+    assert run_cli(["check", "--now", iso(T0 + timedelta(hours=67))], repo=repo).returncode == 0
     late = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=69)), code=1)
     assert [(f["requirement"], f["deadline"]) for f in late["findings"]] == [
         ("review_done", iso(T0 + timedelta(hours=68)))]
@@ -86,7 +86,7 @@ def test_requirement_flags_in_the_policy_switch_checks_off(repo: Path) -> None:
     policy = repo / "rules" / "policy.yaml"
     policy.write_text(policy.read_text().replace("review_for_high_critical: true",
                                                  "review_for_high_critical: false"))
-    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=49))).returncode == 0
+    assert run_cli(["check", "--now", iso(T0 + timedelta(hours=49))], repo=repo).returncode == 0
 
 
 def test_undocumented_open_incident_and_its_follow_ups(repo: Path) -> None:
@@ -112,7 +112,7 @@ def test_undocumented_open_incident_and_its_follow_ups(repo: Path) -> None:
 def test_resolved_incident_needs_root_cause_troubleshooting_and_memory(repo: Path) -> None:
     add(repo, incident(1, T0, severity="LOW", resolved=T0 + minutes(30),
                        sections=template_sections("incident", Description="d", Impact="i")))
-    assert agentops(repo, "check", "--now", iso(T0 + timedelta(hours=20))).returncode == 0
+    assert run_cli(["check", "--now", iso(T0 + timedelta(hours=20))], repo=repo).returncode == 0
     data = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=25)), code=1)
     assert [f["requirement"] for f in data["findings"]] == [
         "root_cause", "troubleshooting", "memory"]
@@ -121,7 +121,7 @@ def test_resolved_incident_needs_root_cause_troubleshooting_and_memory(repo: Pat
 
 
 def test_check_on_a_repository_without_incidents_is_clean(repo: Path) -> None:
-    out = agentops(repo, "check")
+    out = run_cli(["check"], repo=repo)
     assert (out.returncode, out.stderr) == (0, "")
 
 

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def agentops(
-    *args: str, cwd: Path = ROOT, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True)
-
-
 def test_shipped_policy_validates_and_its_tests_pass() -> None:
-    out = agentops("rules", "validate", "--format", "json")
+    out = run_cli(["rules", "validate", "--format", "json"], cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["valid"] is True
     tests = sorted(str(p) for p in (ROOT / "rules" / "tests").glob("*.yaml"))
-    out = agentops("rules", "test", *tests)
+    out = run_cli(["rules", "test", *tests], cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip().endswith("0 failed")
 
@@ -32,7 +25,7 @@ def test_flipped_expectation_fails_with_a_diff(tmp_path: Path) -> None:
     flipped = tmp_path / "flipped.yaml"
     flipped.write_text(source.replace("severity: CRITICAL, category: DATA_LOSS",
                                       "severity: LOW, category: DATA_LOSS"))
-    out = agentops("rules", "test", "--rules", str(ROOT / "rules"), str(flipped))
+    out = run_cli(["rules", "test", "--rules", str(ROOT / "rules"), str(flipped)], cwd=ROOT)
     assert out.returncode == 1
     assert "-  severity: LOW\n+  severity: CRITICAL" in out.stdout
 
@@ -41,7 +34,7 @@ def test_validate_error_exits_1_with_location(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("triggers:\n  - name: x\n    on: a.b\n    severity: HIGH\n"
                    "    category: DATA_LOSS\n    dedup: {window: soon}\n")
-    out = agentops("rules", "validate", str(bad), cwd=tmp_path)
+    out = run_cli(["rules", "validate", str(bad)], cwd=tmp_path)
     assert out.returncode == 1
     assert out.stderr == ("error: bad.yaml:6: triggers[0].dedup.window: 'soon' is not a "
                           "duration like 30m, 1h, 7d\n")
@@ -50,7 +43,7 @@ def test_validate_error_exits_1_with_location(tmp_path: Path) -> None:
 def test_explain_says_why_a_dev_deletion_does_not_match() -> None:
     event = {"type": "resource.deleted",
              "subject": {"namespace": "dev", "kind": "Pod", "name": "a"}}
-    out = agentops("rules", "explain", "--format", "json", stdin=json.dumps(event))
+    out = run_cli(["rules", "explain", "--format", "json"], input=json.dumps(event), cwd=ROOT)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     row = next(t for t in result["triggers"] if t["trigger"] == "production-resource-deleted")
@@ -63,13 +56,13 @@ def test_explain_says_why_a_dev_deletion_does_not_match() -> None:
 
 
 def test_usage_error_exits_2_and_bad_event_exits_1() -> None:
-    assert agentops("rules", "frobnicate").returncode == 2
-    out = agentops("rules", "explain", stdin='{"type": "NotDotted"}')
+    assert run_cli(["rules", "frobnicate"], cwd=ROOT).returncode == 2
+    out = run_cli(["rules", "explain"], input='{"type": "NotDotted"}', cwd=ROOT)
     assert out.returncode == 1 and out.stderr.startswith("error: event.type:")
 
 
 def test_version_and_help() -> None:
-    assert agentops("--version").stdout.startswith("agentops, version ")
+    assert run_cli(["--version"], cwd=ROOT).stdout.startswith("agentops, version ")
     for args in (["--help"], ["rules", "--help"], ["rules", "test", "--help"]):
-        out = agentops(*args)
+        out = run_cli([*args], cwd=ROOT)
         assert out.returncode == 0 and "Usage: agentops" in out.stdout

@@ -7,20 +7,13 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli, run_process, start_process
 from journal_helpers import journal_keys
-
-AGENTOPS = [sys.executable, "-m", "agentops"]
-
-
-def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AGENTOPS, *args, "--repo", str(repo)], capture_output=True,
-                          text=True)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -37,15 +30,16 @@ def incident_ids(repo: Path) -> list[str]:
 
 @pytest.fixture
 def repo(git_repo: Path) -> Path:
-    assert run(git_repo, "init").returncode == 0
+    assert run_cli(["init"], repo=git_repo).returncode == 0
     return git_repo
 
 
 def _writer(repo: Path, worker: int, count: int) -> list[int]:
     codes = []
     for i in range(count):
-        out = run(repo, "record", "deletion", "-f", f"resource=Pod/w{worker}-{i}",
-                  "-f", "namespace=prod", "--key", f"w{worker}-{i}")
+        # separate processes: the point is writers racing for the lock
+        out = run_process(["record", "deletion", "-f", f"resource=Pod/w{worker}-{i}",
+                           "-f", "namespace=prod", "--key", f"w{worker}-{i}"], repo=repo)
         codes.append(out.returncode)
     return codes
 
@@ -58,7 +52,7 @@ def test_eight_processes_times_25_records(repo: Path) -> None:
     assert sorted(keys) == sorted(f"w{w}-{i}" for w in range(8) for i in range(25))
     ids = incident_ids(repo)
     assert len(ids) == 200 and len(set(ids)) == 200
-    assert run(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -67,9 +61,9 @@ def test_kill_minus_9_at_random_moments_loses_nothing_acknowledged(repo: Path) -
     acknowledged: list[str] = []
     for i in range(40):
         key = f"k{i}"
-        proc = subprocess.Popen(
-            [*AGENTOPS, "record", "deletion", "-f", f"resource=Pod/p{i}", "-f", "namespace=prod",
-             "--key", key, "--repo", str(repo)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = start_process(
+            ["record", "deletion", "-f", f"resource=Pod/p{i}", "-f", "namespace=prod",
+             "--key", key], repo=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.0, 0.25))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
@@ -77,8 +71,9 @@ def test_kill_minus_9_at_random_moments_loses_nothing_acknowledged(repo: Path) -
         if proc.returncode == 0:
             acknowledged.append(key)
     # the next run finishes or discards whatever the last killed one left behind
-    assert run(repo, "record", "attempt", "-f", "task=after", "--key", "after").returncode == 0
-    assert run(repo, "lint").returncode == 0, run(repo, "lint").stdout
+    after = run_cli(["record", "attempt", "-f", "task=after", "--key", "after"], repo=repo)
+    assert after.returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0, run_cli(["lint"], repo=repo).stdout
     history = git(repo, "log", "--format=%B")
     committed = set(journal_keys(repo))
     for key in acknowledged:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_helpers import run_cli
 
 from agentops.errors import InvalidEventError
 from agentops.events import EVENT_SCHEMA, event_from_dict, format_time, parse_time
@@ -46,8 +45,8 @@ def test_times_are_utc_with_nanoseconds_and_offsets_accepted_and_kept_to_millise
 
 
 def test_schema_command_prints_the_event_schema() -> None:
-    out = subprocess.run([sys.executable, "-m", "agentops", "schema", "event"],
-                         capture_output=True, text=True, check=True)
+    out = run_cli(["schema", "event"])
+    assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == EVENT_SCHEMA
 
 

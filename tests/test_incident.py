@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from cli_helpers import run_cli
 
 from agentops.ledger.schemas import INCIDENT_SCHEMA
 
@@ -26,15 +26,10 @@ TOOL_OWNED = re.compile(
     r"- \[ \] .*)$")
 
 
-def agentops(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True)
-
-
 def ok(repo: Path, *args: str) -> dict[str, Any]:
     """Run a write with --format json; assert it succeeded as exactly one new commit."""
     before = head(repo)
-    out = agentops(repo, *args, "--format", "json")
+    out = run_cli([*args, "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     data: dict[str, Any] = json.loads(out.stdout)
     assert git(repo, "rev-list", f"{before}..HEAD").split() == [data["commit"]]
@@ -45,7 +40,7 @@ def ok(repo: Path, *args: str) -> dict[str, Any]:
 def fails(repo: Path, *args: str) -> str:
     """Run a write that must be refused: exit 1, nothing written, HEAD unchanged."""
     before = head(repo)
-    out = agentops(repo, *args)
+    out = run_cli([*args], repo=repo)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert head(repo) == before
     assert git(repo, "status", "--porcelain") == ""
@@ -62,7 +57,7 @@ def head(repo: Path) -> str:
 
 
 def lint_ok(repo: Path) -> None:
-    out = agentops(repo, "lint")
+    out = run_cli(["lint"], repo=repo)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -81,22 +76,22 @@ def meta(repo: Path, inc_id: str = INC, name: str = "INCIDENTS.md") -> dict[str,
 
 
 def show(repo: Path, inc_id: str = INC) -> dict[str, Any]:
-    out = agentops(repo, "incident", "show", inc_id, "--format", "json")
+    out = run_cli(["incident", "show", inc_id, "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def fail_deploy(repo: Path, service: str = "api", time: str = T0) -> str:
-    out = agentops(repo, "record", "deployment", "-f", "status=failed", "-e", "production",
+    out = run_cli(["record", "deployment", "-f", "status=failed", "-e", "production",
                    "-f", f"service={service}", "-f", "namespace=shop", "--time", time,
-                   "-m", "Back-off pulling image", "--format", "json")
+                   "-m", "Back-off pulling image", "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["incidents"][0]["id"]  # type: ignore[no-any-return]
 
 
 def deny_approval(repo: Path, action: str, time: str = T0) -> str:
-    out = agentops(repo, "record", "approval", "-f", "decision=denied", "-f", f"action={action}",
-                   "-f", "approver=@alice", "--time", time, "--format", "json")
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", f"action={action}",
+                   "-f", "approver=@alice", "--time", time, "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["incidents"][0]["id"]  # type: ignore[no-any-return]
 
@@ -110,7 +105,7 @@ def removed_lines(repo: Path, rev: str) -> list[str]:
 @pytest.fixture
 def repo(git_repo: Path) -> Iterator[Path]:
     """An initialised repository; `agentops lint` must pass on it after every scenario."""
-    out = agentops(git_repo, "init")
+    out = run_cli(["init"], repo=git_repo)
     assert out.returncode == 0, out.stderr
     yield git_repo
     lint_ok(git_repo)
@@ -154,9 +149,9 @@ def test_show_json_matches_the_schema_and_md_is_the_entry(repo: Path) -> None:
     jsonschema.validate(data, INCIDENT_SCHEMA)
     assert (data["id"], data["acknowledged"], data["time_to_acknowledge"]) == (
         INC, "2026-11-20T09:20:00Z", 300.0)
-    md = agentops(repo, "incident", "show", INC, "--format", "md")
+    md = run_cli(["incident", "show", INC, "--format", "md"], repo=repo)
     assert md.stdout == markdown == entry(repo) + f"<!-- /agentops:incident {INC} -->\n"
-    text = agentops(repo, "incident", "show", INC).stdout
+    text = run_cli(["incident", "show", INC], repo=repo).stdout
     assert text.startswith(f"{INC} — Deployment of shop/api to production failed\n**Severity:**")
     assert "acknowledged:    2026-11-20T09:20:00Z" in text
 
@@ -316,9 +311,9 @@ def test_reopen_clears_resolved_and_the_next_failure_recurs_on_it(repo: Path) ->
     m = meta(repo)
     assert (m["status"], m["resolved"]) == ("Investigating", "null")
     assert "| 2026-11-20T09:50:00Z | Reopened: errors are back |" in entry(repo)
-    out = agentops(repo, "record", "deployment", "-f", "status=failed", "-e", "production",
+    out = run_cli(["record", "deployment", "-f", "status=failed", "-e", "production",
                    "-f", "service=api", "-f", "namespace=shop", "--time", "2026-11-20T10:00:00Z",
-                   "--format", "json")
+                   "--format", "json"], repo=repo)
     assert json.loads(out.stdout)["incidents"] == [{"id": INC, "action": "recur"}]
     lint_ok(repo)
 
@@ -471,7 +466,7 @@ def test_list_filters_by_status_severity_and_since(repo: Path) -> None:
     ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T09:40:00Z")
 
     def ids(*args: str) -> list[str]:
-        out = agentops(repo, "incident", "list", *args, "--format", "json")
+        out = run_cli(["incident", "list", *args, "--format", "json"], repo=repo)
         assert out.returncode == 0, out.stderr
         return [i["id"] for i in json.loads(out.stdout)["incidents"]]
 
@@ -480,32 +475,33 @@ def test_list_filters_by_status_severity_and_since(repo: Path) -> None:
     assert ids("--status", "resolved") == [INC]
     assert ids("--severity", "P1") == [INC]
     assert ids("--since", "2026-11-21") == ["INC-2026-11-21-001"]
-    text = agentops(repo, "incident", "list", "--status", "Resolved").stdout
+    text = run_cli(["incident", "list", "--status", "Resolved"], repo=repo).stdout
     assert text == (f"{INC}  HIGH      Resolved       2026-11-20 09:15 UTC  "
                     "Deployment of shop/api to production failed\n")
-    assert agentops(repo, "incident", "list", "--severity", "LOW").stdout == "no incidents\n"
+    assert run_cli(["incident", "list", "--severity", "LOW"], repo=repo).stdout == "no incidents\n"
 
 
 def test_announce_prints_the_template_and_writes_nothing(repo: Path) -> None:
     fail_deploy(repo)
     ok(repo, "incident", "ack", INC, "--time", "2026-11-20T09:18:00Z")
-    out = agentops(repo, "incident", "announce", INC, "--kind", "ack")
+    out = run_cli(["incident", "announce", INC, "--kind", "ack"], repo=repo)
     assert out.returncode == 0, out.stderr
     assert out.stdout == (
         f"[INCIDENT ACKNOWLEDGED] {INC} — Deployment of shop/api to production failed\n"
         "Time: 2026-11-20 09:18 UTC\nSeverity: HIGH\nStatus: Investigating\n"
         "Impact: Being assessed.\n"
         "What we know: Back-off pulling image\n\nReported via cli as `deployment.failed`.\n"
-        "Next update: 2026-11-20 09:48 UTC\n")
+        "What we are doing: Acknowledged\n"
+        "Next update: in 30 minutes (2026-11-20 09:48 UTC)\n")
     ok(repo, "incident", "resolve", INC, "--time", "2026-11-20T09:40:00Z",
        "--root-cause", "Tag never pushed", "--resolution", "Rolled back")
     before = head(repo)
-    data = json.loads(agentops(repo, "incident", "announce", INC, "--kind", "resolved",
-                               "--format", "json").stdout)
+    data = json.loads(run_cli(["incident", "announce", INC, "--kind", "resolved",
+                               "--format", "json"], repo=repo).stdout)
     assert {k: data[k] for k in ("kind", "time", "status", "what_we_know", "next_update")} == {
         "kind": "resolved", "time": "2026-11-20T09:40:00Z", "status": "Resolved",
         "what_we_know": "Tag never pushed\n\nResolution: Rolled back", "next_update": None}
-    update = json.loads(agentops(repo, "incident", "announce", INC, "--kind", "update",
-                                 "--format", "json").stdout)
+    update = json.loads(run_cli(["incident", "announce", INC, "--kind", "update",
+                                 "--format", "json"], repo=repo).stdout)
     assert update["next_update"] is not None and update["severity"] == "HIGH"
     assert git(repo, "status", "--porcelain") == "" and head(repo) == before

@@ -13,12 +13,13 @@ import pytest
 from mcp import Client
 from mcp_client import call, initialised
 
+from agentops.commands import mcp_tools
 from agentops.mcp_server.http import make_server
 
 
 @pytest.fixture
 def url(git_repo: Path) -> Iterator[str]:
-    server = make_server(initialised(git_repo), host="127.0.0.1", port=0)
+    server = make_server(initialised(git_repo), mcp_tools, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/mcp"

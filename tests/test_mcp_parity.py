@@ -6,8 +6,9 @@ import json
 import re
 from pathlib import Path
 
+from cli_helpers import run_cli
 from mcp import Client
-from mcp_client import agentops, call, drive, git, initialised
+from mcp_client import call, drive, git, initialised
 
 TIMES = [f"2026-11-24T08:0{n}:00Z" for n in range(3)]
 ACK, RESOLVED = "2026-11-24T08:05:00Z", "2026-11-24T08:20:00Z"
@@ -24,14 +25,15 @@ BATCH = re.compile(r"^Agentops-Batch: [0-9a-f]+$", re.MULTILINE)
 def by_cli(repo: Path) -> None:
     inc = ""
     for n, when in enumerate(TIMES):
-        out = agentops(repo, "record", "attempt", "-f", "agent=agent-9", "-f", "task=migrate",
+        out = run_cli(["record", "attempt", "-f", "agent=agent-9", "-f", "task=migrate",
                        "-f", "outcome=failed", "-f", "error=lock timeout", "--key", f"k{n}",
-                       "--time", when, "--format", "json")
+                       "--time", when, "--format", "json"], repo=repo)
         assert out.returncode == 0, out.stderr
         inc = (json.loads(out.stdout)["incidents"] or [{"id": ""}])[0]["id"]
-    assert agentops(repo, "incident", "ack", inc, "--time", ACK).returncode == 0
-    assert agentops(repo, "incident", "resolve", inc, "--time", RESOLVED, "--root-cause",
-                    ROOT_CAUSE, "--resolution", RESOLUTION, "--lessons", LESSONS).returncode == 0
+    assert run_cli(["incident", "ack", inc, "--time", ACK], repo=repo).returncode == 0
+    resolved = run_cli(["incident", "resolve", inc, "--time", RESOLVED, "--root-cause",
+                        ROOT_CAUSE, "--resolution", RESOLUTION, "--lessons", LESSONS], repo=repo)
+    assert resolved.returncode == 0
 
 
 async def by_mcp(client: Client) -> None:

@@ -6,12 +6,13 @@ import io
 import json
 from pathlib import Path
 
+from agentops.commands import mcp_tools
 from agentops.mcp_server.protocol import Dispatcher, serve_lines
 
 
 def exchange(*lines: bytes) -> list[dict[str, object]]:
     out = io.BytesIO()
-    serve_lines(Dispatcher(Path(".")), list(lines), out)
+    serve_lines(Dispatcher(Path("."), mcp_tools), list(lines), out)
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

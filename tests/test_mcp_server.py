@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 from mcp import Client
-from mcp_client import agentops, call, call_error, drive, git, initialised
+from mcp_client import call, call_error, drive, git, initialised
 
 ATTEMPT = {"agent": "agent-9", "task": "migrate", "outcome": "failed", "error": "lock timeout"}
 TOOLS = ["record_event", "recall", "list_incidents", "show_incident", "update_incident",
@@ -136,7 +137,7 @@ def test_malformed_arguments_are_a_tool_error_and_write_nothing(
 
 
 def test_tool_error_text_is_what_the_cli_prints(repo: Path) -> None:
-    cli = agentops(repo, "record", "attempt", "-f", "outcome=maybe")
+    cli = run_cli(["record", "attempt", "-f", "outcome=maybe"], repo=repo)
 
     async def scenario(client: Client) -> str:
         return await call_error(client, "record_event",

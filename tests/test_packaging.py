@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from cli_helpers import run_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,8 +26,8 @@ def test_wheel_ships_the_rules_and_runs_the_demo(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(site)}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    out = subprocess.run([sys.executable, "-m", "agentops", "demo", "--format", "json"],
-                         cwd=elsewhere, env=env, capture_output=True, text=True, check=False)
+    # a real process: it must import agentops from the unpacked wheel, not from this checkout
+    out = run_process(["demo", "--format", "json"], cwd=elsewhere, env=env)
     assert out.returncode == 0, out.stderr
     assert '"lint": true' in out.stdout
     where = subprocess.run([sys.executable, "-c", "import agentops; print(agentops.__file__)"],

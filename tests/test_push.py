@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-AGENTOPS = [sys.executable, "-m", "agentops"]
+from cli_helpers import run_cli, run_process
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -18,7 +17,8 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def make_clones(tmp_path: Path, git_repo: Path, count: int) -> tuple[Path, list[Path]]:
-    subprocess.run([*AGENTOPS, "init", "--repo", str(git_repo)], check=True, capture_output=True)
+    init = run_cli(["init"], repo=git_repo)
+    assert init.returncode == 0, init.stderr
     config = git_repo / ".agentops" / "config.yaml"
     config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
     git(git_repo, "commit", "-qam", "enable push")
@@ -38,10 +38,9 @@ def test_four_clones_pushing_at_once_keep_every_event_once(tmp_path: Path, git_r
     def writer(n: int) -> list[int]:
         codes = []
         for i in range(25):
-            out = subprocess.run(
-                [*AGENTOPS, "record", "deletion", "-f", f"resource=Pod/c{n}-{i}",
-                 "-f", "namespace=prod", "--key", f"c{n}-{i}", "--repo", str(clones[n])],
-                capture_output=True, text=True)
+            # separate processes: the point is clones racing each other to the remote
+            out = run_process(["record", "deletion", "-f", f"resource=Pod/c{n}-{i}",
+                               "-f", "namespace=prod", "--key", f"c{n}-{i}"], repo=clones[n])
             codes.append(out.returncode)
             assert out.returncode == 0, out.stderr
         return codes
@@ -56,7 +55,7 @@ def test_four_clones_pushing_at_once_keep_every_event_once(tmp_path: Path, git_r
     ids = re.findall(r"^<!-- agentops:incident (INC-\S+) ", (check / "INCIDENTS.md").read_text(),
                      re.MULTILINE)
     assert len(ids) == 100 and len(set(ids)) == 100
-    lint = subprocess.run([*AGENTOPS, "lint", "--repo", str(check)], capture_output=True, text=True)
+    lint = run_cli(["lint"], repo=check)
     assert lint.returncode == 0, lint.stdout
 
 
@@ -64,8 +63,7 @@ def test_four_clones_pushing_at_once_keep_every_event_once(tmp_path: Path, git_r
 
 
 def agentops(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AGENTOPS, *args, "--repo", str(repo)], capture_output=True,
-                          text=True)
+    return run_process(list(args), repo=repo)  # clones racing: real processes
 
 
 def record(repo: Path, name: str) -> str:

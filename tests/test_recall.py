@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 from report_helpers import (
     T0,
     add,
     add_archived,
-    agentops,
     agentops_json,
     git,
     incident,
@@ -91,7 +91,7 @@ def test_a_retired_memory_is_excluded_unless_all(repo: Path) -> None:
     assert "MEM-0002" not in ids(repo, query)
     hits = agentops_json(repo, "recall", query, "--all")["hits"]
     assert hits[0]["id"] == "MEM-0002" and hits[0]["status"] == "retired"
-    text = agentops(repo, "recall", query, "--all").stdout
+    text = run_cli(["recall", query, "--all"], repo=repo).stdout
     assert text.splitlines()[0].startswith("MEM-0002 (memory [retired], score ")
 
 
@@ -123,7 +123,7 @@ def test_archived_incidents_are_found(repo: Path) -> None:
 
 def test_limit_and_a_query_without_words(repo: Path) -> None:
     assert len(ids(repo, PULL_ERROR, "--limit", "2")) == 2
-    out = agentops(repo, "recall", "! ?")
+    out = run_cli(["recall", "! ?"], repo=repo)
     assert out.returncode == 1 and "has no words to search for" in out.stderr
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
+from conftest import fixture_path
 from journal_helpers import journal_records
 
 SCENARIOS: list[tuple[str, list[str], str, str]] = [
@@ -27,13 +28,8 @@ SCENARIOS: list[tuple[str, list[str], str, str]] = [
 ]
 
 
-def agentops(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentops", *args, "--repo", str(repo)],
-                          capture_output=True, text=True, input=stdin)
-
-
 def record_json(repo: Path, *args: str) -> dict[str, Any]:
-    out = agentops(repo, "record", *args, "--format", "json")
+    out = run_cli(["record", *args, "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
@@ -51,19 +47,19 @@ def incident_meta(repo: Path) -> list[dict[str, str]]:
 
 @pytest.fixture
 def repo(git_repo: Path) -> Path:
-    out = agentops(git_repo, "init")
+    out = run_cli(["init"], repo=git_repo)
     assert out.returncode == 0, out.stderr
     return git_repo
 
 
 def test_init_is_idempotent_and_one_commit(git_repo: Path) -> None:
-    first = agentops(git_repo, "init", "--format", "json")
+    first = run_cli(["init", "--format", "json"], repo=git_repo)
     assert first.returncode == 0, first.stderr
     assert "INCIDENTS.md" in json.loads(first.stdout)["created"]
-    second = agentops(git_repo, "init", "--format", "json")
+    second = run_cli(["init", "--format", "json"], repo=git_repo)
     assert json.loads(second.stdout)["created"] == []
     assert git(git_repo, "log", "--format=%s").splitlines() == ["agentops: init", "initial"]
-    assert agentops(git_repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=git_repo).returncode == 0
 
 
 def test_each_default_trigger_opens_one_incident_in_its_own_commit(repo: Path) -> None:
@@ -81,7 +77,7 @@ def test_each_default_trigger_opens_one_incident_in_its_own_commit(repo: Path) -
                              "-f", "outcome=failed", "-f", "error=lock timeout")
         assert bool(result["incidents"]) == (attempt == 2)
     assert incident_meta(repo)[0]["category"] == "AUTOMATION_FAILURE"
-    assert agentops(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
     log = git(repo, "log", "--format=%s")
     assert log.count("agentops: open INC-") == 7
 
@@ -94,14 +90,14 @@ def test_non_production_scenarios_open_nothing(repo: Path) -> None:
     ]:
         assert record_json(repo, rtype, *fields)["incidents"] == []
     assert incident_meta(repo) == []
-    assert agentops(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
 
 
 def test_retry_with_same_key_writes_nothing_and_prints_the_same_json(repo: Path) -> None:
     args = ["deletion", "-f", "resource=Secret/db", "-f", "namespace=prod", "--key", "k-1"]
-    first = agentops(repo, "record", *args, "--format", "json")
+    first = run_cli(["record", *args, "--format", "json"], repo=repo)
     head = git(repo, "rev-parse", "HEAD")
-    again = agentops(repo, "record", *args, "--format", "json")
+    again = run_cli(["record", *args, "--format", "json"], repo=repo)
     assert again.returncode == 0
     assert again.stdout == first.stdout
     assert git(repo, "rev-parse", "HEAD") == head
@@ -110,9 +106,9 @@ def test_retry_with_same_key_writes_nothing_and_prints_the_same_json(repo: Path)
 
 def test_retry_after_cache_loss_still_answers_the_same(repo: Path) -> None:
     args = ["deletion", "-f", "resource=Secret/db", "-f", "namespace=prod", "--key", "k-2"]
-    first = agentops(repo, "record", *args, "--format", "json")
+    first = run_cli(["record", *args, "--format", "json"], repo=repo)
     (repo / ".git" / "agentops" / "state.sqlite").unlink()
-    again = agentops(repo, "record", *args, "--format", "json")
+    again = run_cli(["record", *args, "--format", "json"], repo=repo)
     assert again.stdout == first.stdout
 
 
@@ -126,7 +122,7 @@ def test_recurrence_and_resolution_update_the_entry_in_place(repo: Path) -> None
     assert record_json(repo, *ok)["incidents"] == [{"id": opened, "action": "resolve"}]
     (meta,) = incident_meta(repo)
     assert (meta["status"], meta["occurrences"]) == ("Resolved", "2")
-    assert agentops(repo, "lint").returncode == 0
+    assert run_cli(["lint"], repo=repo).returncode == 0
 
 
 def test_secrets_never_reach_files_or_history(repo: Path) -> None:
@@ -149,7 +145,7 @@ def test_hostile_message_cannot_inject_structure(repo: Path) -> None:
                          "-m", hostile)
     assert len(result["incidents"]) == 1
     assert len(incident_meta(repo)) == 1
-    lint = agentops(repo, "lint")
+    lint = run_cli(["lint"], repo=repo)
     assert lint.returncode == 0, lint.stdout
     text = (repo / "INCIDENTS.md").read_text()
     assert "\n### INC-2026-01-01-999" not in text
@@ -158,8 +154,8 @@ def test_hostile_message_cannot_inject_structure(repo: Path) -> None:
 
 def test_dry_run_writes_nothing(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    out = agentops(repo, "record", "deletion", "-f", "resource=Pod/a", "-f", "namespace=prod",
-                   "--dry-run", "--format", "json")
+    out = run_cli(["record", "deletion", "-f", "resource=Pod/a", "-f", "namespace=prod",
+                   "--dry-run", "--format", "json"], repo=repo)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["dry_run"] is True and data["commit"] is None
@@ -169,27 +165,26 @@ def test_dry_run_writes_nothing(repo: Path) -> None:
 
 def test_bad_input_exits_1_and_writes_nothing(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    out = agentops(repo, "record", "deployment", "-f", "status=exploded")
+    out = run_cli(["record", "deployment", "-f", "status=exploded"], repo=repo)
     assert out.returncode == 1
     assert out.stderr.startswith("error: --field status=exploded: expected one of")
-    out = agentops(repo, "record", "-", "--input", "-", stdin='{"type": "x.y", "colour": 1}')
+    out = run_cli(["record", "-", "--input", "-"], repo=repo, input='{"type": "x.y", "colour": 1}')
     assert out.returncode == 1 and "event.colour: unknown field" in out.stderr
     assert git(repo, "rev-parse", "HEAD") == head
 
 
 def test_record_outside_an_initialised_repo_says_run_init(git_repo: Path) -> None:
-    out = agentops(git_repo, "record", "attempt", "-f", "task=x")
+    out = run_cli(["record", "attempt", "-f", "task=x"], repo=git_repo)
     assert out.returncode == 1
     assert "run `agentops init` first" in out.stderr
 
 
 def test_ingest_kubectl_eventlist_deduplicates_on_replay(repo: Path) -> None:
-    source = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kubernetes" / \
-        "eventlist-init-container-BackOff-FailedMount.json"
-    first = agentops(repo, "ingest", str(source), "--format", "json")
+    source = fixture_path("kubernetes", "eventlist-init-container-BackOff-FailedMount.json")
+    first = run_cli(["ingest", str(source), "--format", "json"], repo=repo)
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
     assert result["events"] == 17 and result["duplicates"] == 0
-    again = json.loads(agentops(repo, "ingest", str(source), "--format", "json").stdout)
+    again = json.loads(run_cli(["ingest", str(source), "--format", "json"], repo=repo).stdout)
     assert again["duplicates"] == 17 and again["commits"] == result["commits"]
     assert len(journal_records(repo)) == 17

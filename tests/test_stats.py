@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 from report_helpers import (
     T0,
     add,
     add_archived,
-    agentops,
     agentops_json,
     git,
     incident,
@@ -53,8 +53,8 @@ def test_backdated_incidents_give_hand_computed_mtta_and_mttr(repo: Path) -> Non
 
 
 def test_recorded_incident_with_time_has_its_mttr_from_the_ledger(repo: Path) -> None:
-    out = agentops(repo, "record", "deletion", "-f", "resource=Deployment/checkout", "-e",
-                   "production", "-f", "namespace=prod", "--time", iso(T0))
+    out = run_cli(["record", "deletion", "-f", "resource=Deployment/checkout", "-e",
+                   "production", "-f", "namespace=prod", "--time", iso(T0)], repo=repo)
     assert out.returncode == 0, out.stderr
     data = agentops_json(repo, "stats", "--now", iso(T0 + minutes(90)))
     high = severity(data, "HIGH")
@@ -88,7 +88,7 @@ def test_a_30_day_month_with_43_minutes_of_downtime_shows_99_90(
         repo: Path, down: int, shown: str, verdict: str) -> None:
     add(repo, incident(1, T0, severity="CRITICAL", acknowledged=T0 + minutes(min(down, 1)),
                        resolved=T0 + minutes(down)))
-    out = agentops(repo, "stats", "--format", "md", "--now", iso(T0 + timedelta(days=40)))
+    out = run_cli(["stats", "--format", "md", "--now", iso(T0 + timedelta(days=40))], repo=repo)
     assert out.returncode == 0, out.stderr
     downtime = f"{down}m" if down else "0s"
     assert f"| 2026-11 | 1 | 1 | {downtime} | {shown} | {verdict} |" in out.stdout
@@ -103,7 +103,7 @@ def test_since_and_until_select_incidents_by_detection(repo: Path) -> None:
     one_day = agentops_json(repo, "stats", "--since", day, "--until", day, "--now", now)
     assert one_day["incidents"] == 1
     assert agentops_json(repo, "stats", "--since", day, "--now", now)["incidents"] == 2
-    out = agentops(repo, "stats", "--since", day, "--until", T0.date().isoformat())
+    out = run_cli(["stats", "--since", day, "--until", T0.date().isoformat()], repo=repo)
     assert out.returncode == 1 and "--since must be before --until" in out.stderr
 
 
@@ -124,7 +124,7 @@ def test_repeats_categories_and_definitions_are_reported(repo: Path) -> None:
     ]
     assert data["categories"] == {"DEPLOYMENT_FAILURE": 2, "AUTOMATION_FAILURE": 1}
     assert data["root_causes"] == {"(not set)": 2, "bad-config": 1}
-    text = agentops(repo, "stats", "--now", iso(T0 + timedelta(days=1))).stdout
+    text = run_cli(["stats", "--now", iso(T0 + timedelta(days=1))], repo=repo).stdout
     assert "Definitions" in text and "nearest-rank percentiles" in text
     assert "month's actual minutes" in text
 
@@ -156,10 +156,10 @@ def test_stats_write_puts_the_block_between_the_markers_in_one_commit(repo: Path
     assert git(repo, "status", "--porcelain") == ""
     text = (repo / "INCIDENTS.md").read_text()
     block = text.split(STATS_BEGIN + "\n", 1)[1].split(STATS_END, 1)[0]
-    expected = agentops(repo, "stats", "--format", "md", "--now", now).stdout
+    expected = run_cli(["stats", "--format", "md", "--now", now], repo=repo).stdout
     assert block == expected.rstrip("\n") + "\n"
     assert "| HIGH | 1 | 5m / 5m / 5m | 20m / 20m / 20m | < 30m | 100% (1/1) |" in block
-    lint = agentops(repo, "lint")
+    lint = run_cli(["lint"], repo=repo)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     # the same figures again: nothing to commit
     again = agentops_json(repo, "stats", "--write", "--now", now)

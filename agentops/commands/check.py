@@ -14,7 +14,7 @@ from agentops.commands.stats import incidents_of, load_sla, parse_when
 from agentops.events import format_time
 from agentops.paths import find_repo
 from agentops.report import check as report
-from agentops.report import entries
+from agentops.store import entries
 
 
 def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
@@ -23,6 +23,9 @@ def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
     when = parse_when(now, where="--now") or datetime.now(UTC)
     incidents = incidents_of(entries.read_ledger(root, "incident"), root)
     findings = report.check(incidents, sla=load_sla(root), now=when)
+    from agentops.commands.notify import parked_findings
+
+    findings += parked_findings(root)
     return {"ok": not findings, "now": when, "findings": findings}
 
 

@@ -13,60 +13,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agentops import git
 from agentops import lifecycle as lc
+from agentops.commands.incident_edit import Change, Edit
 from agentops.events import format_time, parse_time, to_precision, utcnow
 from agentops.ledger import format as fmt
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
-from agentops.ledger.safety import redact
 from agentops.paths import find_repo
 from agentops.pipeline import Context, commit_changes, journal_operation, publish, transaction
 from agentops.policy.engine import OpenIncident
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one lifecycle write did: the JSON an agent gets back."""
-
-    id: str
-    action: str
-    status: str
-    commit: str | None
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = {k: format_time(v) if isinstance(v, datetime) else v
-                  for k, v in self.fields.items()}
-        return {"id": self.id, "action": self.action, "status": self.status,
-                "fields": values, **self.extra, "commit": self.commit}
-
-
-@dataclass(slots=True)
-class Edit:
-    """One write in progress: the entry text and what the commit should say about it."""
-
-    ctx: Context
-    inc: Incident
-    text: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def set(self, **fields: Any) -> None:
-        self.text = fmt.update_fields(self.text, **fields)
-        self.fields.update(fields)
-
-    def row(self, when: datetime, text: str) -> None:
-        self.text = fmt.append_timeline(self.text, when, redact(text, self.ctx.ledger.patterns))
-
-    def prose(self, text: str) -> str:
-        return redact(text, self.ctx.ledger.patterns)
-
 
 Step = Callable[[Edit], None]
 
@@ -92,6 +51,8 @@ def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
             edit = Edit(ctx, *_load(ctx, inc_id))
             step(edit)
             ctx.ledger.replace("incident", inc_id, edit.text)
+            if ctx.policy.notifications is not None:
+                _announce(ctx, edit, action)
             status = fmt.parse_incident(edit.text).status
             journal_operation(ctx, op.name, {"id": inc_id, "uid": edit.inc.uid, **op.args},
                               actor=actor, key=op.key,
@@ -108,6 +69,20 @@ def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
 
 def _plain(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: format_time(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+
+
+def _announce(ctx: Context, edit: Edit, action: str) -> None:
+    """Queue what the policy's routes say this write announces, in the same commit."""
+    from agentops.notify.outbox import from_lifecycle
+
+    assert ctx.policy.notifications is not None
+    ctx.outbox_lines += from_lifecycle(edit.inc, fmt.parse_incident(edit.text), action=action,
+                                       notifications=ctx.policy.notifications, now=ctx.now)
+
+
+def load_in(ctx: Context, inc_id: str) -> Incident:
+    """The incident as the locked context sees it; IncidentNotFoundError when absent."""
+    return _load(ctx, inc_id)[0]
 
 
 def _load(ctx: Context, inc_id: str) -> tuple[Incident, str]:
@@ -189,10 +164,10 @@ def _reopen(e: Edit, when: datetime, note: str | None, actor: str | None) -> Non
     e.set(status=lc.INVESTIGATING, resolved=None)
     e.row(when, "Reopened" + _by(actor, note))
     key = e.inc.dedup_key
-    if key and e.ctx.store.open.get(key) is None and e.inc.detected is not None:
-        e.ctx.store.open[key] = OpenIncident(
+    if key and e.inc.detected is not None:
+        e.ctx.store.reopen(OpenIncident(
             id=e.inc.id, rule=e.inc.rule or "", dedup_key=key, opened=e.inc.detected,
-            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences)
+            last_seen=when, severity=e.inc.severity, occurrences=e.inc.occurrences))
 
 
 # --- resolve ---------------------------------------------------------------------------------

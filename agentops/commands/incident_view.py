@@ -14,16 +14,12 @@ from typing import Any
 from agentops import fsutil
 from agentops import lifecycle as lc
 from agentops.errors import RepoError
-from agentops.events import format_time, parse_time
+from agentops.events import format_time
 from agentops.ledger import format as fmt
 from agentops.ledger.incidents import format_when
-from agentops.ledger.model import INCIDENT_ID_RE, PLACEHOLDER, Incident, normalize_severity
+from agentops.ledger.model import INCIDENT_ID_RE, Incident, normalize_severity
 from agentops.ledger.schemas import entry_to_dict
 from agentops.paths import find_repo
-
-ANNOUNCE_KINDS = ("ack", "update", "resolved")
-_HEADLINES = {"ack": "INCIDENT ACKNOWLEDGED", "update": "INCIDENT UPDATE",
-              "resolved": "INCIDENT RESOLVED"}
 
 
 def _incidents_text(repo: Path | None) -> str:
@@ -111,35 +107,12 @@ def show_text(inc: Incident) -> str:
 # --- announce --------------------------------------------------------------------------------
 
 
-def _section(inc: Incident, heading: str) -> str | None:
-    body = inc.sections.get(heading, "").strip()
-    return None if not body or body == PLACEHOLDER else body
-
-
 def announce(inc: Incident, *, kind: str, now: datetime) -> dict[str, Any]:
-    """The communication for ``kind`` (ack, update, resolved) as data; ``text`` is the message."""
-    when = {"ack": inc.acknowledged, "resolved": inc.resolved}.get(kind) or now
-    known = _section(inc, "Root Cause") or _section(inc, "Description") or "Under investigation."
-    if kind == "resolved" and _section(inc, "Resolution"):
-        known += "\n\nResolution: " + (_section(inc, "Resolution") or "")
-    data: dict[str, Any] = {
-        "id": inc.id, "kind": kind, "title": inc.title, "time": format_time(when),
-        "severity": inc.severity, "status": inc.status,
-        "impact": _section(inc, "Impact") or "Being assessed.", "what_we_know": known,
-        "next_update": None if kind == "resolved" else format_time(lc.next_update(
-            inc.severity, when)),
-    }
-    data["text"] = announce_text(data)
-    return data
+    """The communication for ``kind`` (ack, update, resolved) as data; ``text`` is the message.
 
+    The templates live in :mod:`agentops.notify.templates`, shared with the messages queued
+    for Slack, Teams and webhooks.
+    """
+    from agentops.notify.templates import announcement
 
-def announce_text(data: dict[str, Any]) -> str:
-    nxt = data["next_update"]
-    return "\n".join([
-        f"[{_HEADLINES[data['kind']]}] {data['id']} — {data['title']}",
-        f"Time: {format_when(parse_time(data['time']))}", f"Severity: {data['severity']}",
-        f"Status: {data['status']}", f"Impact: {data['impact']}",
-        f"What we know: {data['what_we_know']}",
-        "Next update: " + (format_when(parse_time(nxt)) if nxt else
-                           "none planned (resolved); the post-incident review follows"),
-    ])
+    return announcement(inc, kind=kind, now=now)

@@ -10,8 +10,8 @@ from agentops import git
 from agentops.config import CONFIG_PATH, DEFAULT_CONFIG
 from agentops.fsutil import atomic_write
 from agentops.ledger import format as fmt
-from agentops.ledger.writer import FILES
 from agentops.paths import RULES_DIR, default_rules
+from agentops.store.writer import FILES
 
 
 def init(repo: Path) -> dict[str, Any]:
@@ -62,8 +62,8 @@ def _config(root: Path) -> list[str]:
 def _fetch_journal(root: Path) -> None:
     """Make ``git fetch``/``pull`` bring the remote's journal (refs/agentops/journal) too, so
     that thresholds count what other clones recorded. Only when the remote exists."""
-    from agentops import oplog
     from agentops.config import load_config
+    from agentops.store import oplog
 
     remote = load_config(root).remote
     if git.remote_url(root, remote) is None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agentops import oplog
 from agentops.errors import InvalidRulesError, LedgerError
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import incident_files
-from agentops.ledger.journal import lint_journal
-from agentops.ledger.writer import FILES
 from agentops.paths import RULES_DIR, find_repo
+from agentops.store import oplog
+from agentops.store.entries import incident_files
+from agentops.store.journal import lint_journal
+from agentops.store.writer import FILES
 
 
 def lint(*, repo: Path | None) -> dict[str, Any]:

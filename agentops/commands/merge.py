@@ -22,12 +22,12 @@ from typing import Final
 
 from agentops import git
 from agentops.ledger import merge as lm
-from agentops.ledger.model import Kind
+from agentops.vocabulary import Kind
 
 DRIVER: Final = "agentops"
 ATTRIBUTES: Final = (
     "INCIDENTS.md", "TROUBLESHOOTING.md", "MEMORY.md", "incidents/*.md",
-    ".agentops/journal/*.jsonl",
+    ".agentops/journal/*.jsonl", ".agentops/outbox/*.jsonl",
 )
 ATTRIBUTES_HEADER: Final = "# agentops: merge the ledger entry by entry (docs/merging.md)"
 KINDS: Final[dict[str, Kind]] = {
@@ -39,7 +39,8 @@ KINDS: Final[dict[str, Kind]] = {
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> bool:
     """Merge the three versions git hands over into ``ours``; True when clean."""
     texts = [p.read_text(encoding="utf-8") if p.exists() else "" for p in (base, ours, theirs)]
-    if fnmatch(path, ".agentops/journal/*.jsonl"):
+    if fnmatch(path, ".agentops/journal/*.jsonl") or fnmatch(path, ".agentops/outbox/*.jsonl"):
+        # append-only JSON lines with a "key": both sides' records, each once
         result, clean = lm.merge_journal(texts[1], texts[2]), True
     else:
         kind = next((k for pattern, k in KINDS.items() if fnmatch(path, pattern)), None)

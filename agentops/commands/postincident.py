@@ -13,15 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from agentops import oplog
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident, Signature
 from agentops.ledger.safety import escape_block, escape_inline
+from agentops.store import oplog
 
 if TYPE_CHECKING:
-    from agentops.commands.incident import Edit
+    from agentops.commands.incident_edit import Edit
     from agentops.pipeline import Context
 
 
@@ -137,7 +137,5 @@ def first_event(ctx: Context, event_id: str) -> Event | None:
 
 def close_open(e: Edit) -> None:
     """Forget the incident as open for its dedup key, so the next event opens a new one."""
-    key = e.inc.dedup_key
-    current = e.ctx.store.open.get(key) if key else None
-    if key and current is not None and current.id == e.inc.id:
-        e.ctx.store.open.pop(key, None)
+    if e.inc.dedup_key:
+        e.ctx.store.forget_open(e.inc.dedup_key, e.inc.id)

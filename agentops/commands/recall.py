@@ -12,11 +12,11 @@ from typing import Any
 
 from agentops import git
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import incident_files
 from agentops.ledger.model import Incident, MemoryEntry, TroubleshootingEntry
 from agentops.paths import find_repo
-from agentops.report import entries
 from agentops.report import recall as report
+from agentops.store import entries
+from agentops.store.entries import incident_files
 
 
 def index_path(root: Path) -> Path:

@@ -11,26 +11,8 @@ from agentops.errors import InvalidEventError
 from agentops.events import Event, event_from_dict
 from agentops.paths import find_repo
 from agentops.pipeline import Outcome, process
+from agentops.vocabulary import RECORD_TYPES
 
-# TYPE -> (field that picks the outcome, {value: event type}, default event type)
-RECORD_TYPES: dict[str, tuple[str | None, dict[str, str], str]] = {
-    "deployment": ("status", {"failed": "deployment.failed", "failure": "deployment.failed",
-                              "error": "deployment.failed", "succeeded": "deployment.succeeded",
-                              "success": "deployment.succeeded"}, "deployment.failed"),
-    "deletion": (None, {}, "resource.deleted"),
-    "approval": ("decision", {"denied": "approval.denied", "rejected": "approval.denied",
-                              "approved": "approval.approved",
-                              "requested": "approval.requested"}, "approval.denied"),
-    "attempt": ("outcome", {"failed": "attempt.failed", "failure": "attempt.failed",
-                            "succeeded": "attempt.succeeded", "success": "attempt.succeeded"},
-                "attempt.failed"),
-    "availability": (None, {}, "availability.sample"),
-    "security": ("verdict", {"violation": "security.violation", "fail": "security.violation",
-                             "deny": "security.violation", "pass": "security.pass"},
-                 "security.violation"),
-    "integrity": (None, {}, "integrity.concern"),
-    "event": ("type", {}, ""),
-}
 SUBJECT_FIELDS = {"cluster": "cluster", "namespace": "namespace", "kind": "kind",
                   "name": "name", "service": "name"}
 

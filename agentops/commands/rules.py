@@ -26,11 +26,15 @@ def validate(paths: list[Path], *, repo: Path | None) -> dict[str, Any]:
     return {
         "valid": True, "files": list(policy.files), "triggers": len(policy.triggers),
         "silences": len(policy.silences), "uses_cel": policy.uses_cel,
+        "channels": len(policy.notifications.channels) if policy.notifications else 0,
+        "routes": len(policy.notifications.routes) if policy.notifications else 0,
     }
 
 
 def validate_text(result: dict[str, Any]) -> str:
-    return (f"ok: {result['triggers']} triggers, {result['silences']} silences "
+    routes = (f", {result['channels']} channels, {result['routes']} routes"
+              if result["channels"] else "")
+    return (f"ok: {result['triggers']} triggers, {result['silences']} silences{routes} "
             f"in {len(result['files'])} files")
 
 
@@ -94,7 +98,7 @@ def _why(policy: Policy, trig: Trigger, event: Any) -> dict[str, Any]:
 
 
 def _where(trig: Trigger) -> str:
-    from agentops.policy.loader import line_of
+    from agentops.policy.yamldoc import line_of
 
     path = Path(trig.file)
     candidates = [path] if path.is_absolute() else [Path.cwd() / path]

@@ -19,8 +19,8 @@ from agentops.ledger import format as fmt
 from agentops.ledger.model import Incident
 from agentops.paths import RULES_DIR, find_repo
 from agentops.policy.model import Sla
-from agentops.report import entries
 from agentops.report import stats as report
+from agentops.store import entries
 
 RENDER = {"md": report.to_markdown, "text": report.to_text}
 

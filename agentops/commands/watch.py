@@ -48,13 +48,30 @@ def watch(
     placement = Placement(production_globs(policy), production_selector)
     stop = threading.Event()
     _on_signals(stop.set)
-    stats = run(
-        api_client=api_client, sink=pipeline_sink(root),
-        checkpoint=Checkpoint.for_repo(root, cluster=server), placement=placement,
-        options=Options(namespaces=tuple(namespaces), duration=duration,
-                        cluster=cluster or context_name),
-        elector=elector(api_client, lease_namespace) if leader_elect else None, stop=stop)
+    lease = elector(api_client, lease_namespace) if leader_elect else None
+    drainer = _drainer(root, policy, lease)
+    try:
+        stats = run(
+            api_client=api_client, sink=pipeline_sink(root),
+            checkpoint=Checkpoint.for_repo(root, cluster=server), placement=placement,
+            options=Options(namespaces=tuple(namespaces), duration=duration,
+                            cluster=cluster or context_name),
+            elector=lease, stop=stop)
+    finally:
+        if drainer is not None:
+            drainer.stop()
     return {"server": server, **stats.to_dict()}
+
+
+def _drainer(root: Path, policy: Policy, lease: LeaderElector | None) -> Any:
+    """The notification sender next to the watcher (only while holding the lease)."""
+    if policy.notifications is None:
+        return None
+    from agentops.notify.sender import Drainer
+
+    drainer = Drainer(root, may_send=lease.is_leader if lease else None)
+    drainer.start()
+    return drainer
 
 
 def watch_text(result: dict[str, Any]) -> str:

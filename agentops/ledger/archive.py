@@ -6,7 +6,7 @@ a reviewer could no longer read the log either. Past ``MAX_BYTES``, the batch th
 the line moves resolved incidents, oldest first, until the file is under a quarter of the
 limit, into ``incidents/YYYY-MM.md`` (by detection month). Open incidents always stay.
 Archives use the same entry format, so ``lint``, ``stats``, ``check`` and ``recall`` read them
-like INCIDENTS.md (see :func:`incident_files`).
+like INCIDENTS.md (see :func:`agentops.store.entries.incident_files`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from agentops.ledger import format as fmt
 from agentops.ledger.files import RawEntry
@@ -25,12 +24,6 @@ MAX_BYTES = 512 * 1024  # GitHub renders markdown files up to about this size
 KEEP_BYTES = MAX_BYTES // 4
 _STATUS_RE = re.compile(r"^status: (\S+)$", re.MULTILINE)
 _TITLE = "# Incidents"
-
-
-def incident_files(repo: Path) -> list[Path]:
-    """INCIDENTS.md then the archives, newest month first."""
-    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), reverse=True)
-    return [repo / "INCIDENTS.md", *archives]
 
 
 def archive_name(entry_id: str) -> str:

@@ -18,7 +18,8 @@ from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.kinds import parse_entry, spec
 from agentops.ledger.memory import INDEX_EMPTY, render_index
-from agentops.ledger.model import ID_RES, Entry, Kind, MemoryEntry, id_sort_key
+from agentops.ledger.model import ID_RES, Entry, MemoryEntry, id_sort_key
+from agentops.vocabulary import Kind
 
 STATS_BEGIN: Final = "<!-- agentops:stats:begin -->"
 STATS_END: Final = "<!-- agentops:stats:end -->"

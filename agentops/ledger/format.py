@@ -48,8 +48,8 @@ from agentops.ledger.kinds import SPECS, parse_entry, render_entry
 from agentops.ledger.markdown import REGION_BEGIN, REGION_END, begin_marker, end_marker
 from agentops.ledger.memory import parse_memory, render_memory
 from agentops.ledger.memory import render_index as render_memory_index
-from agentops.ledger.model import Kind
 from agentops.ledger.troubleshooting import parse_troubleshooting, render_troubleshooting
+from agentops.vocabulary import Kind
 
 FILE_NAMES = {kind: s.file_name for kind, s in SPECS.items()}
 

@@ -7,8 +7,9 @@ from typing import Any, Final
 
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import CATEGORIES, SEVERITIES, STATUSES, Incident
+from agentops.ledger.model import Incident
 from agentops.ledger.safety import escape_inline
+from agentops.vocabulary import CATEGORIES, SEVERITIES, STATUSES
 
 SUMMARY_PREFIX: Final = "**Severity:**"
 SEP: Final = " · "

@@ -8,7 +8,8 @@ from typing import Any, Final, NamedTuple
 from agentops.errors import LedgerError
 from agentops.ledger import incidents, memory, troubleshooting
 from agentops.ledger.markdown import BEGIN_RE, MetaField
-from agentops.ledger.model import Entry, Incident, Kind, TroubleshootingEntry
+from agentops.ledger.model import Entry, Incident, TroubleshootingEntry
+from agentops.vocabulary import LEDGER_KINDS, Kind
 
 
 class KindSpec(NamedTuple):
@@ -26,16 +27,17 @@ class KindSpec(NamedTuple):
 
 SPECS: Final[Mapping[str, KindSpec]] = {
     "incident": KindSpec(
-        "incident", "INCIDENTS.md", incidents.META, incidents.SUMMARY_PREFIX, True,
+        "incident", LEDGER_KINDS["incident"].file_name, incidents.META,
+        incidents.SUMMARY_PREFIX, True,
         incidents.render_incident, incidents.parse_incident, incidents.summary_line,
     ),
     "troubleshooting": KindSpec(
-        "troubleshooting", "TROUBLESHOOTING.md", troubleshooting.META,
+        "troubleshooting", LEDGER_KINDS["troubleshooting"].file_name, troubleshooting.META,
         troubleshooting.SUMMARY_PREFIX, False, troubleshooting.render_troubleshooting,
         troubleshooting.parse_troubleshooting, troubleshooting.summary_line,
     ),
     "memory": KindSpec(
-        "memory", "MEMORY.md", memory.META, memory.SUMMARY_PREFIX, False,
+        "memory", LEDGER_KINDS["memory"].file_name, memory.META, memory.SUMMARY_PREFIX, False,
         memory.render_memory, memory.parse_memory, memory.summary_line,
     ),
 }

@@ -33,11 +33,11 @@ from agentops.ledger.model import (
     TIMELINE_HEADER,
     Entry,
     Incident,
-    Kind,
     MemoryEntry,
     id_sort_key,
     parse_timeline_row,
 )
+from agentops.vocabulary import Kind
 
 
 class _Lines:

@@ -17,7 +17,8 @@ import yaml
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
-from agentops.ledger.model import ID_RES, Kind, Sections
+from agentops.ledger.model import ID_RES, Sections
+from agentops.vocabulary import Kind
 
 DASH: Final = "—"
 SECTION_PREFIX: Final = "#### "

@@ -9,8 +9,9 @@ from typing import Any, Final
 from agentops.ledger import markdown as md
 from agentops.ledger.incidents import SEP
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import MEMORY_STATUSES, MemoryEntry
+from agentops.ledger.model import MemoryEntry
 from agentops.ledger.safety import escape_inline
+from agentops.vocabulary import MEMORY_STATUSES
 
 SUMMARY_PREFIX: Final = "**Status:**"
 INDEX_MAX_LINES: Final = 150

@@ -26,14 +26,8 @@ from agentops.ledger import edit
 from agentops.ledger import files as lf
 from agentops.ledger import markdown as md
 from agentops.ledger.kinds import spec
-from agentops.ledger.model import (
-    ID_RES,
-    STATUSES,
-    Incident,
-    Kind,
-    MemoryEntry,
-    id_sort_key,
-)
+from agentops.ledger.model import ID_RES, Incident, MemoryEntry, id_sort_key
+from agentops.vocabulary import STATUSES, Kind
 
 # (base, ours, theirs) -> (merged text, clean)
 Merge3 = Callable[[str, str, str], tuple[str, bool]]

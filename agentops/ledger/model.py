@@ -13,29 +13,18 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
-from typing import Final, Literal, NamedTuple, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
+from agentops.vocabulary import KINDS, LEDGER_KINDS, Kind, canonical_severity, severity_help
 
-Kind: TypeAlias = Literal["incident", "troubleshooting", "memory"]
-KINDS: Final = ("incident", "troubleshooting", "memory")
-
-STATUSES: Final = ("Investigating", "Identified", "Monitoring", "Resolved")
-SEVERITIES: Final = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-SEVERITY_ALIASES: Final = {"P3": "LOW", "P2": "MEDIUM", "P1": "HIGH", "P0": "CRITICAL"}
-CATEGORIES: Final = (
-    "CLUSTER_FAILURE", "DEPLOYMENT_FAILURE", "SECURITY_INCIDENT", "PERFORMANCE_DEGRADATION",
-    "DATA_LOSS", "AUTOMATION_FAILURE", "CONFIGURATION_DRIFT",
-)
-MEMORY_STATUSES: Final = ("active", "superseded", "retired")
-
-INCIDENT_ID_RE: Final = re.compile(r"^INC-(\d{4}-\d{2}-\d{2})-(\d{3,})\Z")
-TS_ID_RE: Final = re.compile(r"^TS-(\d{4,})\Z")
-MEM_ID_RE: Final = re.compile(r"^MEM-(\d{4,})\Z")
 ID_RES: Final[Mapping[str, re.Pattern[str]]] = {
-    "incident": INCIDENT_ID_RE, "troubleshooting": TS_ID_RE, "memory": MEM_ID_RE,
+    name: k.id_pattern for name, k in LEDGER_KINDS.items()
 }
+INCIDENT_ID_RE: Final = ID_RES["incident"]
+TS_ID_RE: Final = ID_RES["troubleshooting"]
+MEM_ID_RE: Final = ID_RES["memory"]
 
 PLACEHOLDER: Final = "_To be filled in._"
 TIMELINE_HEADER: Final = "| Time (UTC) | Event |\n|---|---|"
@@ -57,11 +46,10 @@ def new_uid() -> str:
 
 def normalize_severity(value: str) -> str:
     """``P1`` -> ``HIGH``; canonical names pass through; anything else is an error."""
-    upper = value.strip().upper()
-    upper = SEVERITY_ALIASES.get(upper, upper)
-    if upper not in SEVERITIES:
-        raise LedgerError(f"severity: {value!r} is not one of {', '.join(SEVERITIES)} or P0-P3")
-    return upper
+    canonical = canonical_severity(value)
+    if canonical is None:
+        raise LedgerError(f"severity: {value!r} is not one of {severity_help()}")
+    return canonical
 
 
 def id_sort_key(kind: Kind, entry_id: str) -> tuple[str, int]:
@@ -133,7 +121,7 @@ def _default_body(heading: str) -> str:
 # Sections are immutable, so one default instance per kind can be shared by every entry.
 _DEFAULT_SECTIONS: Final = {
     kind: template_sections(kind)
-    for kind in ("incident", "troubleshooting", "memory")
+    for kind in KINDS
 }
 
 

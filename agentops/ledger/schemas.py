@@ -11,15 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from agentops.events import format_time
-from agentops.ledger.model import (
-    CATEGORIES,
-    MEMORY_STATUSES,
-    SEVERITIES,
-    STATUSES,
-    Entry,
-    Incident,
-    Signature,
-)
+from agentops.ledger.model import Entry, Incident, Signature
+from agentops.vocabulary import CATEGORIES, MEMORY_STATUSES, SEVERITIES, STATUSES
 
 _BASE: Final = "https://agentops.dev/schemas/"
 _TIME: Final = {"type": ["string", "null"], "format": "date-time"}

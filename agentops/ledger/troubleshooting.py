@@ -7,8 +7,9 @@ from typing import Any, Final
 from agentops.ledger import markdown as md
 from agentops.ledger.incidents import SEP, format_when
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import CATEGORIES, Signature, TroubleshootingEntry
+from agentops.ledger.model import Signature, TroubleshootingEntry
 from agentops.ledger.safety import escape_inline
+from agentops.vocabulary import CATEGORIES
 
 SUMMARY_PREFIX: Final = "**Category:**"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentops.mcp_server.protocol import PARSE_ERROR, Dispatcher, guarded
+from agentops.mcp_server.protocol import Dispatcher, ToolBox, guarded
+from agentops.mcp_server.rpc import PARSE_ERROR
 
 PATH = "/mcp"
 MAX_BODY = 4 * 1024 * 1024
@@ -79,15 +80,15 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"agentops mcp: {format % args}\n")
 
 
-def make_server(repo: Path, *, host: str, port: int) -> HTTPServer:
+def make_server(repo: Path, tools: ToolBox, *, host: str, port: int) -> HTTPServer:
     """A bound server (port 0 picks a free one: read ``server_address``)."""
-    handler = type("BoundHandler", (Handler,), {"dispatcher": Dispatcher(repo)})
+    handler = type("BoundHandler", (Handler,), {"dispatcher": Dispatcher(repo, tools)})
     return HTTPServer((host, port), handler)
 
 
-def serve_http(repo: Path, *, host: str, port: int) -> None:
+def serve_http(repo: Path, tools: ToolBox, *, host: str, port: int) -> None:
     """Serve until interrupted; the address goes to stderr for whoever started us."""
-    server = make_server(repo, host=host, port=port)
+    server = make_server(repo, tools, host=host, port=port)
     bound_host, bound_port = server.server_address[:2]
     sys.stderr.write(f"agentops mcp: streamable HTTP on http://{bound_host!s}:{bound_port}"
                      f"{PATH}\n")

@@ -17,19 +17,22 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from agentops import __version__
 from agentops.errors import AgentopsError
+from agentops.mcp_server.rpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RpcError,
+)
 
 PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
 INSTRUCTIONS = (
     "agentops is this repository's incident memory. Before acting, `recall` what is known; "
     "report every outcome with `record_event` (give an idempotency `key` when retrying); "
@@ -40,22 +43,28 @@ INSTRUCTIONS = (
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class RpcError(Exception):
-    """A JSON-RPC error answer (a protocol problem, not a failed tool call)."""
+class ToolBox(Protocol):
+    """The tools a server offers. The protocol knows how to call them, not what they do: the
+    commands layer supplies them (``agentops.commands.mcp_tools``), as ``cli.py`` supplies the
+    click commands."""
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    @property
+    def TOOLS(self) -> Mapping[str, Any]: ...  # noqa: N802 - the module constant's name
+
+    def list_tools(self) -> dict[str, Any]: ...
+
+    def call_tool(self, name: str, arguments: Any, *, repo: Path) -> Mapping[str, Any]: ...
 
 
 class Dispatcher:
     """Maps MCP methods to handlers over one repository; transport-independent."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, tools: ToolBox) -> None:
         self.repo = repo
+        self.tools = tools
         self.methods: dict[str, Handler] = {
             "initialize": initialize, "ping": lambda _: {},
-            "tools/list": lambda _: _tools().list_tools(),
+            "tools/list": lambda _: tools.list_tools(),
             "tools/call": self._call_tool,
             "resources/list": lambda p: _resources().list_resources(self.repo, p),
             "resources/templates/list": lambda _: _resources().list_templates(),
@@ -88,10 +97,9 @@ class Dispatcher:
 
     def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name, arguments = params.get("name"), params.get("arguments", {})
-        tools = _tools()
-        if not isinstance(name, str) or name not in tools.TOOLS:
+        if not isinstance(name, str) or name not in self.tools.TOOLS:
             raise RpcError(INVALID_PARAMS, f"unknown tool: {name}")
-        return dict(tools.call_tool(name, arguments, repo=self.repo))
+        return dict(self.tools.call_tool(name, arguments, repo=self.repo))
 
 
 def initialize(params: dict[str, Any]) -> dict[str, Any]:
@@ -109,12 +117,6 @@ def initialize(params: dict[str, Any]) -> dict[str, Any]:
 
 def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
-
-
-def _tools() -> Any:
-    from agentops.mcp_server import tools
-
-    return tools
 
 
 def _resources() -> Any:
@@ -152,10 +154,10 @@ def guarded(dispatcher: Dispatcher, message: Any) -> dict[str, Any] | None:
         return _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def serve_stdio(repo: Path) -> None:
+def serve_stdio(repo: Path, tools: ToolBox) -> None:
     """Serve on this process's stdin/stdout until stdin closes."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     with out:
-        serve_lines(Dispatcher(repo), sys.stdin.buffer, out)
+        serve_lines(Dispatcher(repo, tools), sys.stdin.buffer, out)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from agentops.ledger.model import Kind
-
-from agentops.mcp_server.protocol import INVALID_PARAMS, RpcError
+from agentops.mcp_server.rpc import INVALID_PARAMS, RpcError
+from agentops.vocabulary import LEDGER_KINDS, Kind
 
 INDEX_URI: Final = "agentops://memory/index"
 ENTRY_PREFIX: Final = "agentops://entry/"
 RESOURCE_NOT_FOUND: Final = -32002
-_PREFIXES: Final[dict[str, Kind]] = {"INC-": "incident", "TS-": "troubleshooting", "MEM-": "memory"}
+_PREFIXES: Final[dict[str, Kind]] = {k.id_prefix + "-": k.kind for k in LEDGER_KINDS.values()}
 
 
 def list_templates() -> dict[str, Any]:
@@ -56,7 +54,7 @@ def read_resource(repo: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 def _index(repo: Path) -> str:
     from agentops.ledger import format as fmt
-    from agentops.report.entries import read_ledger
+    from agentops.store.entries import read_ledger
 
     block = fmt.read_block(read_ledger(repo, "memory"), fmt.INDEX_BEGIN, fmt.INDEX_END)
     return (block or "").strip("\n") + "\n"
@@ -65,7 +63,7 @@ def _index(repo: Path) -> str:
 def _entry(repo: Path, uri: str, entry_id: str) -> list[dict[str, Any]]:
     from agentops.ledger import format as fmt
     from agentops.ledger.schemas import entry_to_dict
-    from agentops.report.entries import read_ledger
+    from agentops.store.entries import read_ledger
 
     kind = next((k for p, k in _PREFIXES.items() if entry_id.startswith(p)), None)
     raw = fmt.parse_file(kind, read_ledger(repo, kind)).get(entry_id) if kind else None
@@ -77,7 +75,7 @@ def _entry(repo: Path, uri: str, entry_id: str) -> list[dict[str, Any]]:
 
 def _raw_entries(repo: Path) -> list[tuple[str, Any]]:
     from agentops.ledger import format as fmt
-    from agentops.report.entries import read_ledger
+    from agentops.store.entries import read_ledger
 
     return [(kind, raw) for kind in _PREFIXES.values()
             for raw in fmt.parse_file(kind, read_ledger(repo, kind)).entries]

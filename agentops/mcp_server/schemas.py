@@ -51,7 +51,7 @@ def event_schema() -> dict[str, Any]:
 
 
 def record_event() -> dict[str, Any]:
-    from agentops.commands.record import RECORD_TYPES
+    from agentops.vocabulary import RECORD_TYPES
 
     return _object({
         "event": event_schema(),
@@ -85,7 +85,7 @@ def recall() -> dict[str, Any]:
 
 
 def list_incidents() -> dict[str, Any]:
-    from agentops.ledger.model import SEVERITIES, SEVERITY_ALIASES, STATUSES
+    from agentops.vocabulary import SEVERITIES, SEVERITY_ALIASES, STATUSES
 
     return _object({
         "status": {"type": "string", "enum": [*STATUSES, "open"],
@@ -100,7 +100,7 @@ def show_incident() -> dict[str, Any]:
 
 
 def update_incident() -> dict[str, Any]:
-    from agentops.ledger.model import STATUSES
+    from agentops.vocabulary import STATUSES
 
     return _object({
         "id": _ID,

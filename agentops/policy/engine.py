@@ -76,32 +76,13 @@ _NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
 
 def normalise(policy: Policy, event: Event) -> Event:
     """Canonical environment: an alias (``prod``) or a production namespace -> ``production``."""
-    memo_key = (event.environment, event.subject.namespace)
-    env = policy._env_memo.get(memo_key, _UNSEEN)
-    if env is _UNSEEN:
-        env = _environment(policy, event)
-        if len(policy._env_memo) < 4096:
-            policy._env_memo[memo_key] = env
+    env = policy.environment_of(event)
     return event if env == event.environment else event.with_environment(env)
-
-
-_UNSEEN: Any = object()
-
-
-def _environment(policy: Policy, event: Event) -> str | None:
-    env = event.environment
-    for environment in policy.environments:
-        if env is not None:
-            if env.lower() in environment.aliases:
-                return environment.name
-        elif event.subject.namespace is not None and environment.namespaces(event):
-            return environment.name
-    return env
 
 
 def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[Decision, ...]:
     """What the policy says about one (normalised) event, given the state before it."""
-    index = policy._by_type.get(event.type) or policy.index_for(event.type)
+    index = policy.indexes.get(event.type) or policy.index_for(event.type)
     if index.idle:
         return _NOTHING
     out: list[Decision] = []
@@ -219,7 +200,7 @@ def observe(
     ``ids`` maps dedup keys to the incident ids the ledger allocated, ``problems`` maps problem
     types to troubleshooting ids; without them (rules tests, benchmarks) keys stand in for ids.
     """
-    index = policy._by_type.get(event.type) or policy.index_for(event.type)
+    index = policy.indexes.get(event.type) or policy.index_for(event.type)
     for trig in index.resetters:
         th = trig.threshold
         if th is not None and th.reset_match(event):

@@ -1,106 +1,24 @@
-"""Load, validate and compile ``rules/*.yaml`` into a :class:`Policy`.
+"""Load ``rules/*.yaml`` into a :class:`Policy`: read the files, merge their sections, compile.
 
-Validation collects every problem and reports each as ``file:line: key.path: message``. The
-line is found only when there is an error (by composing the YAML node tree), so a valid policy
-loads through the C parser alone.
+The work is split by concern: :mod:`.yamldoc` reads YAML and locates errors, :mod:`.schema`
+checks and compiles each section, :mod:`.cel` compiles CEL conditions, :mod:`.cache` keeps
+parsed documents between runs. Every problem is collected and reported as
+``file:line: key.path: message``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agentops.errors import InvalidEventError, InvalidRulesError
-from agentops.events import TYPE_RE, Event, parse_time
-from agentops.policy.matchers import (
-    MatchSpecError,
-    check_path,
-    compile_match,
-    getter,
-    split_match,
-)
-from agentops.policy.model import (
-    CATEGORIES,
-    SEVERITIES,
-    SEVERITY_ALIASES,
-    WRITES,
-    Aggregate,
-    Environment,
-    Policy,
-    Resolve,
-    SeverityRule,
-    Silence,
-    Sla,
-    Threshold,
-    Trigger,
-    compile_template,
-    template_fields,
-)
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The C loader, with YAML 1.2 booleans: ``on``/``off``/``yes``/``no`` stay strings."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-TOP_KEYS = (
-    "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories",
-)
-TRIGGER_KEYS = (
-    "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
-    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook",
-)
-REQUIREMENTS = (
-    "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
-    "followups_have_owner_and_due", "review_for_high_critical",
-)
-
-
-class RuleError(Exception):
-    """One problem at a key path inside one file."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-def parse_duration(value: Any, path: str) -> timedelta:
-    """``30s``, ``5m``, ``1h``, ``7d``, ``1h30m`` (or a number of seconds)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    m = _DURATION_RE.match(str(value).strip()) if isinstance(value, str) and value.strip() else None
-    if not m or not any(m.groups()):
-        raise RuleError(path, f"{value!r} is not a duration like 30m, 1h, 7d")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
-
-
-def policy_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories into their ``*.yaml``/``*.yml`` files (tests/ excluded), sorted."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml")))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise InvalidRulesError(f"{p}: no such file or directory")
-    return out
+from agentops.errors import InvalidRulesError
+from agentops.policy.cache import ParseCache
+from agentops.policy.model import Policy
+from agentops.policy.schema import TOP_KEYS, compile_sections
+from agentops.policy.yamldoc import RuleError, format_error, label_of, policy_files, unknown_key
 
 
 def load_policy(
@@ -114,11 +32,11 @@ def load_policy(
     of ``record`` skips YAML parsing while the rules are unchanged.
     """
     files = policy_files(paths)
-    sources = [(_label(p, base), p.read_text(encoding="utf-8")) for p in files] + list(extra)
+    sources = [(label_of(p, base), p.read_text(encoding="utf-8")) for p in files] + list(extra)
     merged: dict[str, list[tuple[str, int, Any, str]]] = {k: [] for k in TOP_KEYS}
     errors: list[str] = []
     texts: dict[str, str] = {}
-    parsed = _ParseCache(cache)
+    parsed = ParseCache(cache)
     for label, text in sources:
         texts[label] = text
         try:
@@ -130,62 +48,10 @@ def load_policy(
             continue
         _collect(label, doc, merged, errors, texts)
     parsed.save()
-    policy = _compile(merged, errors, texts, [label for label, _ in sources])
+    policy = compile_sections(merged, errors, texts, [label for label, _ in sources])
     if errors:
         raise InvalidRulesError("\n".join(errors))
     return policy
-
-
-class _ParseCache:
-    """Parsed YAML documents by the SHA-256 of their text, pickled in one file."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.docs: dict[str, Any] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        if path is not None:
-            try:
-                import pickle
-
-                with path.open("rb") as fh:
-                    self.docs = pickle.load(fh)
-            except Exception:
-                self.docs = {}
-
-    def load(self, text: str) -> Any:
-        from agentops.events import sha256
-
-        digest = sha256(text.encode()).hexdigest()
-        self.used.add(digest)
-        if digest in self.docs:
-            return self.docs[digest]
-        doc = yaml.load(text, Loader=_Loader)
-        self.docs[digest] = doc
-        self.dirty = True
-        return doc
-
-    def save(self) -> None:
-        if self.path is None or not self.dirty:
-            return
-        import pickle
-
-        from agentops.fsutil import atomic_write
-
-        try:
-            docs = {d: self.docs[d] for d in self.used}
-            atomic_write(self.path, pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            pass
-
-
-def _label(path: Path, base: Path | None) -> str:
-    if base is not None:
-        try:
-            return str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            pass
-    return str(path)
 
 
 def _collect(
@@ -199,428 +65,14 @@ def _collect(
         return
     for key, value in doc.items():
         if key not in TOP_KEYS:
-            err = RuleError(str(key), _unknown(key, TOP_KEYS))
-            errors.append(_format(label, texts[label], err))
+            err = RuleError(str(key), unknown_key(key, TOP_KEYS))
+            errors.append(format_error(label, texts[label], err))
             continue
         items = value if isinstance(value, list) else [value]
         if key in ("triggers", "silences", "maintenance_windows") and not isinstance(value, list):
-            errors.append(_format(label, texts[label], RuleError(key, "expected a list")))
+            errors.append(format_error(label, texts[label], RuleError(key, "expected a list")))
             continue
         for i, item in enumerate(items):
             path = f"{key}[{i}]" if isinstance(value, list) else key
             merged[key].append((label, i, item, path))
 
-
-def _unknown(key: Any, allowed: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
-
-
-def _format(label: str, text: str, err: RuleError) -> str:
-    line = line_of(text, err.path)
-    where = f"{label}:{line}" if line else label
-    return f"{where}: {err.path}: {err.message}"
-
-
-def line_of(text: str, path: str) -> int | None:
-    """The 1-based line of a key path like ``triggers[2].threshold.within`` in YAML text."""
-    try:
-        node: Any = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        if node is None:
-            break
-        if part.startswith("[") and isinstance(node, yaml.SequenceNode):
-            idx = int(part[1:-1])
-            node = node.value[idx] if idx < len(node.value) else None
-        elif isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == part), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-            continue
-        else:
-            break
-        if node is not None:
-            line = node.start_mark.line + 1
-    return line
-
-
-def _compile(
-    merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
-    texts: dict[str, str], files: list[str],
-) -> Policy:
-    categories = list(CATEGORIES)
-    for label, _, item, path in merged["categories"]:
-        _guard(errors, label, texts, _calling(_extend_categories, categories, item, path))
-    sla = Sla()
-    for label, _, item, path in merged["sla"] + merged["severities"] + merged["requirements"]:
-        def one(item: Any = item, path: str = path) -> None:
-            nonlocal sla
-            sla = _sla(sla, item, path)
-        _guard(errors, label, texts, one)
-    triggers: list[Trigger] = []
-    names: set[str] = set()
-    for label, _, item, path in merged["triggers"]:
-        def build(item: Any = item, path: str = path, label: str = label) -> None:
-            trig = _trigger(item, path, label, texts[label], tuple(categories))
-            if trig.name in names:
-                raise RuleError(f"{path}.name", f"duplicate trigger name {trig.name!r}")
-            names.add(trig.name)
-            triggers.append(trig)
-        _guard(errors, label, texts, build)
-    silences: list[Silence] = []
-    for kind, key in (("silence", "silences"), ("maintenance", "maintenance_windows")):
-        for label, _, item, path in merged[key]:
-            _guard(errors, label, texts, _adder(silences, _silence, item, path, kind, names))
-    envs: list[Environment] = []
-    for label, _, item, path in merged["environments"]:
-        _guard(errors, label, texts, _extender(envs, _environments, item, path))
-    uses_cel = any(t.when is not None for t in triggers)
-    return Policy(
-        triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
-        categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
-    )
-
-
-def _calling(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
-    return lambda: fn(*args)
-
-
-def _adder(out: list[Any], build: Callable[..., Any], *args: Any) -> Callable[[], None]:
-    return lambda: out.append(build(*args))
-
-
-def _extender(out: list[Any], build: Callable[..., Any], *args: Any) -> Callable[[], None]:
-    return lambda: out.extend(build(*args))
-
-
-def _guard(errors: list[str], label: str, texts: dict[str, str], fn: Callable[[], None]) -> None:
-    try:
-        fn()
-    except RuleError as err:
-        errors.append(_format(label, texts[label], err))
-    except MatchSpecError as err:
-        errors.append(_format(label, texts[label], RuleError(err.path, str(err))))
-
-
-def _extend_categories(categories: list[str], item: Any, path: str) -> None:
-    if not isinstance(item, str) or not re.match(r"^[A-Z][A-Z0-9_]*$", item):
-        raise RuleError(path, f"{item!r} is not an UPPER_SNAKE category name")
-    if item not in categories:
-        categories.append(item)
-
-
-def _mapping(
-    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
-) -> Mapping[str, Any]:
-    allowed = tuple(allowed)
-    if not isinstance(value, Mapping):
-        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
-    for key in value:
-        if key not in allowed:
-            raise RuleError(f"{path}.{key}", _unknown(key, allowed))
-    for key in required:
-        if key not in value:
-            raise RuleError(path, f"missing required key {key!r}")
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError(path, f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _types(value: Any, path: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise RuleError(path, "expected an event type or a list of event types")
-    for i, t in enumerate(items):
-        ok = isinstance(t, str) and (t == "*" or TYPE_RE.match(t) or (
-            t.endswith(".*") and re.match(r"^[a-z][a-z0-9_-]*$", t[:-2])))
-        if not ok:
-            raise RuleError(f"{path}[{i}]",
-                            f"{t!r} is not an event type like deployment.failed or k8s.*")
-    return tuple(items)
-
-
-def _paths(value: Any, path: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else (value or [])
-    if not isinstance(items, list):
-        raise RuleError(path, "expected a list of event paths")
-    for i, p in enumerate(items):
-        try:
-            check_path(str(p), f"{path}[{i}]")
-        except MatchSpecError as err:
-            raise RuleError(err.path, str(err)) from None
-    return tuple(str(p) for p in items)
-
-
-def _grouper(paths: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
-    getters = [getter(p) for p in paths]
-    if not getters:
-        return lambda e: ()
-    if len(getters) == 1:
-        g = getters[0]
-        return lambda e: (g(e),)
-    if len(getters) == 2:
-        g1, g2 = getters
-        return lambda e: (g1(e), g2(e))
-    return lambda e: tuple(g(e) for g in getters)
-
-
-def _severity_name(value: Any, path: str) -> str:
-    text = str(value).upper() if isinstance(value, str) else ""
-    text = SEVERITY_ALIASES.get(text, text)
-    if text not in SEVERITIES:
-        raise RuleError(path, f"{value!r} is not a severity: {', '.join(SEVERITIES)} (or P3..P0)")
-    return text
-
-
-def _severity(value: Any, path: str) -> SeverityRule:
-    if not isinstance(value, Mapping):
-        return SeverityRule(default=_severity_name(value, path))
-    spec = _mapping(value, path, ("from", "map", "default"), ("from", "default"))
-    source = _paths(spec["from"], f"{path}.from")[0]
-    mapping = _mapping(spec.get("map", {}), f"{path}.map", [str(k) for k in spec.get("map", {})])
-    return SeverityRule(
-        default=_severity_name(spec["default"], f"{path}.default"), source=getter(source),
-        mapping={str(k).lower(): _severity_name(v, f"{path}.map.{k}") for k, v in mapping.items()},
-    )
-
-
-def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> str:
-    text = spec.get(key, default)
-    text = _str(text, f"{path}.{key}")
-    for f in template_fields(text):
-        try:
-            check_path(f, f"{path}.{key}")
-        except MatchSpecError as err:
-            raise RuleError(err.path, str(err)) from None
-    return text
-
-
-def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...]) -> Trigger:
-    spec = _mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
-    name = _str(spec["name"], f"{path}.name")
-    if not _NAME_RE.match(name):
-        raise RuleError(f"{path}.name", f"{name!r} must be lower-case letters, digits, - _ .")
-    category = spec["category"]
-    if category not in categories:
-        import difflib
-
-        close = difflib.get_close_matches(str(category), categories, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RuleError(f"{path}.category", f"{category!r} is not a category{hint}; "
-                        f"expected one of {', '.join(categories)}")
-    dedup = _mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
-    default_key = name + "/{subject.namespace}/{subject.name}"
-    dedup_src = _templates(dedup, f"{path}.dedup", "key", default_key)
-    write = spec.get("write", ["incident", "troubleshooting"])
-    if not isinstance(write, list) or any(w not in WRITES for w in write):
-        raise RuleError(f"{path}.write", f"expected a list drawn from {', '.join(WRITES)}")
-    review = spec.get("review")
-    if review is not None and not isinstance(review, bool):
-        raise RuleError(f"{path}.review", "expected true or false")
-    when_src = spec.get("when")
-    when = _cel(when_src, f"{path}.when") if when_src is not None else None
-    tests, residual = split_match(spec.get("match"), f"{path}.match")
-    if when is not None:
-        residual = when if residual is None else _both(residual, when)
-    lesson = spec.get("lesson")
-    return Trigger(
-        name=name, description=str(spec.get("description", "")),
-        types=_types(spec["on"], f"{path}.on"),
-        match=compile_match(spec.get("match"), f"{path}.match"), match_spec=spec.get("match"),
-        when=when, when_source=when_src,
-        threshold=_optional(spec, "threshold", path, _threshold),
-        aggregate=_optional(spec, "aggregate", path, _aggregate),
-        dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
-        dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
-        resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
-        severity=_severity(spec["severity"], f"{path}.severity"), category=category,
-        title=compile_template(_templates(spec, path, "title", spec.get("description") or name)),
-        problem=compile_template(_templates(spec, path, "problem", category + "/{type}")),
-        lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
-        write=frozenset(write), review=review,
-        runbook=str(spec["runbook"]) if spec.get("runbook") else None,
-        file=label, path=path, tests=tuple(tests), residual=residual,
-    )
-
-
-def _optional(spec: Mapping[str, Any], key: str, path: str,
-              build: Callable[[Any, str], Any]) -> Any:
-    return build(spec[key], f"{path}.{key}") if key in spec else None
-
-
-def _both(a: Callable[[Event], bool], b: Callable[[Event], bool]) -> Callable[[Event], bool]:
-    return lambda e: a(e) and b(e)
-
-
-def _threshold(value: Any, path: str) -> Threshold:
-    spec = _mapping(value, path, ("count", "within", "group_by", "reset"), ("count", "within"))
-    count = spec["count"]
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise RuleError(f"{path}.count", f"expected a positive integer, got {count!r}")
-    group_by = _paths(spec.get("group_by", []), f"{path}.group_by")
-    reset_types: tuple[str, ...] = ()
-    reset_match = compile_match(None)
-    if "reset" in spec:
-        reset = _mapping(spec["reset"], f"{path}.reset", ("on", "match"), ("on",))
-        reset_types = _types(reset["on"], f"{path}.reset.on")
-        reset_match = compile_match(reset.get("match"), f"{path}.reset.match")
-    return Threshold(
-        times=count, within=parse_duration(spec["within"], f"{path}.within"), group_by=group_by,
-        group=_grouper(group_by), reset_types=frozenset(reset_types), reset_match=reset_match,
-    )
-
-
-def _aggregate(value: Any, path: str) -> Aggregate:
-    spec = _mapping(value, path, (
-        "value", "function", "within", "group_by", "below", "above", "min_samples",
-    ), ("value", "within"))
-    function = spec.get("function", "mean")
-    if function not in ("mean", "min", "max", "sum", "count"):
-        raise RuleError(f"{path}.function",
-                        f"{function!r} is not one of mean, min, max, sum, count")
-    if "below" not in spec and "above" not in spec:
-        raise RuleError(path, "needs a bound: below or above")
-    bounds = {}
-    for key in ("below", "above"):
-        if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)):
-            raise RuleError(f"{path}.{key}", f"expected a number, got {spec[key]!r}")
-        bounds[key] = float(spec[key]) if key in spec else None
-    value_path = _paths(spec["value"], f"{path}.value")[0]
-    return Aggregate(
-        value=getter(value_path), function=function,
-        within=parse_duration(spec["within"], f"{path}.within"),
-        group=_grouper(_paths(spec.get("group_by", []), f"{path}.group_by")),
-        below=bounds["below"], above=bounds["above"],
-        min_samples=int(spec.get("min_samples", 1)), spec=dict(spec),
-    )
-
-
-def _resolve(value: Any, path: str) -> Resolve:
-    spec = _mapping(value, path, ("on", "match"), ("on",))
-    return Resolve(
-        types=frozenset(_types(spec["on"], f"{path}.on")),
-        match=compile_match(spec.get("match"), f"{path}.match"), spec=spec.get("match"),
-    )
-
-
-def _cel(source: Any, path: str) -> Callable[[Event], bool]:
-    """Compile a CEL condition; the CEL runtime is imported only when a rule uses ``when``."""
-    src = _str(source, path)
-    try:
-        from cel_expr_python import cel  # type: ignore[import-untyped]
-    except ImportError:
-        raise RuleError(
-            path, "CEL conditions need the cel extra: pip install 'agentops[cel]'") from None
-    env = cel.NewEnv(variables={"event": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)})
-    try:
-        expr = env.compile(src)
-    except RuntimeError as exc:
-        detail = str(exc).replace("INVALID_ARGUMENT: ", "").split(" [INVALID_ARGUMENT]")[0]
-        raise RuleError(path, f"invalid CEL expression: {detail}") from None
-    if expr.return_type().name().lower() not in ("bool", "dyn"):
-        raise RuleError(path, f"CEL expression must be a bool, it is {expr.return_type().name()}")
-
-    def when(event: Event) -> bool:
-        try:
-            return bool(expr.eval(data={"event": event.to_dict()}).value() is True)
-        except Exception:
-            return False
-
-    return when
-
-
-def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
-    end_key = "expires" if kind == "silence" else "ends"
-    required = ("name", "match", end_key) + (("starts",) if kind == "maintenance" else ())
-    spec = _mapping(item, path, ("name", "match", "on", "triggers", "starts", end_key, "comment",
-                                 "created_by"), required)
-    names = spec.get("triggers", [])
-    if not isinstance(names, list):
-        raise RuleError(f"{path}.triggers", "expected a list of trigger names")
-    for i, n in enumerate(names):
-        if n not in triggers:
-            message = _unknown(n, sorted(triggers)).replace("key", "trigger")
-            raise RuleError(f"{path}.triggers[{i}]", message)
-    return Silence(
-        name=_str(spec["name"], f"{path}.name"), kind=kind,
-        match=compile_match(spec["match"], f"{path}.match"),
-        types=frozenset(_types(spec["on"], f"{path}.on")) if "on" in spec else frozenset(),
-        triggers=frozenset(names),
-        starts=_time(spec["starts"], f"{path}.starts") if "starts" in spec else None,
-        expires=_time(spec[end_key], f"{path}.{end_key}"), comment=str(spec.get("comment", "")),
-    )
-
-
-def _time(value: Any, path: str) -> datetime:
-    try:
-        return parse_time(value, where=path)
-    except InvalidEventError as exc:
-        raise RuleError(path, str(exc).split(": ", 1)[-1]) from None
-
-
-def _environments(item: Any, path: str) -> list[Environment]:
-    if not isinstance(item, Mapping):
-        raise RuleError(path, "expected a mapping of environment name to {aliases, namespaces}")
-    out = []
-    for name, spec in item.items():
-        here = f"{path}.{name}"
-        spec = _mapping(spec or {}, here, ("aliases", "namespaces"))
-        aliases = spec.get("aliases", [])
-        namespaces = spec.get("namespaces", [])
-        if not isinstance(aliases, list) or not isinstance(namespaces, list):
-            raise RuleError(here, "aliases and namespaces must be lists")
-        test = compile_match({"subject.namespace": {"glob": namespaces}}) if namespaces else (
-            lambda e: False)
-        out.append(Environment(
-            name=str(name), aliases=frozenset(str(a).lower() for a in [name, *aliases]),
-            namespaces=test,
-        ))
-    return out
-
-
-def _sla(sla: Sla, item: Any, path: str) -> Sla:
-    root = path.split("[")[0]
-    if root == "severities":
-        spec = _mapping(item, path, SEVERITIES)
-        mttr = dict(sla.mttr)
-        for sev, conf in spec.items():
-            conf = _mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
-            if "mttr" in conf:
-                mttr[sev] = parse_duration(conf["mttr"], f"{path}.{sev}.mttr")
-        return sla._replace(mttr=mttr)
-    if root == "requirements":
-        spec = _mapping(item, path, REQUIREMENTS)
-        for key, flag in spec.items():
-            if not isinstance(flag, bool):
-                raise RuleError(f"{path}.{key}", "expected true or false")
-        return sla._replace(requirements={**sla.requirements, **spec})
-    spec = _mapping(item, path, (
-        "document_within", "root_cause_within", "review_within", "review_severities",
-        "availability_target",
-    ))
-    changes: dict[str, Any] = {}
-    for key in ("document_within", "root_cause_within", "review_within"):
-        if key in spec:
-            changes[key] = parse_duration(spec[key], f"{path}.{key}")
-    if "review_severities" in spec:
-        changes["review_severities"] = frozenset(
-            _severity_name(s, f"{path}.review_severities[{i}]")
-            for i, s in enumerate(spec["review_severities"]))
-    if "availability_target" in spec:
-        target = spec["availability_target"]
-        if not isinstance(target, (int, float)) or not 0 < target <= 1:
-            raise RuleError(f"{path}.availability_target",
-                            f"expected a ratio in (0, 1], got {target!r}")
-        changes["availability_target"] = float(target)
-    return sla._replace(**changes)

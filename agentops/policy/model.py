@@ -12,19 +12,16 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentops.events import Event
 from agentops.policy.matchers import Predicate, getter
+from agentops.vocabulary import KINDS
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-SEVERITY_ALIASES = {"P3": "LOW", "P2": "MEDIUM", "P1": "HIGH", "P0": "CRITICAL"}
-CATEGORIES = (
-    "CLUSTER_FAILURE", "DEPLOYMENT_FAILURE", "SECURITY_INCIDENT", "PERFORMANCE_DEGRADATION",
-    "DATA_LOSS", "AUTOMATION_FAILURE", "CONFIGURATION_DRIFT",
-)
-STATUSES = ("Investigating", "Identified", "Monitoring", "Resolved")
-WRITES = ("incident", "troubleshooting", "memory")
+if TYPE_CHECKING:
+    from agentops.policy.notifications import Notifications
+
+WRITES = KINDS  # what a trigger can write: one entry of each ledger kind
 _FIELD_RE = re.compile(r"\{([^{}]+)\}")
 
 Template = Callable[[Event], str]
@@ -193,11 +190,12 @@ class Policy:
     """The whole compiled policy, plus per-event-type indexes built on first use."""
 
     __slots__ = (
-        "_by_type",
         "_env_memo",
         "categories",
         "environments",
         "files",
+        "indexes",
+        "notifications",
         "silences",
         "sla",
         "triggers",
@@ -206,20 +204,23 @@ class Policy:
 
     def __init__(self, *, triggers: tuple[Trigger, ...], silences: tuple[Silence, ...],
                  environments: tuple[Environment, ...], categories: tuple[str, ...], sla: Sla,
-                 files: tuple[str, ...], uses_cel: bool = False) -> None:
+                 files: tuple[str, ...], uses_cel: bool = False,
+                 notifications: Notifications | None = None) -> None:
         self.triggers = triggers
+        self.notifications = notifications  # channels and routes; None when there are none
         self.silences = silences
         self.environments = environments
         self.categories = categories
         self.sla = sla
         self.files = files
         self.uses_cel = uses_cel
-        self._by_type: dict[str, TypeIndex] = {}
+        # per event type, built on first use; read directly on the hot path (no method call)
+        self.indexes: dict[str, TypeIndex] = {}
         self._env_memo: dict[tuple[str | None, str | None], str | None] = {}
 
     def index_for(self, event_type: str) -> TypeIndex:
         """Everything the engine needs for one event type, built on first use."""
-        found = self._by_type.get(event_type)
+        found = self.indexes.get(event_type)
         if found is None:
             found = TypeIndex(
                 tuple(t for t in self.triggers if _listens(t.types, event_type)),
@@ -228,8 +229,29 @@ class Policy:
                 resetters=tuple(t for t in self.triggers
                                 if t.threshold and _listens(t.threshold.reset_types, event_type)),
             )
-            self._by_type[event_type] = found
+            self.indexes[event_type] = found
         return found
+
+    def environment_of(self, event: Event) -> str | None:
+        """The canonical environment: an alias (``prod``) or a production namespace ->
+        ``production``; memoised, since agents and the cluster repeat the same few pairs."""
+        memo_key = (event.environment, event.subject.namespace)
+        env = self._env_memo.get(memo_key, _UNSEEN)
+        if env is _UNSEEN:
+            env = self._placement(event)
+            if len(self._env_memo) < 4096:
+                self._env_memo[memo_key] = env
+        return env  # type: ignore[no-any-return]
+
+    def _placement(self, event: Event) -> str | None:
+        env = event.environment
+        for environment in self.environments:
+            if env is not None:
+                if env.lower() in environment.aliases:
+                    return environment.name
+            elif event.subject.namespace is not None and environment.namespaces(event):
+                return environment.name
+        return env
 
     def triggers_for(self, event_type: str) -> tuple[Trigger, ...]:
         """Triggers listening to a type; unrelated rules cost nothing."""
@@ -237,6 +259,9 @@ class Policy:
 
     def resolvers_for(self, event_type: str) -> tuple[Trigger, ...]:
         return self.index_for(event_type).resolvers
+
+
+_UNSEEN: Any = object()
 
 
 def _listens(types: tuple[str, ...] | frozenset[str], event_type: str) -> bool:

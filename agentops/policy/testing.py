@@ -16,12 +16,15 @@ add their own silences to the policy under test.
           - at: +10m
             event: {...}
             expect: [{action: open, rule: agent-repeated-failure, severity: MEDIUM}]
+            notify: [{transition: opened, to: incidents}]   # optional: the announcements
+          - at: +40m                     # no event: time passes (update cadence)
+            notify: [{transition: update, to: incidents}]
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +35,10 @@ import yaml
 from agentops.errors import AgentopsError, InvalidRulesError
 from agentops.events import event_from_dict, format_time, parse_time
 from agentops.policy.engine import IGNORED, Decision, State, decide, normalise, observe
-from agentops.policy.loader import RuleError, _Loader, load_policy, parse_duration
+from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
+from agentops.policy.schema import parse_duration
+from agentops.policy.yamldoc import RuleError, RulesLoader
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -73,7 +78,7 @@ def run_tests(files: list[Path], *, rules: list[Path], base: Path | None = None)
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=RulesLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidRulesError(f"{path}: cannot read test file: {exc}") from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("tests"), list):
@@ -107,9 +112,14 @@ def _run(policy: Policy, test: Mapping[str, Any], start: datetime, path: Path,
     steps = test.get("steps")
     if not isinstance(steps, list):
         raise InvalidRulesError(f"{path}: tests[{i}].steps: expected a list of steps")
+    notified = _notifications(policy)
     for n, step in enumerate(steps):
         where = f"{path}: tests[{i}].steps[{n}]"
         now = start + _offset(step.get("at", "+0s"), where)
+        if "event" not in step and "notify" in step:  # a tick: only time passes
+            results.append((n, _compare(step["notify"], notified.step(
+                (), environment=None, now=now), where, label="notify")))
+            continue
         raw = dict(step.get("event") or {})
         raw.setdefault("time", format_time(now))
         raw.setdefault("source", "test")
@@ -119,8 +129,18 @@ def _run(policy: Policy, test: Mapping[str, Any], start: datetime, path: Path,
             raise InvalidRulesError(f"{where}.event: {exc}") from None
         decisions = decide(policy, state, event, now)
         observe(policy, state, event, decisions)
-        results.append((n, _compare(step.get("expect", []), decisions, where)))
+        failure = _compare(step.get("expect", []), decisions, where)
+        sent = notified.step(decisions, environment=event.environment, now=now)
+        if failure is None and "notify" in step:
+            failure = _compare(step["notify"], sent, where, label="notify")
+        results.append((n, failure))
     return results
+
+
+def _notifications(policy: Policy) -> Any:
+    from agentops.policy.notifications import Simulation
+
+    return Simulation(policy.notifications)
 
 
 def _offset(value: Any, where: str) -> Any:
@@ -131,12 +151,16 @@ def _offset(value: Any, where: str) -> Any:
         raise InvalidRulesError(f"{where}.at: {err.message}") from None
 
 
-def _compare(expect: Any, decisions: tuple[Decision, ...], where: str) -> str | None:
+def _compare(expect: Any, decisions: Sequence[Decision] | list[dict[str, Any]], where: str,
+             *, label: str = "expect") -> str | None:
+    """Compare decisions (``expect``) or notifications (``notify``) with what is wanted."""
     if not isinstance(expect, list):
-        raise InvalidRulesError(f"{where}.expect: expected a list of decisions")
-    wanted = [{"action": e} if isinstance(e, str) else dict(e) for e in expect]
+        raise InvalidRulesError(f"{where}.{label}: expected a list")
+    first = "action" if label == "expect" else "transition"
+    wanted = [{first: e} if isinstance(e, str) else dict(e) for e in expect]
     show_ignored = any(w.get("action") == IGNORED for w in wanted)
-    actual = [d.to_dict() for d in decisions if show_ignored or d.action != IGNORED]
+    actual = [d if isinstance(d, dict) else d.to_dict() for d in decisions
+              if isinstance(d, dict) or show_ignored or d.action != IGNORED]
     projected = [
         {k: a.get(k) for k in wanted[j]} if j < len(wanted) else a for j, a in enumerate(actual)
     ]

@@ -19,8 +19,9 @@ from typing import Any, Final
 
 from agentops.events import format_time
 from agentops.ledger.incidents import format_duration
-from agentops.ledger.model import SEVERITIES, Incident
+from agentops.ledger.model import Incident
 from agentops.policy.model import Sla
+from agentops.vocabulary import SEVERITIES
 
 ORDER: Final = tuple(reversed(SEVERITIES))  # CRITICAL first
 MAX_IDS_SHOWN: Final = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -45,6 +45,7 @@ class Receiver:
     auth: AuthPolicy
     metrics: Metrics
     max_body: int = MAX_BODY
+    notify_counts: Callable[[], dict[str, int]] | None = None  # the sender's deliveries
 
     async def hook(self, request: Request) -> Response:
         source = request.path_params["source"]
@@ -117,7 +118,8 @@ class Receiver:
     async def metrics_text(self, request: Request) -> Response:
         text = await run_in_threadpool(
             lambda: self.metrics.render(
-                spool_depth=self.spool.depth(), spool_failed=self.spool.failed_count()))
+                spool_depth=self.spool.depth(), spool_failed=self.spool.failed_count(),
+                notify=self.notify_counts() if self.notify_counts else None))
         return Response(text, media_type=CONTENT_TYPE)
 
 

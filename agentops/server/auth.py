@@ -18,19 +18,12 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from agentops.errors import AgentopsError
 from agentops.sources import SOURCES, flux, github, header
+from agentops.vocabulary import HOOK_SOURCES, Scheme
 
-Scheme = Literal["bearer", "hmac"]
-SCHEMES: dict[str, tuple[Scheme, ...]] = {
-    "alertmanager": ("bearer",),
-    "argocd": ("bearer",),
-    "generic": ("bearer",),
-    "flux": ("hmac", "bearer"),
-    "github": ("hmac",),
-}
+SCHEMES: Mapping[str, tuple[Scheme, ...]] = {s.name: s.schemes for s in HOOK_SOURCES.values()}
 VARIABLE_SUFFIX: dict[Scheme, str] = {"bearer": "TOKEN", "hmac": "HMAC_SECRET"}
 
 

@@ -83,7 +83,8 @@ class Metrics:
         with self._lock:
             self.commit_errors += 1
 
-    def render(self, *, spool_depth: int, spool_failed: int) -> str:
+    def render(self, *, spool_depth: int, spool_failed: int,
+               notify: dict[str, int] | None = None) -> str:
         with self._lock:
             lines = [
                 *_counter("agentops_hook_requests_received_total",
@@ -111,8 +112,19 @@ class Metrics:
                 "# HELP agentops_commit_duration_seconds Time the pipeline took per group commit.",
                 "# TYPE agentops_commit_duration_seconds histogram",
                 *self.commit_duration.lines("agentops_commit_duration_seconds"),
+                *_notify_lines(notify),
             ]
         return "\n".join(lines) + "\n"
+
+
+def _notify_lines(counts: dict[str, int] | None) -> list[str]:
+    """Deliveries by state; ``parked`` above 0 wants a person (``agentops notify status``)."""
+    if counts is None:
+        return []
+    name = "agentops_notifications"
+    return [f"# HELP {name} Notification deliveries by state (parked: gave up, see "
+            "`agentops notify status`).", f"# TYPE {name} gauge",
+            *(f'{name}{{state="{_escape(s)}"}} {n}' for s, n in sorted(counts.items()))]
 
 
 def _by_source(counter: Counter[str]) -> list[tuple[str, int]]:

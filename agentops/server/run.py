@@ -26,7 +26,7 @@ import uvicorn
 
 from agentops import durations, git
 from agentops.errors import AgentopsError
-from agentops.paths import find_repo
+from agentops.paths import RULES_DIR, find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
 from agentops.server.auth import load_auth
 from agentops.server.committer import WINDOW, Committer, Sink
@@ -57,8 +57,14 @@ def serve(
     try:
         committer = Committer(spool, sink or SubprocessSink(root), metrics=(metrics := Metrics()),
                               window=window)
-        receiver = Receiver(spool, committer, auth, metrics, max_body=max_body)
-        _run(create_app(receiver), host=host, port=port, seconds=seconds, root=root)
+        drainer = _drainer(root)
+        receiver = Receiver(spool, committer, auth, metrics, max_body=max_body,
+                            notify_counts=drainer.counts if drainer else None)
+        try:
+            _run(create_app(receiver), host=host, port=port, seconds=seconds, root=root)
+        finally:
+            if drainer is not None:
+                drainer.stop()
     finally:
         spool.close()
     if spool.depth():
@@ -66,6 +72,23 @@ def serve(
             f"stopped with {spool.depth()} requests still spooled (commits failing: "
             f"{committer.last_error}); they are committed on the next start"
         )
+
+
+def _drainer(root: Path) -> Any:
+    """The notification sender, a thread next to the committer, when the policy has routes."""
+    from agentops.policy.loader import load_policy
+
+    try:
+        policy = load_policy([root / RULES_DIR], base=root)
+    except AgentopsError:
+        return None  # the committer reports a broken policy; the sender waits for a restart
+    if policy.notifications is None:
+        return None
+    from agentops.notify.sender import Drainer
+
+    drainer = Drainer(root)
+    drainer.start()
+    return drainer
 
 
 def _run(app: Any, *, host: str, port: int, seconds: float | None, root: Path) -> None:

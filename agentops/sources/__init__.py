@@ -20,8 +20,9 @@ from typing import Any, cast
 
 from agentops.errors import InvalidEventError
 from agentops.events import Event, format_time, parse_time
+from agentops.vocabulary import HOOK_SOURCES
 
-SOURCES = ("alertmanager", "flux", "argocd", "github", "generic")
+SOURCES = tuple(HOOK_SOURCES)
 
 Body = bytes | str | Mapping[str, Any]
 Parser = Callable[..., list[Event]]

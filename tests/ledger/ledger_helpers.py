@@ -11,10 +11,6 @@ from hypothesis import strategies as st
 
 from agentops.ledger import format as fmt
 from agentops.ledger.model import (
-    CATEGORIES,
-    MEMORY_STATUSES,
-    SEVERITIES,
-    STATUSES,
     TIMELINE_HEADER,
     FollowUp,
     Incident,
@@ -27,6 +23,7 @@ from agentops.ledger.model import (
     timeline_row,
 )
 from agentops.ledger.safety import escape_block, escape_inline
+from agentops.vocabulary import CATEGORIES, MEMORY_STATUSES, SEVERITIES, STATUSES
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 T0 = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)

@@ -12,7 +12,8 @@ from agentops.errors import LedgerError
 from agentops.ledger import files
 from agentops.ledger import format as fmt
 from agentops.ledger.memory import index_line
-from agentops.ledger.model import Incident, Kind, MemoryEntry
+from agentops.ledger.model import Incident, MemoryEntry
+from agentops.vocabulary import Kind
 
 
 @pytest.mark.parametrize("kind", ["incident", "troubleshooting", "memory"])

@@ -6,7 +6,7 @@ import pytest
 from ledger_helpers import incident_open, read_golden
 
 from agentops.ledger import format as fmt
-from agentops.ledger.model import Kind
+from agentops.vocabulary import Kind
 
 INC1 = "INC-2026-11-24-001"
 INC2 = "INC-2026-11-24-002"

@@ -6,11 +6,9 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cli_helpers import run_cli, start_process
+from conftest import FIXTURES
 
 from agentops.events import Event
 from agentops.server.app import Receiver, create_app
@@ -29,9 +29,6 @@ from agentops.server.metrics import Metrics
 from agentops.server.spool import Spool
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-if not FIXTURES.is_dir():
-    FIXTURES = ROOT / "tests" / "fixtures"
 TOKEN = "am-token-0123456789"
 FLUX_SECRET = b"flux-hmac-secret"
 GITHUB_SECRET = b"github-hmac-secret"
@@ -198,8 +195,7 @@ def make_managed_repo(path: Path) -> Path:
     """What ``agentops init --repo PATH`` produces."""
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", str(path)], check=True)
-    out = subprocess.run([sys.executable, "-m", "agentops", "init", "--repo", str(path)],
-                         capture_output=True, text=True, check=False)
+    out = run_cli(["init"], repo=path)
     if out.returncode != 0:
         raise AssertionError(f"agentops init failed:\n{out.stdout}\n{out.stderr}")
     return path
@@ -221,12 +217,8 @@ class ServeProcess:
 
     def __init__(self, repo: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
         self.repo = repo
-        full_env = {**os.environ, **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentops", "serve", "--repo", str(repo), "--port", "0",
-             *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True,
-        )
+        self.proc = start_process(["serve", "--port", "0", *args], repo=repo, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.port = self._read_port()
         self.client = Client(self.port)

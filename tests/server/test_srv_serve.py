@@ -7,11 +7,11 @@ import hmac
 import json
 import signal
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_process
 from srv_helpers import (
     Client,
     ServeProcess,
@@ -178,13 +178,7 @@ def _post_generic(port: int, key: str) -> int:
 
 
 def _serve_once(repo: Path, *, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "agentops", "serve", "--repo", str(repo), "--port", "0",
-         "--for", "1s"],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
-    )
+    return run_process(["serve", "--port", "0", "--for", "1s"], repo=repo, env=env, timeout=60)
 
 
 def assert_committed_once(repo: Path, keys: list[str]) -> None:

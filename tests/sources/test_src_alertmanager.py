@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
+FIXTURES = fixture_path("alertmanager")
 
 
 def body(name: str) -> bytes:

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 from agentops.sources.argocd import body_from_application
 
-ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "shared" / "fixtures" / "argocd"
+FIXTURES = fixture_path("argocd")
 CONFIGMAP = Path(__file__).resolve().parents[2] / "deploy/argocd/argocd-notifications-cm.yaml"
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 from agentops.sources.flux import verify_signature
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "flux"
+FIXTURES = fixture_path("flux")
 KUSTOMIZATION = "notification-generic-Kustomization-ValidationFailed.json"
 HELMRELEASE = "notification-generic-HelmRelease-info-issue4453.json"
 

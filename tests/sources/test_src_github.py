@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
 from agentops.sources.github import verify_signature
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github"
+FIXTURES = fixture_path("github")
 
 
 def loaded(name: str) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import FIXTURES
 
 from agentops.errors import InvalidEventError
 from agentops.sources.kubernetes import (
@@ -23,7 +23,6 @@ from agentops.sources.kubernetes import (
     policy_events,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 WARNINGS = "kubernetes/eventlist-warnings-FailedScheduling-FailedMount-Unhealthy-BackOff.json"
 
 

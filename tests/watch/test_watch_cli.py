@@ -6,16 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import run_cli, run_process, start_process
 from k8s_apiserver import FakeApiServer, serve
 from watch_helpers import incidents, managed_repo, pod, wait_until
 
-from agentops.cli import cli
 from agentops.durations import parse_for
 from agentops.errors import AgentopsError
 
@@ -30,11 +28,11 @@ def test_watch_for_a_duration_commits_and_prints_json(api: FakeApiServer, tmp_pa
     api.create(pod("web", "prod", waiting="CrashLoopBackOff", restarts=4))
     api.create(pod("web", "dev", waiting="CrashLoopBackOff", restarts=4))
 
-    result = CliRunner().invoke(cli, [
+    result = run_cli([
         "watch", "--kubeconfig", str(api.kubeconfig(tmp_path / "kc")), "--namespace", "prod",
-        "--namespace", "dev", "--for", "1", "--repo", str(repo), "--format", "json"])
+        "--namespace", "dev", "--for", "1", "--format", "json"], repo=repo)
 
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     assert summary == {"server": api.url, "events": 2, "duplicates": 0, "batches": 1,
                        "commits": 1, "incidents_opened": 1, "incidents_updated": 0}
@@ -53,9 +51,8 @@ def test_sigkill_mid_stream_then_restart_has_no_duplicates_and_misses_nothing(
         api: FakeApiServer, tmp_path: Path) -> None:
     repo = managed_repo(tmp_path / "repo")
     kubeconfig = api.kubeconfig(tmp_path / "kc")
-    command = [sys.executable, "-m", "agentops", "watch", "--kubeconfig", str(kubeconfig),
-               "--repo", str(repo), "--format", "json"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = ["watch", "--kubeconfig", str(kubeconfig), "--format", "json"]
+    first = start_process(command, repo=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     api.wait_for_watch("pods", timeout=30)
     api.create(pod("a", "prod", waiting="CrashLoopBackOff", restarts=1))
     wait_until(lambda: len(incidents(repo)) == 1, timeout=30)
@@ -64,8 +61,7 @@ def test_sigkill_mid_stream_then_restart_has_no_duplicates_and_misses_nothing(
     first.wait()
     api.create(pod("c", "prod", waiting="ImagePullBackOff"))  # while nobody watches
 
-    second = subprocess.run([*command, "--for", "3"], check=False, capture_output=True, text=True,
-                            timeout=60)
+    second = run_process([*command, "--for", "3"], repo=repo, timeout=60)
 
     assert second.returncode == 0, second.stderr
     subjects = sorted(i["subject"] for i in incidents(repo).values())
@@ -75,10 +71,9 @@ def test_sigkill_mid_stream_then_restart_has_no_duplicates_and_misses_nothing(
 
 def test_sigterm_flushes_and_exits_zero(api: FakeApiServer, tmp_path: Path) -> None:
     repo = managed_repo(tmp_path / "repo")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentops", "watch", "--kubeconfig",
-         str(api.kubeconfig(tmp_path / "kc")), "--repo", str(repo), "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_process(
+        ["watch", "--kubeconfig", str(api.kubeconfig(tmp_path / "kc")), "--format", "json"],
+        repo=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     api.wait_for_watch("pods", timeout=30)
     api.create(pod("a", "prod", waiting="CrashLoopBackOff", restarts=1))
     wait_until(lambda: len(incidents(repo)) == 1, timeout=30)

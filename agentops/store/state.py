@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator, MutableMapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +59,11 @@ class LazyTable(MutableMapping[Any, V], Generic[V]):
             raise KeyError(key)
         self._cache[k] = None
         self._dirty.add(k)
+
+    def forget(self) -> None:
+        """Drop what was loaded and changed (after a rollback or a clear)."""
+        self._cache.clear()
+        self._dirty.clear()
 
     def touch(self, key: Any) -> None:
         """Mark a value changed in place (a deque appended to) for the next flush."""
@@ -190,8 +195,20 @@ class Store:
 
     def _forget(self) -> None:
         for lazy in self._tables():
-            lazy._cache.clear()
-            lazy._dirty.clear()
+            lazy.forget()
+
+    def reopen(self, incident: OpenIncident) -> None:
+        """A resolved incident reopened by a person is open again for its dedup key (unless a
+        newer incident already took the key)."""
+        if self.open.get(incident.dedup_key) is None:
+            self.open[incident.dedup_key] = incident
+
+    def forget_open(self, dedup_key: str, incident_id: str) -> None:
+        """The incident is resolved: the next event for its dedup key opens a new one (a newer
+        incident holding the key is left alone)."""
+        current = self.open.get(dedup_key)
+        if current is not None and current.id == incident_id:
+            del self.open[dedup_key]
 
     def save(self, head: str | None) -> None:
         """Flush every change and record the commit the cache now describes."""
@@ -213,12 +230,3 @@ class Store:
         except sqlite3.OperationalError:
             pass
         self.db.close()
-
-
-def prune(times: deque[datetime], since: datetime) -> None:
-    while times and times[0] <= since:
-        times.popleft()
-
-
-def window_start(latest: datetime | None, longest: timedelta) -> datetime | None:
-    return None if latest is None else latest - longest

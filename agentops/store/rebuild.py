@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from agentops import oplog
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, parse_time
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import incident_files
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
@@ -24,10 +22,13 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.ledger.writer import FILES
 from agentops.policy.engine import OpenIncident, observe
 from agentops.policy.model import Policy
-from agentops.state import Store
+from agentops.store import oplog
+from agentops.store.entries import incident_files
+from agentops.store.state import Store
+from agentops.store.writer import FILES
+from agentops.vocabulary import LEDGER_KINDS
 
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
@@ -69,7 +70,7 @@ def _troubleshooting(repo: Path, store: Store) -> None:
         assert isinstance(ts, TroubleshootingEntry)
         m = TS_ID_RE.match(ts.id)
         if m:
-            store.bump("TS", int(m.group(1)))
+            store.bump(LEDGER_KINDS["troubleshooting"].id_prefix, int(m.group(1)))
         store.problems[ts.problem or ts.title] = ts.id
 
 
@@ -78,7 +79,7 @@ def _memory(repo: Path, store: Store) -> None:
         assert isinstance(mem, MemoryEntry)
         m = MEM_ID_RE.match(mem.id)
         if m:
-            store.bump("MEM", int(m.group(1)))
+            store.bump(LEDGER_KINDS["memory"].id_prefix, int(m.group(1)))
         if mem.status == "active":
             store.lessons[mem.title.casefold()] = mem.id
 

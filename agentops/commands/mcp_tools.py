@@ -1,5 +1,8 @@
 """The MCP tools: each maps its arguments to one command function, as ``cli.py`` does.
 
+This module is the :class:`~agentops.mcp_server.protocol.ToolBox` that ``agentops mcp`` hands
+to the protocol layer.
+
 A tool returns what the matching command prints with ``--format json`` (as text, and as
 ``structuredContent`` when it is an object). Every write goes through the same functions as
 the CLI (``commands.record``, ``commands.incident``), so the lock, the journal, idempotency

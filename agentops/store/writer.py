@@ -31,10 +31,10 @@ from agentops.ledger.model import (
 )
 from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
 from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
-from agentops.state import Store
+from agentops.store.state import Store
+from agentops.vocabulary import LEDGER_KINDS
 
-FILES = {"incident": "INCIDENTS.md", "troubleshooting": "TROUBLESHOOTING.md",
-         "memory": "MEMORY.md"}
+FILES = {name: kind.file_name for name, kind in LEDGER_KINDS.items()}
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -273,7 +273,7 @@ class LedgerWriter:
                             signature: Signature, when: datetime, incident: str | None,
                             sections: dict[str, str]) -> str:
         """Insert a TROUBLESHOOTING entry for a new problem type; returns its id."""
-        ts_id = f"TS-{self.store.next_number('TS'):04d}"
+        ts_id = _next_id(self.store, "troubleshooting")
         entry = TroubleshootingEntry(
             id=ts_id, uid=stable_uid(problem, "troubleshooting"), title=escape_inline(title),
             category=category, signature=signature, problem=problem, occurrences=1,
@@ -297,7 +297,7 @@ class LedgerWriter:
         if existing:
             self._confirm_lesson(existing, incident, when, touched)
         else:
-            mem_id = f"MEM-{self.store.next_number('MEM'):04d}"
+            mem_id = _next_id(self.store, "memory")
             entry = MemoryEntry(
                 id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title, seen=1,
                 first_seen=when, last_validated=when, evidence=(incident,) if incident else (),
@@ -429,3 +429,9 @@ def _show(value: Any) -> str:
 
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+def _next_id(store: Store, kind: str) -> str:
+    """``TS-0007``: the kind's prefix and its next number, of at least four digits."""
+    prefix = LEDGER_KINDS[kind].id_prefix
+    return f"{prefix}-{store.next_number(prefix):04d}"

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from agentops import git
 from agentops.fsutil import write_note
-from agentops.ledger import journal
+from agentops.store import journal
 
 REF: Final = "refs/agentops/journal"
 TRACKING: Final = "refs/agentops/remotes/{remote}/journal"

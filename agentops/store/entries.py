@@ -21,11 +21,17 @@ from typing import Any, Final
 from agentops import fsutil
 from agentops.errors import RepoError
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import incident_files
-from agentops.ledger.model import Entry, Kind
+from agentops.ledger.archive import ARCHIVE_DIR
+from agentops.ledger.model import Entry
+from agentops.vocabulary import LEDGER_KINDS, Kind
 
 CACHE_VERSION: Final = 3
 
+
+def incident_files(repo: Path) -> list[Path]:
+    """INCIDENTS.md then the archives, newest month first."""
+    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), reverse=True)
+    return [repo / LEDGER_KINDS["incident"].file_name, *archives]
 
 def cache_path(gitdir: Path, kind: Kind) -> Path:
     """``<git-common-dir>/agentops/entries-<kind>.pickle``."""
@@ -38,11 +44,6 @@ def read_ledger(repo: Path, kind: Kind) -> str:
     if not path.exists():
         raise RepoError(f"{path.name}: missing in {repo} (run `agentops init`)")
     return fsutil.read_text(path)
-
-
-def parse_entries(kind: Kind, text: str, *, cache: Path | None = None) -> list[Entry]:
-    """Every entry of one file, in file order; only entries not in ``cache`` are parsed."""
-    return parse_files(kind, [text], cache=cache)
 
 
 def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) -> list[Entry]:

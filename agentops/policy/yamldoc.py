@@ -1,0 +1,109 @@
+"""Reading the policy's YAML: a loader with YAML 1.2 booleans, and locations for errors.
+
+Errors in rules are reported as ``file:line: key.path: message``. The line is found only when
+there is an error (by composing the node tree again), so a valid policy loads through the C
+parser alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentops.errors import InvalidRulesError
+
+
+class RulesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The C loader, with YAML 1.2 booleans: ``on``/``off``/``yes``/``no`` stay strings."""
+
+
+RulesLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+RulesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+
+class RuleError(Exception):
+    """One problem at a key path inside one file."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+
+def policy_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories into their ``*.yaml``/``*.yml`` files (tests/ excluded), sorted."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InvalidRulesError(f"{p}: no such file or directory")
+    return out
+
+
+
+def label_of(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+
+def unknown_key(key: Any, allowed: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(key), list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
+
+
+
+def format_error(label: str, text: str, err: RuleError) -> str:
+    line = line_of(text, err.path)
+    where = f"{label}:{line}" if line else label
+    return f"{where}: {err.path}: {err.message}"
+
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The 1-based line of a key path like ``triggers[2].threshold.within`` in YAML text."""
+    try:
+        node: Any = yaml.compose(text, Loader=RulesLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if node is None:
+            break
+        if part.startswith("[") and isinstance(node, yaml.SequenceNode):
+            idx = int(part[1:-1])
+            node = node.value[idx] if idx < len(node.value) else None
+        elif isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == part), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+            continue
+        else:
+            break
+        if node is not None:
+            line = node.start_mark.line + 1
+    return line
+
