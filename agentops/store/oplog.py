@@ -140,17 +140,21 @@ def append(repo: Path, lines: Sequence[bytes], *, when: datetime, subject: str,
     """Commit ``lines`` onto the journal ref (appended to the file of ``when``'s day).
 
     Compare-and-swap: the ref moves only if it still is ``parent`` (default: the current tip).
+    The parent's tree listing and today's file are remembered under the git directory from the
+    last write, so the usual append costs four short git processes and reads nothing back.
     """
     ref = ref or ref_name(repo)
     parent = parent if parent is not None else tip(repo, ref)
     name = day_file(when)
-    entries = dict(_cached_entries(repo, ref, parent))
-    old = _blob_text(repo, entries.get(name))
-    blob = git.run(repo, "hash-object", "-w", "--stdin", input=old + b"".join(lines)).strip()
+    cache = _Cache(repo, ref)
+    entries = dict(cache.entries(parent))
+    old = cache.day(name, entries.get(name))
+    data = old + b"".join(lines)
+    blob = git.run(repo, "hash-object", "-w", "--stdin", input=data).strip()
     entries[name] = blob
     new = _commit(repo, entries, parents=[parent] if parent else [], subject=subject)
     git.run(repo, "update-ref", "-m", subject, ref, new, parent or "0" * len(new))
-    _remember(repo, ref, new, entries)
+    cache.remember(new, entries, name, data)
     return new
 
 
@@ -169,35 +173,49 @@ def _identity(repo: Path) -> dict[str, str]:
     return IDENTITY
 
 
-def _blob_text(repo: Path, blob: str | None) -> bytes:
-    if blob is None:
-        return b""
-    return git.run_bytes(repo, "cat-file", "blob", blob)
+class _Cache:
+    """What the last append wrote: the commit, its tree listing and the day file's bytes.
 
+    Only a cache: anything that does not match the ref's commit is read from git instead.
+    """
 
-def _cache_path(repo: Path, ref: str) -> Path:
-    return git.common_dir(repo) / "agentops" / ("journal-tree-" + ref.replace("/", "-"))
+    def __init__(self, repo: Path, ref: str) -> None:
+        self.repo = repo
+        base = git.common_dir(repo) / "agentops" / ("journal-" + ref.replace("/", "-"))
+        self.meta_path, self.day_path = base.with_suffix(".json"), base.with_suffix(".day")
+        try:
+            self.meta: dict[str, Any] = json.loads(self.meta_path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.meta = {}
 
+    def entries(self, commit: str | None) -> list[tuple[str, str]]:
+        if commit is None:
+            return []
+        if self.meta.get("commit") == commit and isinstance(self.meta.get("entries"), list):
+            return [(str(n), str(b)) for n, b in self.meta["entries"]]
+        self.meta = {}
+        return _entries(self.repo, commit)
 
-def _cached_entries(repo: Path, ref: str, parent: str | None) -> list[tuple[str, str]]:
-    """The parent's tree listing, remembered from our last write (saves an ``ls-tree``)."""
-    if parent is None:
-        return []
-    try:
-        cached = json.loads(_cache_path(repo, ref).read_text())
-        if cached.get("commit") == parent:
-            return [(str(n), str(b)) for n, b in cached["entries"]]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        pass
-    return _entries(repo, parent)
+    def day(self, name: str, blob: str | None) -> bytes:
+        if blob is None:
+            return b""
+        if self.meta.get("day") == name and self.meta.get("day_blob") == blob:
+            try:
+                data = self.day_path.read_bytes()
+                if len(data) == self.meta.get("day_size"):
+                    return data
+            except FileNotFoundError:
+                pass
+        return git.run_bytes(self.repo, "cat-file", "blob", blob)
 
-
-def _remember(repo: Path, ref: str, commit: str, entries: dict[str, str]) -> None:
-    try:
-        write_note(_cache_path(repo, ref),
-                   json.dumps({"commit": commit, "entries": sorted(entries.items())}))
-    except OSError:
-        pass  # only a cache
+    def remember(self, commit: str, entries: dict[str, str], name: str, data: bytes) -> None:
+        try:
+            self.day_path.write_bytes(data)
+            write_note(self.meta_path, json.dumps({
+                "commit": commit, "entries": sorted(entries.items()), "day": name,
+                "day_blob": entries[name], "day_size": len(data)}))
+        except OSError:
+            pass  # only a cache
 
 
 # --- sharing ---------------------------------------------------------------------------------
