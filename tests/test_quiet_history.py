@@ -97,3 +97,31 @@ def test_thresholds_count_across_clones_without_push_through_git_pull(
     assert [i["action"] for i in third["incidents"]] == ["open"]  # type: ignore[union-attr]
     assert sorted(journal_keys(b)) == ["a-failed-1", "a-failed-2", "b-failed-3"]
     assert agentops(b, "lint").returncode == 0
+
+
+def test_journal_objects_written_directly_pass_git_fsck(git_repo: Path) -> None:
+    assert agentops(git_repo, "init").returncode == 0
+    for n in range(3):
+        attempt(git_repo, n, "failed")  # two journal-only batches, then an incident
+    fsck = subprocess.run(["git", "-C", str(git_repo), "fsck", "--strict", "--no-dangling"],
+                          capture_output=True, text=True)
+    assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
+    (name,) = git(git_repo, "ls-tree", "--name-only", "refs/agentops/journal").split()
+    data = subprocess.run(["git", "-C", str(git_repo), "show", f"refs/agentops/journal:{name}"],
+                          capture_output=True, check=True).stdout
+    blob = subprocess.run(["git", "-C", str(git_repo), "hash-object", "--stdin"], input=data,
+                          capture_output=True, check=True).stdout.decode().strip()
+    assert blob == git(git_repo, "rev-parse", f"refs/agentops/journal:{name}").strip()
+    assert len(git(git_repo, "rev-list", "refs/agentops/journal").split()) == 3
+
+
+def test_a_sha256_repository_journals_through_git_plumbing(tmp_path: Path) -> None:
+    repo = tmp_path / "sha256"
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", str(repo)], check=True)
+    assert agentops(repo, "init").returncode == 0
+    for n in range(3):
+        result = attempt(repo, n, "failed")
+    assert [i["action"] for i in result["incidents"]] == ["open"]  # type: ignore[union-attr]
+    assert len(git(repo, "rev-parse", "refs/agentops/journal").strip()) == 64
+    assert sorted(journal_keys(repo)) == [f"sha256-failed-{n}" for n in range(3)]
+    assert agentops(repo, "lint").returncode == 0

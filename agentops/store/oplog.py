@@ -5,7 +5,9 @@ shared, so thresholds count across clones), but most of them change no ledger fi
 each one to the checked-out branch buried the incidents people review under journal commits. So
 the journal is a history of its own: one commit per batch on ``refs/agentops/journal``, whose
 tree holds one JSON-lines file per day, made with ``hash-object``, ``mktree``, ``commit-tree``
-and a compare-and-swap ``update-ref`` (four short processes, no index, no work tree). The branch
+and a compare-and-swap ``update-ref`` (no index, no work tree; in the usual SHA-1, files-backend
+repository the same objects and ref update are written directly, see ``git.LooseWriter``,
+since four processes per ``record`` cost more than the rest of the journal write). The branch
 gets a commit only when a ledger file changes. The ref is pushed with the branch (atomically
 where the remote supports it) and fetched into ``refs/agentops/remotes/<remote>/journal``
 (``agentops init`` adds the refspec), and a journal fetched by ``git pull`` is merged in by the
@@ -33,6 +35,7 @@ from agentops.store import journal
 REF: Final = "refs/agentops/journal"
 TRACKING: Final = "refs/agentops/remotes/{remote}/journal"
 OVERRIDE: Final = "agentops-journal-ref"
+IDENT: Final = "agentops <agentops@localhost>"
 IDENTITY: Final = {"GIT_AUTHOR_NAME": "agentops", "GIT_AUTHOR_EMAIL": "agentops@localhost",
                    "GIT_COMMITTER_NAME": "agentops", "GIT_COMMITTER_EMAIL": "agentops@localhost"}
 
@@ -150,10 +153,18 @@ def append(repo: Path, lines: Sequence[bytes], *, when: datetime, subject: str,
     entries = dict(cache.entries(parent))
     old = cache.day(name, entries.get(name))
     data = old + b"".join(lines)
-    blob = git.run(repo, "hash-object", "-w", "--stdin", input=data).strip()
-    entries[name] = blob
-    new = _commit(repo, entries, parents=[parent] if parent else [], subject=subject)
-    git.run(repo, "update-ref", "-m", subject, ref, new, parent or "0" * len(new))
+    loose = git.LooseWriter(repo)
+    if loose.usable():
+        entries[name] = loose.write("blob", data)
+        new = loose.commit(loose.tree(entries), [parent] if parent else [], subject,
+                           ident=IDENT)
+        if not loose.update_ref(ref, new, parent):
+            # moved meanwhile, or locked by a git: let git decide (it fails on a real race)
+            git.run(repo, "update-ref", "-m", subject, ref, new, parent or "0" * len(new))
+    else:
+        entries[name] = git.run(repo, "hash-object", "-w", "--stdin", input=data).strip()
+        new = _commit(repo, entries, parents=[parent] if parent else [], subject=subject)
+        git.run(repo, "update-ref", "-m", subject, ref, new, parent or "0" * len(new))
     cache.remember(new, entries, name, data)
     return new
 
