@@ -704,14 +704,16 @@ class LooseWriter:
     Why: every ``record`` appends to the journal ref, and four git processes cost more than
     the rest of the journal write. Only for what git's own code reads the same way everywhere:
     a SHA-1 repository with the files ref backend and no object-directory overrides;
-    :meth:`usable` says so, and callers use the plumbing otherwise. Objects are fsynced and
-    renamed into place; the ref is moved with git's lock-file protocol (``REF.lock``, checked
-    against the expected old value, renamed over the loose ref), so a git running at the same
-    time sees the old value or the new one.
+    :meth:`usable` says so, and callers use the plumbing otherwise. Objects are renamed into
+    place; the ref is moved with git's lock-file protocol (``REF.lock``, checked against the
+    expected old value, renamed over the loose ref), so a git running at the same time sees the
+    old value or the new one. Files are fsynced when the repository asks git to fsync
+    (``core.fsync*``), as git's own commit does; git's default is not to.
     """
 
     def __init__(self, repo: Path) -> None:
         self.common = common_dir(repo)
+        self.fsync = True
 
     def usable(self) -> bool:
         if os.environ.get("GIT_OBJECT_DIRECTORY") or (self.common / "reftable").exists():
@@ -720,6 +722,7 @@ class LooseWriter:
             config = (self.common / "config").read_text(errors="replace").lower()
         except OSError:
             return False
+        self.fsync = "fsync" in config
         return "objectformat" not in config and "refstorage" not in config
 
     def write(self, kind: str, body: bytes) -> str:
@@ -734,8 +737,9 @@ class LooseWriter:
         temp = path.parent / f"tmp_obj_agentops_{os.getpid()}_{threading.get_ident()}"
         with open(temp, "wb") as fh:
             fh.write(zlib.compress(data, 1))
-            fh.flush()
-            os.fsync(fh.fileno())
+            if self.fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(temp, 0o444)
         os.replace(temp, path)
         return sha
@@ -765,7 +769,8 @@ class LooseWriter:
             return False
         try:
             os.write(fd, f"{new}\n".encode())
-            os.fsync(fd)
+            if self.fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if self._current(ref) != old:

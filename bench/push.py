@@ -6,7 +6,7 @@
 (c) the same when another clone pushed before every record, so every push is rejected and the
     record is rebuilt on the remote tip (fetch, scratch work tree, replay, push): ratio to (a);
 (d) with ``--baseline REV``: (b) and (c) for the agentops of commit REV (today's path before
-    this change, e.g. ``main``), run from a temporary work tree of this repository.
+    this change, e.g. ``main``), run from a ``git archive`` of REV in a temporary directory.
 
     python bench/push.py [--runs 9] [--baseline REV]
 """
@@ -102,11 +102,11 @@ def main() -> None:
         report("this tree (medians; ratios to push disabled here)", ours, ours["local"])
         if args.baseline:
             tree = base / "baseline-src"
-            git(ROOT, "worktree", "add", "-q", "--detach", str(tree), args.baseline)
-            try:
-                theirs = measure(base / "theirs", tree, args.runs)
-            finally:
-                git(ROOT, "worktree", "remove", "--force", str(tree))
+            tree.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+            theirs = measure(base / "theirs", tree, args.runs)
             report(f"{args.baseline} (ratios to push disabled here)", theirs, ours["local"])
             print(f"new push path / {args.baseline}'s: uncontended "
                   f"{ours['push'] / theirs['push']:.2f}x, rejected and rebuilt "
