@@ -57,7 +57,9 @@ LAZY_COMMANDS = {
     "mcp": "mcp",
     "merge-driver": "merge_driver",
     "notify": "notify",
+    "postmortem": "postmortem",
     "recall": "recall",
+    "report": "report",
     "rules": "rules",
     "schema": "schema",
     "serve": "serve",
@@ -105,6 +107,10 @@ def record(rtype: str, fields: tuple[str, ...], message: str, key: str | None,
     error), availability (ratio or up, window), security (policy, resource, verdict), integrity
     (dataset, check, details), event (type=...), or any dotted event type. With --input, TYPE is
     ignored (use -).
+
+    Impact fields become the incident's when the event opens one: affected_services (comma
+    list), affected_users, downtime_minutes (overrides the computed downtime), user_impact,
+    scope, detection_method; e.g. -f affected_services=api,web -f affected_users=120.
     """
     from agentops.commands import record as cmd
 

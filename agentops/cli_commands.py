@@ -6,6 +6,7 @@ the rest lazily: building forty click options costs a few milliseconds of every 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -174,6 +175,33 @@ def _write_options(fn: F) -> F:
     return repo_option(format_option(fn))
 
 
+_IMPACT_OPTIONS = (
+    ("--affected-services", "SERVICES", "Comma-separated services affected, e.g. api,web."),
+    ("--affected-users", "N", "How many users were affected."),
+    ("--downtime-minutes", "N", "Minutes of downtime: overrides the downtime computed from the "
+     "times, and counts the incident as an outage."),
+    ("--user-impact", "TEXT", "What users saw, in one line."),
+    ("--scope", "TEXT", "How far it reached (one region, all customers...)."),
+    ("--detection-method", "TEXT", "How it was found: alert, agent, customer report..."),
+)
+
+
+def _impact_options(fn: F) -> F:
+    """The incident's impact fields, gathered into one ``impact`` argument."""
+    names = [opt[2:].replace("-", "_") for opt, _, _ in _IMPACT_OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {n: kwargs.pop(n) for n in names}
+        kwargs["impact"] = {n: v for n, v in given.items() if v is not None}
+        return fn(*args, **kwargs)
+
+    out: Any = wrapper
+    for opt, metavar, text in reversed(_IMPACT_OPTIONS):
+        out = click.option(opt, default=None, metavar=metavar, help=text)(out)
+    return out  # type: ignore[no-any-return]
+
+
 def _emit_change(fmt: str, change: Any) -> None:
     from agentops.commands import incident as cmd
 
@@ -229,13 +257,14 @@ def incident_show(inc_id: str, fmt: str, repo: Path | None) -> None:
 @click.argument("inc_id", metavar="ID")
 @click.option("--time", "when", default=None, help="When it was acknowledged (default now).")
 @click.option("--note", default=None, help="A note for the timeline row.")
+@_impact_options
 @_write_options
 def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | None,
-                 repo: Path | None, fmt: str) -> None:
-    """Acknowledge an incident: sets `acknowledged`."""
+                 repo: Path | None, fmt: str, impact: dict[str, Any]) -> None:
+    """Acknowledge an incident: sets `acknowledged` (and any impact field given)."""
     from agentops.commands import incident as cmd
 
-    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor))
+    _emit_change(fmt, cmd.ack(repo, inc_id, time=when, note=note, actor=actor, impact=impact))
 
 
 @incident.command("update")
@@ -245,13 +274,23 @@ def incident_ack(inc_id: str, when: str | None, note: str | None, actor: str | N
               "(skipping allowed); Resolved -> Investigating reopens.")
 @click.option("--note", default=None, help="What changed, for the timeline row.")
 @click.option("--time", "when", default=None, help="When it changed (default now).")
+@_impact_options
 @_write_options
 def incident_update(inc_id: str, status: str, note: str | None, when: str | None,
-                    actor: str | None, repo: Path | None, fmt: str) -> None:
-    """Change an incident's status (Monitoring also sets `mitigated` if unset)."""
+                    actor: str | None, repo: Path | None, fmt: str,
+                    impact: dict[str, Any]) -> None:
+    """Change an incident's status (Monitoring also sets `mitigated` if unset), post a note, or
+    set impact fields (the same status with only impact options is allowed).
+
+    \b
+    Example:
+      agentops incident update INC-2026-11-24-001 --status Identified \\
+        --affected-services api,web --affected-users 120 --user-impact "checkout errors"
+    """
     from agentops.commands import incident as cmd
 
-    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor))
+    _emit_change(fmt, cmd.update(repo, inc_id, status=status, note=note, time=when, actor=actor,
+                                 impact=impact))
 
 
 @incident.command("resolve")
@@ -263,17 +302,20 @@ def incident_update(inc_id: str, status: str, note: str | None, when: str | None
 @click.option("--root-cause-category", default=None, help="e.g. bad-config, capacity.")
 @click.option("--note", default=None, help="A note for the timeline row.")
 @click.option("--time", "when", default=None, help="When it was resolved (default now).")
+@_impact_options
 @_write_options
 def incident_resolve(inc_id: str, root_cause: str | None, resolution: str | None,
                      lessons: str | None, root_cause_category: str | None, note: str | None,
-                     when: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+                     when: str | None, actor: str | None, repo: Path | None, fmt: str,
+                     impact: dict[str, Any]) -> None:
     """Resolve an incident and write the post-incident record: lessons to MEMORY, and a
     TROUBLESHOOTING entry for a new problem type (or the known one linked)."""
     from agentops.commands import incident as cmd
 
     _emit_change(fmt, cmd.resolve(
         repo, inc_id, time=when, actor=actor, note=note, root_cause=root_cause,
-        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category))
+        resolution=resolution, lessons=lessons, root_cause_category=root_cause_category,
+        impact=impact))
 
 
 @incident.group("followup")
@@ -455,6 +497,68 @@ def stats(since: str | None, until: str | None, now: str | None, fmt: str, write
 
     result = cmd.stats(repo=repo, since=since, until=until, now=now, write=write)
     click.echo(cmd.render(result, fmt))
+
+
+@click.command("postmortem")
+@click.argument("inc_id", metavar="ID")
+@click.option("--status", default=None, metavar="STATUS",
+              help="Move the review: draft, in-review or reviewed (In review schedules the "
+              "incident's review, Reviewed marks it done).")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="@NAME",
+              help="A reviewer to record (repeatable); In review and Reviewed need one.")
+@click.option("--template", type=click.Choice(["seeds", "google-sre"]), default=None,
+              help="For a new post-mortem: the template (default: the policy's "
+              "postmortem.template).")
+@_write_options
+def postmortem(inc_id: str, status: str | None, reviewers: tuple[str, ...],
+               template: str | None, actor: str | None, repo: Path | None, fmt: str) -> None:
+    """Write postmortems/ID.md from the incident, or refresh it, in one commit.
+
+    The first run pre-fills the template from the incident (summary with severity, duration,
+    affected services and impact; timeline; root cause; resolution; action items with owners
+    and due dates; TROUBLESHOOTING and MEMORY links; the review questions). Later runs
+    re-render only the parts between agentops:postmortem markers (facts, timeline, action
+    items, links): text people wrote is never rewritten.
+
+    \b
+    Examples:
+      agentops postmortem INC-2026-11-24-001
+      agentops postmortem INC-2026-11-24-001 --status in-review --reviewer @alice
+      agentops postmortem INC-2026-11-24-001 --status reviewed
+    """
+    from agentops.commands import postmortem as cmd
+
+    result = cmd.postmortem(repo, inc_id, status=status, reviewers=reviewers,
+                            template=template, actor=actor)
+    emit(fmt, result, cmd.as_text(result))
+
+
+@click.command("report")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Where to write the site (created if missing).")
+@click.option("--public", is_flag=True, help="Leave out what the policy marks internal "
+              "(report.internal: actors, raw event fields, internal links).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366),
+              help="Days shown in the availability bars and the recent incidents.")
+@click.option("--now", default=None, metavar="TIME", help="As of this time (default now).")
+@repo_option
+@format_option
+def report(out: Path, public: bool, days: int, now: str | None, repo: Path | None,
+           fmt: str) -> None:
+    """Write a static status and transparency site to DIR: index.html (current status, open
+    incidents, 90-day availability per service, monthly uptime with P0/P1 counts, MTTR per
+    severity against targets, recurring problems) and incidents/ID.html with each incident's
+    post-mortem. Self-contained HTML and SVG: no JavaScript, nothing from the network.
+
+    \b
+    Examples:
+      agentops report --out site
+      agentops report --out public --public   # for GitHub Pages; see docs/report.md
+    """
+    from agentops.commands import report as cmd
+
+    result = cmd.report(repo=repo, out=out, public=public, now=now, days=days)
+    emit(fmt, result, cmd.as_text(result))
 
 
 @click.command("check")

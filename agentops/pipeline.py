@@ -27,6 +27,7 @@ from agentops.events import Event, format_time, to_precision, utcnow
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
+    LATE,
     OPEN,
     RECUR,
     RESOLVE,
@@ -208,7 +209,7 @@ def _announce(ctx: Context, touched: list[tuple[str, str]]) -> None:
 def _outcome(event: Event, decisions: tuple[Decision, ...],
              touched: dict[str, list[tuple[str, str]]]) -> Outcome:
     matched = tuple(dict.fromkeys(
-        d.rule for d in decisions if d.rule and d.action in (OPEN, RECUR, RESOLVE, SUPPRESSED)
+        d.rule for d in decisions if d.rule and d.action in (OPEN, RECUR, RESOLVE, LATE, SUPPRESSED)
     ))
     return Outcome(
         event_id=event.id, duplicate=False, matched=matched,

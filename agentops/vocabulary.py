@@ -25,6 +25,40 @@ CATEGORIES: Final = (
 )
 MEMORY_STATUSES: Final = ("active", "superseded", "retired")
 
+# How senders spell severities (Alertmanager labels, Grafana, PagerDuty-style P-levels,
+# syslog words), matched case-insensitively. ``None`` means "informational: no incident".
+# Rules may override any word under ``severity_aliases:`` (docs/rules.md); this is the one
+# built-in table every severity read from an event goes through.
+SEVERITY_WORDS: Final[Mapping[str, str | None]] = {
+    **{alias.lower(): severity for alias, severity in SEVERITY_ALIASES.items()},
+    **{severity.lower(): severity for severity in SEVERITIES},
+    "info": None, "informational": None, "none": None, "debug": None, "notice": None,
+    "ok": None,
+    "warning": "LOW", "warn": "LOW", "minor": "LOW", "p4": "LOW",
+    "moderate": "MEDIUM",
+    "error": "HIGH", "err": "HIGH", "major": "HIGH",
+    "crit": "CRITICAL", "page": "CRITICAL", "fatal": "CRITICAL", "emergency": "CRITICAL",
+    "alert": "CRITICAL", "disaster": "CRITICAL",
+}
+
+
+def severity_of_word(
+    value: object, overrides: Mapping[str, str | None] | None = None
+) -> tuple[bool, str | None]:
+    """``(known, severity)`` for a sender's word: ``Warning`` -> ``(True, "LOW")``.
+
+    ``overrides`` (lower-case keys, from the rules) win over the built-in table; an unknown
+    word gives ``(False, None)`` so the caller can fall back to its default.
+    """
+    if value is None or isinstance(value, bool):
+        return False, None
+    word = str(value).strip().lower()
+    if overrides and word in overrides:
+        return True, overrides[word]
+    if word in SEVERITY_WORDS:
+        return True, SEVERITY_WORDS[word]
+    return False, None
+
 
 def canonical_severity(value: str) -> str | None:
     """``p1`` -> ``HIGH``; a canonical name passes through; anything else is None."""

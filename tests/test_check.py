@@ -14,6 +14,7 @@ from report_helpers import (
     agentops_json,
     documented,
     edit_incident,
+    git,
     incident,
     init,
     iso,
@@ -39,8 +40,17 @@ def complete_high(**fields: object) -> Incident:
                     review_required=True, sections=sections, **fields)
 
 
+def without_postmortems(repo: Path) -> None:
+    """The review requirements alone (post-mortem documents are tested in test_postmortem)."""
+    policy = repo / "rules" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("postmortem_for_high_critical: true",
+                                                 "postmortem_for_high_critical: false"))
+    git(repo, "commit", "-qam", "no post-mortem documents")
+
+
 def test_high_incident_without_review_49_hours_after_detection_fails_until_done(
         repo: Path) -> None:
+    without_postmortems(repo)
     add(repo, complete_high())
     now = iso(T0 + timedelta(hours=49))
     out = run_cli(["check", "--now", now], repo=repo)
@@ -65,6 +75,7 @@ def test_high_incident_without_review_49_hours_after_detection_fails_until_done(
 
 
 def test_a_scheduled_review_not_done_is_late_after_review_within(repo: Path) -> None:
+    without_postmortems(repo)
     add(repo, complete_high(review_scheduled=T0 + timedelta(hours=20)))
     assert run_cli(["check", "--now", iso(T0 + timedelta(hours=67))], repo=repo).returncode == 0
     late = agentops_json(repo, "check", "--now", iso(T0 + timedelta(hours=69)), code=1)
@@ -86,6 +97,11 @@ def test_requirement_flags_in_the_policy_switch_checks_off(repo: Path) -> None:
     policy = repo / "rules" / "policy.yaml"
     policy.write_text(policy.read_text().replace("review_for_high_critical: true",
                                                  "review_for_high_critical: false"))
+    assert [f["requirement"] for f in agentops_json(
+        repo, "check", "--now", iso(T0 + timedelta(hours=49)), code=1)["findings"]] == [
+        "postmortem"]
+    policy.write_text(policy.read_text().replace("postmortem_for_high_critical: true",
+                                                 "postmortem_for_high_critical: false"))
     assert run_cli(["check", "--now", iso(T0 + timedelta(hours=49))], repo=repo).returncode == 0
 
 

@@ -105,7 +105,7 @@ def test_environment_aliases_are_normalised(policy: Policy) -> None:
 
 
 def test_unrelated_event_type_is_ignored_with_reason(policy: Policy) -> None:
-    event = make_event("ci.succeeded", time=T0)
+    event = make_event("build.finished", time=T0)
     (decision,) = decide(policy, State(), event, T0)
     assert decision.action == "ignored"
     assert decision.reason == "no trigger listens to this event type"

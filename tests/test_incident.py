@@ -505,3 +505,49 @@ def test_announce_prints_the_template_and_writes_nothing(repo: Path) -> None:
                                  "--format", "json"], repo=repo).stdout)
     assert update["next_update"] is not None and update["severity"] == "HIGH"
     assert git(repo, "status", "--porcelain") == "" and head(repo) == before
+
+
+# --- impact fields ------------------------------------------------------------------------------
+
+
+def test_record_fields_set_the_impact_of_the_incident_they_open(repo: Path) -> None:
+    out = run_cli(["record", "deployment", "-f", "status=failed", "-e", "production",
+                   "-f", "service=api", "-f", "namespace=shop", "--time", T0,
+                   "-f", "affected_services=api, checkout", "-f", "affected_users=120",
+                   "-f", "user_impact=Checkout returned 503", "-f", "detection_method=alert"],
+                  repo=repo)
+    assert out.returncode == 0, out.stderr
+    fields = meta(repo)
+    assert fields["affected_services"] == "[api, checkout]"
+    assert (fields["affected_users"], fields["detection_method"]) == ("120", "alert")
+    data = show(repo)
+    assert data["user_impact"] == "Checkout returned 503"
+    jsonschema.validate({k: v for k, v in data.items() if k != "markdown"}, INCIDENT_SCHEMA)
+    lint_ok(repo)
+
+
+def test_a_bad_impact_field_is_refused_before_anything_is_recorded(repo: Path) -> None:
+    stderr = fails(repo, "record", "deployment", "-f", "status=failed", "-e", "production",
+                   "-f", "service=api", "-f", "affected_users=many")
+    assert "--field.affected_users: expected a whole number >= 0, got 'many'" in stderr
+
+
+def test_lifecycle_commands_set_impact_fields_with_a_timeline_row(repo: Path) -> None:
+    inc = deny_approval(repo, "migrate")
+    before = head(repo)
+    ok(repo, "incident", "ack", inc, "--time", "2026-11-20T09:20:00Z", "--scope", "eu-west")
+    # the same status with only impact options is an update of its own
+    ok(repo, "incident", "update", inc, "--status", "Investigating", "--time",
+       "2026-11-20T09:25:00Z", "--downtime-minutes", "0", "--affected-services", "migrator")
+    data = show(repo, inc)
+    assert (data["scope"], data["downtime_minutes"], data["affected_services"]) == (
+        "eu-west", 0, ["migrator"])
+    rows = [r["text"] for r in data["timeline"]]
+    assert "Impact: affected services migrator, downtime minutes 0" in rows
+    assert removed_lines(repo, before) == [
+        line for line in removed_lines(repo, before) if TOOL_OWNED.match(line)]
+    # nothing changes: refused as before
+    fails(repo, "incident", "update", inc, "--status", "Investigating", "--scope", "eu-west")
+    fails(repo, "incident", "update", inc, "--status", "Investigating",
+          "--affected-users", "lots")
+    lint_ok(repo)

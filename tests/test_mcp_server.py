@@ -97,6 +97,19 @@ def test_followup_and_check(repo: Path) -> None:
     assert checked["ok"] is False and checked["findings"]
 
 
+def test_update_incident_sets_impact_fields(repo: Path) -> None:
+    async def scenario(client: Client) -> Any:
+        inc = (await three_failures(client))[2]["incidents"][0]["id"]
+        await call(client, "update_incident", id=inc, action="ack", affected_users=40,
+                   affected_services=["migrator", "api"], user_impact="Migrations stalled",
+                   time="2026-11-24T08:05:00Z")
+        return await call(client, "show_incident", id=inc)
+
+    shown = drive(repo, scenario)
+    assert (shown["affected_users"], shown["affected_services"], shown["user_impact"]) == (
+        40, ["migrator", "api"], "Migrations stalled")
+
+
 MALFORMED: list[tuple[str, Any, str]] = [
     ("record_event", {"event": {"type": "Deployment Failed"}},
      "error: event.type: 'Deployment Failed' is not a dotted lower-case type like "

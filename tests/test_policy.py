@@ -45,7 +45,7 @@ def test_default_policy_has_the_seven_escalation_triggers() -> None:
     assert policy.sla.requirements == {
         "documented_within_24h": True, "troubleshooting_for_new_problem": True,
         "memory_lessons": True, "followups_have_owner_and_due": True,
-        "review_for_high_critical": True,
+        "review_for_high_critical": True, "postmortem_for_high_critical": True,
     }
     assert not policy.uses_cel
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import run_cli
@@ -59,8 +60,84 @@ def test_recorded_incident_with_time_has_its_mttr_from_the_ledger(repo: Path) ->
     data = agentops_json(repo, "stats", "--now", iso(T0 + minutes(90)))
     high = severity(data, "HIGH")
     assert (high["count"], high["mttr"]["n"]) == (1, 0)
-    # still open: its outage runs to --now
-    assert data["months"][0]["downtime_s"] == 90 * 60.0
+    # a deletion is drift, not an outage: no downtime while it stays open
+    assert data["months"][0]["downtime_s"] == 0.0
+
+
+def month_of(data: dict[str, Any], month: str) -> dict[str, Any]:
+    return next(m for m in data["months"] if m["month"] == month)
+
+
+def test_a_denied_approval_open_three_hours_leaves_the_month_at_100_percent(repo: Path) -> None:
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0)], repo=repo)
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    assert data["incidents"] == 1
+    november = month_of(data, "2026-11")
+    assert (november["downtime_s"], november["uptime"], november["meets_target"]) == (
+        0.0, "100.00%", True)
+
+
+def test_43_minutes_of_node_outage_in_a_30_day_month_gives_99_90(repo: Path) -> None:
+    for etype, minute in (("node.notready", 0), ("node.ready", 43)):
+        out = run_cli(["record", "event", "-f", f"type={etype}", "-f", "cluster=eu-1",
+                       "-f", "kind=Node", "-f", "name=node-a", "--time",
+                       iso(T0 + minutes(minute))], repo=repo)
+        assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=40)))
+    november = month_of(data, "2026-11")
+    assert (november["downtime_s"], november["uptime"], november["meets_target"]) == (
+        43 * 60.0, "99.90%", True)
+    assert any("Denied approvals, agent failures, drift" in d for d in data["definitions"])
+
+
+def test_a_failed_production_deployment_is_an_outage_by_its_rule(repo: Path) -> None:
+    for status, minute in (("failed", 0), ("succeeded", 20)):
+        out = run_cli(["record", "deployment", "-f", f"status={status}", "-e", "production",
+                       "-f", "service=api", "-f", "namespace=shop-prod",
+                       "--time", iso(T0 + minutes(minute))], repo=repo)
+        assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    assert month_of(data, "2026-11")["downtime_s"] == 20 * 60.0
+
+
+def test_downtime_minutes_override_the_interval_and_make_an_outage(repo: Path) -> None:
+    # an approval incident is no outage, but a person saying 12 minutes of downtime wins
+    add(repo, incident(1, T0, resolved=T0 + minutes(90), downtime_minutes=12),
+        incident(2, T0 + minutes(200), resolved=T0 + minutes(260), category="CLUSTER_FAILURE",
+                 downtime_minutes=0))
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=1)))
+    assert month_of(data, "2026-11")["downtime_s"] == 12 * 60.0
+
+
+def test_availability_samples_feed_the_months_downtime(repo: Path) -> None:
+    # a node down 30 minutes by its up/down samples
+    for up, minute in (("false", 0), ("true", 30)):
+        out = run_cli(["record", "availability", "-f", f"up={up}", "-f", "cluster=eu-1",
+                       "-f", "name=node-b", "--time", iso(T0 + minutes(minute))], repo=repo)
+        assert out.returncode == 0, out.stderr
+    # above target (no incident), yet 0.05% of two hours is measured downtime
+    out = run_cli(["record", "availability", "-f", "ratio=0.9995", "-f", "window=2h",
+                   "-f", "cluster=eu-2", "--time", iso(T0 + timedelta(days=1))], repo=repo)
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
+    # 30 minutes down (the incident the samples opened covers the same span) + 3.6 s
+    assert month_of(data, "2026-11")["downtime_s"] == 30 * 60.0 + 3.6
+
+
+def test_policy_outage_flags_change_what_counts(repo: Path) -> None:
+    policy = repo / "rules" / "policy.yaml"
+    policy.write_text(policy.read_text().replace(
+        "outage_categories: [CLUSTER_FAILURE]",
+        "outage_categories: [CLUSTER_FAILURE, AUTOMATION_FAILURE]"))
+    git(repo, "add", "rules/policy.yaml")
+    git(repo, "commit", "-qm", "approvals are outages here")
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0)], repo=repo)
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    assert month_of(data, "2026-11")["downtime_s"] == 3 * 3600.0
 
 
 def test_overlapping_outages_count_their_overlap_once(repo: Path) -> None:
@@ -68,15 +145,16 @@ def test_overlapping_outages_count_their_overlap_once(repo: Path) -> None:
     a_start = T0 + minutes(60)
     add(repo,
         incident(1, a_start + minutes(5), impact_started=a_start, mitigated=a_start + minutes(30),
-                 resolved=a_start + minutes(40)),
-        incident(2, a_start + minutes(20), resolved=a_start + minutes(50)))
+                 resolved=a_start + minutes(40), category="CLUSTER_FAILURE"),
+        incident(2, a_start + minutes(20), resolved=a_start + minutes(50),
+                 category="CLUSTER_FAILURE"))
     data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(days=3)))
     assert [(m["month"], m["downtime_s"]) for m in data["months"]] == [("2026-11", 3000.0)]
 
 
 def test_an_outage_across_a_month_boundary_is_split(repo: Path) -> None:
     start = datetime(2026, 10, 31, 23, 50, tzinfo=UTC)
-    add(repo, incident(1, start, resolved=start + minutes(30)))
+    add(repo, incident(1, start, resolved=start + minutes(30), category="CLUSTER_FAILURE"))
     data = agentops_json(repo, "stats", "--now", iso(start + timedelta(days=2)))
     assert [(m["month"], m["downtime_s"], m["incidents"]) for m in data["months"]] == [
         ("2026-10", 600.0, 1), ("2026-11", 1200.0, 0)]
@@ -87,7 +165,7 @@ def test_an_outage_across_a_month_boundary_is_split(repo: Path) -> None:
 def test_a_30_day_month_with_43_minutes_of_downtime_shows_99_90(
         repo: Path, down: int, shown: str, verdict: str) -> None:
     add(repo, incident(1, T0, severity="CRITICAL", acknowledged=T0 + minutes(min(down, 1)),
-                       resolved=T0 + minutes(down)))
+                       resolved=T0 + minutes(down), category="CLUSTER_FAILURE"))
     out = run_cli(["stats", "--format", "md", "--now", iso(T0 + timedelta(days=40))], repo=repo)
     assert out.returncode == 0, out.stderr
     downtime = f"{down}m" if down else "0s"
@@ -174,7 +252,64 @@ def test_nearest_rank_percentiles() -> None:
 
 
 def test_open_incident_downtime_is_cut_at_now() -> None:
-    inc = Incident(id="INC-2026-11-02-001", uid="u1", title="t", detected=T0)
+    inc = Incident(id="INC-2026-11-02-001", uid="u1", title="t", detected=T0,
+                   category="CLUSTER_FAILURE")
     figures = stats.compute([inc], sla=Sla(), now=T0 + minutes(10))
     assert figures.months[0].downtime == minutes(10)
     assert stats.outage(inc, T0 - minutes(1)) is None
+
+
+# --- the tracker's dashboard ---------------------------------------------------------------------
+
+
+def test_dashboard_periods_recent_p0_p1_trend_and_top_problems() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
+    def inc(n: int, when: datetime, sev: str, ttr: float | None, **extra: Any) -> Incident:
+        resolved = when + minutes(ttr) if ttr is not None else None
+        return Incident(id=f"INC-{when.date().isoformat()}-{n:03d}", uid=f"u{n}", title="t",
+                        severity=sev, detected=when, resolved=resolved,
+                        status="Resolved" if resolved else "Investigating", **extra)
+    incidents = [
+        # this week (from Monday 23rd): a P0 node outage, 20 minutes, 300 users
+        inc(1, datetime(2026, 11, 24, 8, 0, tzinfo=UTC), "CRITICAL", 20,
+            category="CLUSTER_FAILURE", affected_users=300, troubleshooting="TS-0001"),
+        # this month: a P1 approval (no outage), 40 minutes, over its 30 minute target
+        inc(2, datetime(2026, 11, 3, 8, 0, tzinfo=UTC), "HIGH", 40, troubleshooting="TS-0001"),
+        # previous 30 days: P0 of 60 minutes, for the trend
+        inc(3, datetime(2026, 10, 20, 8, 0, tzinfo=UTC), "CRITICAL", 60,
+            troubleshooting="TS-0002"),
+        # this year, long ago: a third TS-0001 outside six months is not counted
+        inc(4, datetime(2026, 2, 1, 8, 0, tzinfo=UTC), "LOW", 100, troubleshooting="TS-0001",
+            affected_users=5),
+        inc(5, datetime(2026, 9, 1, 8, 0, tzinfo=UTC), "LOW", None, troubleshooting="TS-0002"),
+    ]
+    d = stats.compute(incidents, sla=Sla(), now=now,
+                      problems={"TS-0001": "Node NotReady"}).dashboard
+    assert d is not None
+    assert [(p.name, p.start.date().isoformat(), p.incidents, p.mttr, p.downtime,
+             p.affected_users) for p in d.periods] == [
+        ("This week", "2026-11-23", 1, minutes(20), minutes(20), 300),
+        ("This month", "2026-11-01", 2, minutes(30), minutes(20), 300),
+        ("Year to date", "2026-01-01", 5, minutes(55), minutes(20), 305)]
+    assert [(r.severity, r.count, r.resolved, r.within) for r in d.recent] == [
+        ("CRITICAL", 1, 1, 0), ("HIGH", 1, 1, 0)]
+    critical = next(t for t in d.trends if t.severity == "CRITICAL")
+    assert (critical.current.mean, critical.previous.mean) == (minutes(20), minutes(60))
+    assert critical.change == pytest.approx(-2 / 3)
+    assert [(p.id, p.title, p.incidents) for p in d.top_problems] == [
+        ("TS-0001", "Node NotReady", ("INC-2026-11-03-002", "INC-2026-11-24-001")),
+        ("TS-0002", "TS-0002", ("INC-2026-09-01-005", "INC-2026-10-20-003"))]
+    text = stats.to_text(stats.compute(incidents, sla=Sla(), now=now))
+    assert "CRITICAL  20m (n=1)     1h 00m (n=1)      faster 67%" in text
+    assert "AUTOMATION_FAILURE  4          80%" in text  # by category, with share
+
+
+def test_stats_json_has_the_dashboard(repo: Path) -> None:
+    out = run_cli(["record", "approval", "-f", "decision=denied", "-f", "action=migrate",
+                   "-f", "approver=alice", "--time", iso(T0), "-f", "affected_users=7"], repo=repo)
+    assert out.returncode == 0, out.stderr
+    data = agentops_json(repo, "stats", "--now", iso(T0 + timedelta(hours=3)))
+    periods = {p["name"]: p for p in data["dashboard"]["periods"]}
+    assert (periods["This month"]["incidents"], periods["This month"]["affected_users"],
+            periods["This month"]["downtime_s"]) == (1, 7, 0.0)
+    assert [r["severity"] for r in data["dashboard"]["last_30_days"]] == ["CRITICAL", "HIGH"]

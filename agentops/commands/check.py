@@ -14,6 +14,7 @@ from agentops.commands.stats import incidents_of, load_sla, parse_when
 from agentops.events import format_time
 from agentops.paths import find_repo
 from agentops.report import check as report
+from agentops.report.postmortem import Postmortem
 from agentops.store import entries
 
 
@@ -22,11 +23,24 @@ def check(*, repo: Path | None, now: str | None = None) -> dict[str, Any]:
     root = find_repo(repo)
     when = parse_when(now, where="--now") or datetime.now(UTC)
     incidents = incidents_of(entries.read_ledger(root, "incident"), root)
-    findings = report.check(incidents, sla=load_sla(root), now=when)
+    findings = report.check(incidents, sla=load_sla(root), now=when,
+                            postmortems=postmortems_of(root))
     from agentops.commands.notify import parked_findings
 
     findings += parked_findings(root)
     return {"ok": not findings, "now": when, "findings": findings}
+
+
+def postmortems_of(root: Path) -> dict[str, Postmortem]:
+    """The post-mortems under postmortems/, by incident id (a broken one is an error)."""
+    from agentops import fsutil
+    from agentops.report.postmortem import DIRECTORY, parse
+
+    out = {}
+    for path in sorted((root / DIRECTORY).glob("INC-*.md")):
+        doc = parse(fsutil.read_text(path), where=f"{DIRECTORY}/{path.name}")
+        out[doc.meta.incident] = doc
+    return out
 
 
 def as_json(result: dict[str, Any]) -> dict[str, Any]:

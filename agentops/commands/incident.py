@@ -12,7 +12,7 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -71,6 +71,17 @@ def _plain(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: format_time(v) if isinstance(v, datetime) else v for k, v in fields.items()}
 
 
+def _args(impact: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Impact fields as the journal keeps them (JSON), for a replay to pass back."""
+    return {k: format_time(v) if isinstance(v, datetime) else v
+            for k, v in impact.items()} if impact else None
+
+
+def load_entry(ctx: Context, inc_id: str) -> tuple[Incident, str]:
+    """One incident of INCIDENTS.md and its entry text, inside a transaction."""
+    return _load(ctx, inc_id)
+
+
 def _announce(ctx: Context, edit: Edit, action: str) -> None:
     """Queue what the policy's routes say this write announces, in the same commit."""
     from agentops.notify.outbox import from_lifecycle
@@ -109,7 +120,8 @@ def _by(actor: str | None, note: str | None) -> str:
 
 
 def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
-        actor: str | None, now: datetime | None = None, key: str | None = None,
+        actor: str | None, now: datetime | None = None,
+        impact: Mapping[str, Any] | None = None, key: str | None = None,
         push: bool = True) -> Change:
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
@@ -119,18 +131,21 @@ def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
         lc.check_times(inc_id, lc.times_of(e.inc), {"acknowledged": when})
         e.set(acknowledged=when)
         e.row(when, "Acknowledged" + _by(actor, note))
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="ack", actor=actor, now=now, step=step,
-                 op=Op("incident.ack", {"time": time, "note": note}, key, push))
+                 op=Op("incident.ack", {"time": time, "note": note, "impact": _args(impact)},
+                       key, push))
 
 
 def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, time: str | None,
-           actor: str | None = None, now: datetime | None = None, key: str | None = None,
+           actor: str | None = None, now: datetime | None = None,
+           impact: Mapping[str, Any] | None = None, key: str | None = None,
            push: bool = True) -> Change:
     new = lc.normalize_status(status)
     if new == lc.RESOLVED:
-        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, key=key,
-                       push=push)
+        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, impact=impact,
+                       key=key, push=push)
 
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
@@ -138,13 +153,17 @@ def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, tim
         if move == "reopen":
             _reopen(e, when, note, actor)
         elif move == "same" and not note:
-            raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an update")
+            if not e.impact(impact, when):
+                raise lc.LifecycleError(f"{inc_id}: already {new}; give --note to post an "
+                                        "update (or an impact field that changes)")
+            return
         else:
             _advance(e, new, when, note, actor)
+        e.impact(impact, when)
 
     return write(repo, inc_id, action="update", actor=actor, now=now, step=step,
-                 op=Op("incident.update", {"status": status, "note": note, "time": time},
-                       key, push))
+                 op=Op("incident.update", {"status": status, "note": note, "time": time,
+                                           "impact": _args(impact)}, key, push))
 
 
 def _advance(e: Edit, new: str, when: datetime, note: str | None, actor: str | None) -> None:
@@ -177,7 +196,8 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
             note: str | None = None, root_cause: str | None = None,
             resolution: str | None = None, lessons: str | None = None,
             root_cause_category: str | None = None, now: datetime | None = None,
-            key: str | None = None, push: bool = True) -> Change:
+            impact: Mapping[str, Any] | None = None, key: str | None = None,
+            push: bool = True) -> Change:
     from agentops.commands import postincident as post
 
     def step(e: Edit) -> None:
@@ -188,6 +208,7 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
                                     "with `incident update ID --status Investigating`)")
         lc.check_times(inc_id, lc.times_of(e.inc), {"resolved": when})
         e.set(status=lc.RESOLVED, resolved=when)
+        e.impact(impact, when)
         if root_cause_category:
             e.set(root_cause_category=root_cause_category.strip())
         post.fill_prose(e, root_cause=root_cause, resolution=resolution)
@@ -197,7 +218,8 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
         post.close_open(e)
 
     args = {"time": time, "note": note, "root_cause": root_cause, "resolution": resolution,
-            "lessons": lessons, "root_cause_category": root_cause_category}
+            "lessons": lessons, "root_cause_category": root_cause_category,
+            "impact": _args(impact)}
     return write(repo, inc_id, action="resolve", actor=actor, now=now, step=step,
                  op=Op("incident.resolve", args, key, push))
 

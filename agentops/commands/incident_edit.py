@@ -3,14 +3,16 @@ writes (:mod:`agentops.commands.incident`, :mod:`agentops.commands.postincident`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from agentops.events import format_time
 from agentops.ledger import format as fmt
+from agentops.ledger.incidents import impact_values
 from agentops.ledger.model import Incident
-from agentops.ledger.safety import redact
+from agentops.ledger.safety import escape_inline, redact
 from agentops.pipeline import Context
 
 
@@ -51,3 +53,15 @@ class Edit:
 
     def prose(self, text: str) -> str:
         return redact(text, self.ctx.ledger.patterns)
+
+    def impact(self, raw: Mapping[str, Any] | None, when: datetime) -> bool:
+        """Set the impact fields given (None and "" mean not given), with one timeline row."""
+        values = impact_values(raw or {}, where="impact",
+                               clean=lambda t: escape_inline(self.prose(t)))
+        changed = {k: v for k, v in values.items() if getattr(self.inc, k) != v}
+        if changed:
+            self.set(**changed)
+            shown = ", ".join(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, tuple) else v}"
+                              for k, v in changed.items())
+            self.row(when, f"Impact: {shown}")
+        return bool(changed)

@@ -17,7 +17,7 @@ from agentops.errors import RepoError
 from agentops.events import format_time
 from agentops.ledger import format as fmt
 from agentops.ledger.incidents import format_when
-from agentops.ledger.model import INCIDENT_ID_RE, Incident, normalize_severity
+from agentops.ledger.model import IMPACT_FIELDS, INCIDENT_ID_RE, Incident, normalize_severity
 from agentops.ledger.schemas import entry_to_dict
 from agentops.paths import find_repo
 
@@ -93,6 +93,11 @@ def show_text(inc: Incident) -> str:
     lines = [f"{inc.id} — {inc.title}", fmt.incident_summary(inc), ""]
     for name, value in lc.times_of(inc).items():
         lines.append(f"{name + ':':<16} {format_time(value) if value else '-'}")
+    for name in IMPACT_FIELDS:
+        value = getattr(inc, name)
+        if value not in (None, ()):
+            shown = ", ".join(value) if isinstance(value, tuple) else value
+            lines.append(f"{name + ':':<16} {shown}")
     lines += [f"{'troubleshooting:':<16} {inc.troubleshooting or '-'}",
               f"{'memory:':<16} {', '.join(inc.memory) or '-'}", "", "Timeline:"]
     lines += [f"  {format_time(r.time)}  {r.text}" for r in inc.timeline]

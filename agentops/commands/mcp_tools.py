@@ -103,8 +103,9 @@ def update_incident(args: Args, repo: Path) -> Any:
 
     inc, action = args["id"], args["action"]
     _only_with(args, action)
-    common: dict[str, Any] = {"time": args.get("time"), "note": args.get("note"),
-                              "actor": args.get("actor")}
+    common: dict[str, Any] = {
+        "time": args.get("time"), "note": args.get("note"), "actor": args.get("actor"),
+        "impact": {k: args[k] for k in schemas.IMPACT_PROPERTIES if k in args}}
     if action == "ack":
         return cmd.ack(repo, inc, **common).to_dict()
     if action == "update":

@@ -57,6 +57,11 @@ def build_event(
             subject.setdefault("kind", kind)
     actor = actor or _pop_str(fields, "actor") or _pop_str(fields, "agent")
     environment = environment or _pop_str(fields, "environment")
+    # The impact fields become the incident's (affected_users=120): refuse bad values now,
+    # before the event is accepted, rather than leave them out of the incident.
+    from agentops.ledger.incidents import impact_values
+
+    impact_values(fields, where="--field", clean=str)
     data: dict[str, Any] = {"type": etype, "source": source, "subject": subject,
                             "attributes": fields, "message": message}
     for name, value in (("key", key), ("time", time), ("actor", actor),

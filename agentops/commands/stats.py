@@ -51,6 +51,45 @@ def incidents_of(text: str, root: Path) -> list[Incident]:
     return [e for e in found if isinstance(e, Incident)]
 
 
+def problem_titles(root: Path) -> dict[str, str]:
+    """TROUBLESHOOTING ids and titles, for the top recurring problems."""
+    from agentops.ledger.model import TroubleshootingEntry
+
+    found = entries.load_entries(root, "troubleshooting", gitdir=git.common_dir(root))
+    return {e.id: e.title for e in found if isinstance(e, TroubleshootingEntry)}
+
+
+def samples_of(root: Path) -> list[report.Sample]:
+    """The availability samples of the journal, for the months' uptime."""
+    from agentops.durations import seconds
+    from agentops.store import oplog
+
+    out = []
+    for record in oplog.read(root, needle=b'"availability.sample"'):
+        event = record.get("event")
+        if not isinstance(event, dict) or event.get("type") != "availability.sample":
+            continue
+        attrs = event.get("attributes") or {}
+        subject = event.get("subject") or {}
+        try:
+            when = parse_time(str(event.get("time")))
+        except AgentopsError:
+            continue
+        span = seconds(str(attrs["window"])) if "window" in attrs else None
+        window = timedelta(seconds=span) if span is not None else None
+        up, ratio = attrs.get("up"), attrs.get("ratio")
+        if isinstance(up, str):
+            up = {"true": True, "false": False, "1": True, "0": False}.get(up.lower())
+        try:
+            ratio = float(ratio) if ratio is not None else None
+        except (TypeError, ValueError):
+            ratio = None
+        name = "/".join(str(subject.get(k, "")) for k in ("cluster", "namespace", "kind", "name"))
+        out.append(report.Sample(when, name, up if isinstance(up, bool) else None, ratio,
+                                 window))
+    return out
+
+
 def stats(*, repo: Path | None, since: str | None = None, until: str | None = None,
           now: str | None = None, write: bool = False) -> dict[str, Any]:
     """{"stats": Stats, "commit": sha or None}; ``write`` commits the block (when it changed)."""
@@ -63,7 +102,9 @@ def stats(*, repo: Path | None, since: str | None = None, until: str | None = No
     sla = load_sla(root)
     if not write:
         text = entries.read_ledger(root, "incident")
-        figures = report.compute(incidents_of(text, root), sla=sla, now=when, **window)
+        figures = report.compute(incidents_of(text, root), sla=sla, now=when,
+                                 samples=samples_of(root), problems=problem_titles(root),
+                                 since=window["since"], until=window["until"])
         return {"stats": figures, "commit": None}
     return _write(root, sla, when, window, args={"since": since, "until": until})
 
@@ -77,7 +118,9 @@ def _write(root: Path, sla: Sla, now: datetime, window: dict[str, datetime | Non
     with git.locked(root):
         with transaction(root, now=now) as ctx:
             text = ctx.ledger.text("incident")
-            figures = report.compute(incidents_of(text, root), sla=sla, now=now, **window)
+            figures = report.compute(incidents_of(text, root), sla=sla, now=now,
+                                     samples=samples_of(root), problems=problem_titles(root),
+                                     since=window["since"], until=window["until"])
             new = fmt.set_stats_block(text, report.to_markdown(figures))
             sha = None
             if new != text:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import Incident
+from agentops.ledger.model import IMPACT_FIELDS, Incident
 from agentops.ledger.safety import escape_inline
 from agentops.vocabulary import CATEGORIES, SEVERITIES, STATUSES
 
@@ -37,6 +39,12 @@ META: Final = (
     MetaField("troubleshooting", "ostr"),
     MetaField("memory", "list"),
     MetaField("root_cause_category", "ostr"),
+    MetaField("affected_services", "list", optional=True),
+    MetaField("affected_users", "oint", optional=True),
+    MetaField("downtime_minutes", "oint", optional=True),
+    MetaField("user_impact", "ostr", optional=True),
+    MetaField("scope", "ostr", optional=True),
+    MetaField("detection_method", "ostr", optional=True),
 )
 TIME_ORDER: Final = ("impact_started", "detected", "acknowledged", "mitigated", "resolved")
 
@@ -92,3 +100,36 @@ def parse_incident(text: str) -> Incident:
     meta = md.read_meta(text, layout, META)
     return Incident(title=md.read_title(text, layout), sections=md.read_sections(text, layout),
                     **meta)
+
+
+def impact_values(raw: Mapping[str, Any], *, where: str,
+                  clean: Callable[[str], str] = escape_inline) -> dict[str, Any]:
+    """The impact fields present in ``raw`` (event attributes, options, tool arguments), typed.
+
+    ``affected_services`` is a list or a comma-separated string; ``affected_users`` and
+    ``downtime_minutes`` whole numbers >= 0; the rest one line of text. ``clean`` redacts and
+    escapes text (event text is never written as it came). Other keys are ignored; a bad
+    value is a LedgerError naming ``where`` and the field.
+    """
+    out: dict[str, Any] = {}
+    for name in IMPACT_FIELDS:
+        value = raw.get(name)
+        if value is None or value == "":
+            continue
+        if name == "affected_services":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            services = [clean(str(s).strip()) for s in items if str(s).strip()]
+            if services:
+                out[name] = tuple(dict.fromkeys(services))
+        elif name in ("affected_users", "downtime_minutes"):
+            out[name] = _whole(value, f"{where}.{name}")
+        else:
+            out[name] = clean(" ".join(str(value).split()))
+    return out
+
+
+def _whole(value: Any, where: str) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit():
+        raise LedgerError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return int(text)

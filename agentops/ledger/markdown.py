@@ -59,7 +59,7 @@ def anchor_line(entry_id: str) -> str:
 
 # --- flat YAML metadata ---------------------------------------------------------------------
 
-FieldType: TypeAlias = Literal["str", "ostr", "int", "bool", "otime", "list"]
+FieldType: TypeAlias = Literal["str", "ostr", "int", "oint", "bool", "otime", "list"]
 
 
 class MetaField(NamedTuple):
@@ -69,6 +69,9 @@ class MetaField(NamedTuple):
     type: FieldType
     choices: tuple[str, ...] = ()
     required: bool = False
+    # Written only when set: keys added later (the impact fields) leave entries written
+    # before them byte for byte as they were.
+    optional: bool = False
 
 
 _PLAIN_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_./@-]*$")
@@ -101,7 +104,8 @@ def meta_line(name: str, value: Any) -> str:
 
 
 def render_meta(fields: Sequence[MetaField], values: Mapping[str, Any]) -> list[str]:
-    return [meta_line(f.name, values.get(f.name)) for f in fields]
+    return [meta_line(f.name, values.get(f.name)) for f in fields
+            if not (f.optional and values.get(f.name) in (None, (), []))]
 
 
 _META_LINE_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.*)\Z")
@@ -181,13 +185,14 @@ def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, 
 
 
 def _check(f: MetaField, value: Any, where: str) -> Any:
-    if f.type == "otime" or (f.type in ("ostr", "list") and value is None):
+    if f.type == "otime" or (f.type in ("ostr", "oint", "list") and value is None):
         if f.type == "otime":
             return _check_time(value, where)
-        return None if f.type == "ostr" else ()
+        return () if f.type == "list" else None
     if f.type == "bool" and isinstance(value, bool):
         return value
-    if f.type == "int" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if (f.type in ("int", "oint") and isinstance(value, int) and not isinstance(value, bool)
+            and value >= 0):
         return value
     if f.type in ("str", "ostr") and isinstance(value, str) and (value or f.type == "ostr"):
         if f.choices and value not in f.choices:
@@ -196,7 +201,8 @@ def _check(f: MetaField, value: Any, where: str) -> Any:
     if f.type == "list" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     expected = {"str": "a non-empty string", "ostr": "a string or null",
-                "int": "a whole number >= 0", "bool": "true or false",
+                "int": "a whole number >= 0", "oint": "a whole number >= 0 or null",
+                "bool": "true or false",
                 "list": "a list of strings like [a, b]"}[f.type]
     raise LedgerError(f"{where}: expected {expected}, got {value!r}")
 

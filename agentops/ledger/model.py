@@ -19,6 +19,11 @@ from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
 from agentops.vocabulary import KINDS, LEDGER_KINDS, Kind, canonical_severity, severity_help
 
+# The impact fields of an incident: settable by `record --field`, the lifecycle commands and
+# the MCP tools; the first is a list, the next two whole numbers, the rest one-line text.
+IMPACT_FIELDS: Final = ("affected_services", "affected_users", "downtime_minutes",
+                        "user_impact", "scope", "detection_method")
+
 ID_RES: Final[Mapping[str, re.Pattern[str]]] = {
     name: k.id_pattern for name, k in LEDGER_KINDS.items()
 }
@@ -179,6 +184,15 @@ class Incident(NamedTuple):
     troubleshooting: str | None = None
     memory: tuple[str, ...] = ()
     root_cause_category: str | None = None
+    # Impact, as the seeds' incident summary asks for it. ``downtime_minutes`` given by a
+    # person overrides the interval computed from the times (and makes the incident count as
+    # an outage, see ``agentops.report.stats.is_outage``).
+    affected_services: tuple[str, ...] = ()
+    user_impact: str | None = None
+    scope: str | None = None
+    affected_users: int | None = None
+    downtime_minutes: int | None = None
+    detection_method: str | None = None
     sections: Sections = _DEFAULT_SECTIONS["incident"]
 
     @property

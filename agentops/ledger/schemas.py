@@ -49,7 +49,14 @@ INCIDENT_SCHEMA: Final = _schema("incident", "agentops incident", {
     "resolved": _TIME, "review_required": {"type": "boolean"}, "review_scheduled": _TIME,
     "review_done": _TIME,
     "troubleshooting": {"type": ["string", "null"], "pattern": r"^TS-\d{4,}$"},
-    "memory": _IDS, "root_cause_category": _OSTR, "sections": _SECTIONS,
+    "memory": _IDS, "root_cause_category": _OSTR,
+    "affected_services": {**_IDS, "description": "Services the incident took down or degraded."},
+    "affected_users": {"type": ["integer", "null"], "minimum": 0},
+    "downtime_minutes": {"type": ["integer", "null"], "minimum": 0, "description":
+                         "Given by a person: overrides the downtime computed from the times."},
+    "user_impact": _OSTR, "scope": _OSTR,
+    "detection_method": {**_OSTR, "description": "alert, monitoring, agent, customer report..."},
+    "sections": _SECTIONS,
     "timeline": {"type": "array", "items": {
         "type": "object", "required": ["time", "text"], "additionalProperties": False,
         "properties": {"time": {"type": "string", "format": "date-time"},

@@ -31,7 +31,9 @@ SHOW_DOC: Final = "One incident as structured data plus its markdown entry (`mar
 UPDATE_DOC: Final = (
     "Work an incident: `ack` (sets acknowledged), `update` (status change and/or a note on "
     "the timeline), or `resolve` (with root cause, resolution and lessons: lessons become "
-    "MEMORY entries, a new problem type a TROUBLESHOOTING entry). One commit each.")
+    "MEMORY entries, a new problem type a TROUBLESHOOTING entry). Impact fields "
+    "(affected_services, affected_users, downtime_minutes, user_impact, scope, "
+    "detection_method) go with any action. One commit each.")
 FOLLOWUP_DOC: Final = "Add a follow-up action with an owner and a due date to an incident."
 CHECK_DOC: Final = (
     "The post-incident requirements and SLAs: what is overdue (ok is false when anything "
@@ -117,7 +119,22 @@ def update_incident() -> dict[str, Any]:
             "With resolve: lessons learned, one per line; each becomes or confirms a MEMORY "
             "entry.")},
         "root_cause_category": {"type": "string", "description": "e.g. bad-config."},
+        **IMPACT_PROPERTIES,
     }, ("id", "action"))
+
+
+# The incident's impact fields, with any action (the same names as `record` fields).
+IMPACT_PROPERTIES: Final = {
+    "affected_services": {"type": "array", "items": {"type": "string"},
+                          "description": "Services affected, e.g. [api, web]."},
+    "affected_users": {"type": "integer", "minimum": 0,
+                       "description": "How many users were affected."},
+    "downtime_minutes": {"type": "integer", "minimum": 0, "description": (
+        "Minutes of downtime: overrides the computed downtime; counts as an outage.")},
+    "user_impact": {"type": "string", "description": "What users saw, in one line."},
+    "scope": {"type": "string", "description": "How far it reached."},
+    "detection_method": {"type": "string", "description": "alert, agent, customer report..."},
+}
 
 
 def add_followup() -> dict[str, Any]:

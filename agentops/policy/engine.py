@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from agentops.events import Event
+from agentops.events import Event, format_time
 from agentops.policy.model import Policy, Trigger
 
 OPEN, RECUR, RESOLVE = "open", "recur", "resolve"
 TROUBLESHOOTING, MEMORY = "troubleshooting", "memory"
 SUPPRESSED, IGNORED = "suppressed", "ignored"
-ACTIONS = (OPEN, RECUR, RESOLVE, TROUBLESHOOTING, MEMORY, SUPPRESSED, IGNORED)
+# An event older than the state already applied for its dedup key: a resolution older than the
+# incident's latest event, or a firing older than the resolution that closed it. It changes
+# nothing but is written on the incident's timeline.
+LATE = "late"
+ACTIONS = (OPEN, RECUR, RESOLVE, LATE, TROUBLESHOOTING, MEMORY, SUPPRESSED, IGNORED)
 
 
 class Decision(NamedTuple):
@@ -56,6 +60,13 @@ class OpenIncident:
     occurrences: int = 1
 
 
+class Resolution(NamedTuple):
+    """The newest resolution applied (or received first) for a dedup key."""
+
+    time: datetime
+    incident: str | None  # the incident it resolved; None when none was open yet
+
+
 @dataclass(slots=True)
 class State:
     """Everything the engine needs to remember, derivable from the journal and the ledger."""
@@ -69,6 +80,8 @@ class State:
     )
     # problem type -> the TROUBLESHOOTING entry that documents it
     known_problems: MutableMapping[str, str] = field(default_factory=dict)
+    # dedup key -> its newest resolution, so that an older firing delivered late stays closed
+    resolved: MutableMapping[str, Resolution] = field(default_factory=dict)
 
 
 _NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
@@ -90,7 +103,13 @@ def decide(policy: Policy, state: State, event: Event, now: datetime) -> tuple[D
         if trig.resolve.match(event):  # type: ignore[union-attr]  # resolving has a resolve
             key = key_of(event)
             inc = state.open.get(key)
-            if inc is not None:
+            if inc is None:
+                continue
+            if event.time < inc.last_seen:
+                out.append(Decision(LATE, trig.name, key, inc.id, reason=(
+                    f"recovery event older than the incident's latest event "
+                    f"({format_time(inc.last_seen)}): not resolving")))
+            else:
                 out.append(Decision(RESOLVE, trig.name, key, inc.id, reason="recovery event"))
     mask = index.match(event)
     if mask:
@@ -119,6 +138,11 @@ def _fire(
         verdict = _aggregate(state, trig, event)
         if verdict is not None:
             return [Decision(IGNORED, trig.name, reason=verdict)]
+    severity = trig.severity.of(event)
+    if severity is None:
+        return [Decision(IGNORED, trig.name, reason=(
+            f"severity {trig.severity.source(event) if trig.severity.source else None!r} "
+            "is informational: no incident"))]
     key = key_of(event)
     for silence in policy.silences:
         if silence.applies(event, trig.name, now):
@@ -128,8 +152,12 @@ def _fire(
     if key in opened or (inc is not None and event.time - inc.last_seen <= trig.dedup_window):
         return [Decision(RECUR, trig.name, key, inc.id if inc else None, hits=count,
                          reason="an incident with this dedup key is open")]
+    done = state.resolved.get(key) if inc is None else None
+    if done is not None and event.time <= done.time:
+        return [Decision(LATE, trig.name, key, done.incident, reason=(
+            f"older than the resolution at {format_time(done.time)} already applied: "
+            "not reopening"))]
     opened.add(key)
-    severity = trig.severity.of(event)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
     problem = trig.problem(event)
     out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
@@ -213,6 +241,28 @@ def observe(
     for d in decisions:
         if d.action != IGNORED:
             _apply(state, d, event, ids or {}, problems or {})
+    remember_resolution(policy, state, event, decisions)
+
+
+def remember_resolution(policy: Policy, state: State, event: Event,
+                        decisions: Iterable[Decision] = ()) -> None:
+    """Keep the newest recovery event per dedup key, whether or not an incident was open.
+
+    A resolution delivered before its firing (an HA replica lagging, a retry) is kept this
+    way, and the older firing that follows does not open an incident.
+    """
+    index = policy.indexes.get(event.type) or policy.index_for(event.type)
+    if not index.resolving:
+        return
+    resolved = {d.dedup_key: d.incident for d in decisions if d.action == RESOLVE}
+    for trig, key_of in index.resolving:
+        if trig.resolve.match(event):  # type: ignore[union-attr]  # resolving has a resolve
+            key = key_of(event)
+            done = state.resolved.get(key)
+            if key in resolved or done is None or event.time > done.time:
+                incident = resolved.get(key, done.incident if done else None)
+                when = max(event.time, done.time) if done else event.time
+                state.resolved[key] = Resolution(when, incident)
 
 
 def _remember(state: State, trig: Trigger, event: Event) -> None:

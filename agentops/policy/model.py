@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentops.events import Event
 from agentops.policy.matchers import Predicate, getter
-from agentops.vocabulary import KINDS
+from agentops.vocabulary import KINDS, severity_of_word
 
 if TYPE_CHECKING:
     from agentops.policy.notifications import Notifications
@@ -27,48 +27,91 @@ _FIELD_RE = re.compile(r"\{([^{}]+)\}")
 Template = Callable[[Event], str]
 
 
-def compile_template(text: str, *, eager: bool = False) -> Template:
+def compile_template(text: str, *, eager: bool = False, style: str = "key") -> Template:
     """``"deploy/{subject.namespace}/{subject.name}"`` -> a function of the event.
 
-    A missing value renders as ``-`` so keys stay stable and readable. Templates run for every
-    matching event, so on first use each is compiled into one expression: literal parts become
-    constants and each field a fetch through its getter. (Compiling lazily keeps policy loading
-    cheap for the one-event ``record``.)
+    Keys (``style="key"``) render a missing value as ``-`` so they stay stable and readable,
+    and then append the event's identity (:func:`identity`): a key with an empty part would
+    otherwise collapse every event lacking that field into one incident. ``"plain"`` (problem
+    types) only writes the ``-``. ``"prose"`` (titles, lessons) drops a missing value with the
+    ``/`` or ``: `` that joined it, and a value that repeats the one before it, so a title
+    reads as a sentence ("Deployment of api failed", never "Deployment of -/api", never
+    "X: X"). Templates run for every matching event, so each is compiled on first use
+    (lazily: policy loading stays cheap for the one-event ``record``).
     """
     if eager:
-        return _compile_template(text)
+        return _compile_template(text, style=style)
     compiled: list[Template] = []
 
     def render(event: Event) -> str:
         if not compiled:
-            compiled.append(_compile_template(text))
+            compiled.append(_compile_template(text, style=style))
         return compiled[0](event)
 
     return render
 
 
-def _compile_template(text: str) -> Template:
-    parts: list[str] = []
-    env: dict[str, Any] = {"_v": _value_text}
+def _compile_template(text: str, *, style: str = "key") -> Template:
+    literals: list[str] = []
+    getters: list[Callable[[Event], Any]] = []
     pos = 0
-    for n, m in enumerate(_FIELD_RE.finditer(text)):
-        if m.start() > pos:
-            parts.append(repr(text[pos:m.start()]))
-        env[f"_g{n}"] = getter(m.group(1).strip())
-        parts.append(f"_v(_g{n}(e))")
+    for m in _FIELD_RE.finditer(text):
+        literals.append(text[pos:m.start()])
+        getters.append(getter(m.group(1).strip()))
         pos = m.end()
-    if pos < len(text):
-        parts.append(repr(text[pos:]))
-    if not parts:
-        return lambda e: ""
-    fn: Template = eval("lambda e: " + " + ".join(parts), env)
-    return fn
+    literals.append(text[pos:])
+    if not getters:
+        constant = text
+        return lambda e: constant
+    if style == "prose":
+        return lambda e: _prose(literals, [g(e) for g in getters])
+    keyed = style == "key"
+    head, pairs = literals[0], tuple(zip(getters, literals[1:], strict=True))
+
+    def key(event: Event) -> str:
+        out, missing = head, False
+        for get, literal in pairs:
+            value = get(event)
+            if value is None or value == "":
+                missing = True
+                out += "-" + literal
+            else:
+                out += (value if type(value) is str else str(value)) + literal
+        return _with_identity(out, event) if missing and keyed else out
+
+    return key
 
 
-def _value_text(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    return value if type(value) is str else str(value)
+def identity(event: Event) -> str:
+    """What the event is about, as stably as the source can say: ``attributes.identity``
+    (an Alertmanager fingerprint, a workflow on a branch), else its subject; "" if neither."""
+    given = event.attributes.get("identity")
+    if given:
+        return str(given)
+    return "/".join(p for p in event.subject if p)
+
+
+def _with_identity(key: str, event: Event) -> str:
+    ident = identity(event)
+    return f"{key}@{ident}" if ident and ident not in key else key
+
+
+def _prose(literals: list[str], values: list[Any]) -> str:
+    out, previous = literals[0], None
+    for value, literal in zip(values, literals[1:], strict=True):
+        text = "" if value is None else (value if type(value) is str else str(value)).strip()
+        if text and text != previous:
+            out += text + literal
+            previous = text
+        elif literal.startswith("/"):  # "{namespace}/{name}" without a namespace
+            out += literal[1:]
+        elif out.endswith("/"):  # ... or without a name
+            out = out[:-1] + literal
+        elif not literal.strip() and out.rstrip().endswith((":", " -", ",")):
+            out = out.rstrip().rstrip(":-,") + literal  # "X: {message}" with nothing to add
+        else:
+            out += ("" if text else "unknown") + literal
+    return " ".join(out.split())
 
 
 def template_fields(text: str) -> list[str]:
@@ -102,19 +145,29 @@ class Resolve(NamedTuple):
 
 
 class SeverityRule(NamedTuple):
-    """A fixed severity, or one read from an event field through a mapping."""
+    """A fixed severity, or one read from an event field.
+
+    A value read from the event goes through the trigger's own ``map``, then the policy's
+    ``severity_aliases`` and the built-in table (:data:`agentops.vocabulary.SEVERITY_WORDS`),
+    all case-insensitive; ``None`` means the sender called it informational: no incident.
+    """
 
     default: str
     source: Callable[[Event], Any] | None = None
-    mapping: Mapping[str, str] = MappingProxyType({})
+    mapping: Mapping[str, str | None] = MappingProxyType({})
+    aliases: Mapping[str, str | None] = MappingProxyType({})
 
-    def of(self, event: Event) -> str:
+    def of(self, event: Event) -> str | None:
         if self.source is None:
             return self.default
         value = self.source(event)
-        return self.mapping.get(str(value).lower(), self.default) if value is not None else (
-            self.default
-        )
+        if value is None or value == "":
+            return self.default
+        word = str(value).strip().lower()
+        if word in self.mapping:
+            return self.mapping[word]
+        known, severity = severity_of_word(word, self.aliases)
+        return severity if known else self.default
 
 
 class Trigger(NamedTuple):
@@ -143,6 +196,7 @@ class Trigger(NamedTuple):
     path: str  # key path in its file, e.g. triggers[3]
     tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     residual: Predicate | None = None  # all/any/not blocks and the CEL condition
+    outage: bool | None = None  # counts its incidents as downtime (None: by category)
 
 
 class Silence(NamedTuple):
@@ -184,6 +238,16 @@ class Sla(NamedTuple):
         "MEDIUM": timedelta(hours=2), "LOW": timedelta(hours=8),
     })
     requirements: Mapping[str, bool] = MappingProxyType({})
+    # Downtime counts only outages: incidents of these categories, or of a rule marked
+    # `outage: true`, or with downtime minutes given (see agentops.report.stats.is_outage).
+    outage_categories: frozenset[str] = frozenset({"CLUSTER_FAILURE"})
+    outage_rules: Mapping[str, bool] = MappingProxyType({})
+    # Post-mortems (postmortems/<ID>.md) for review_severities: written within this long of
+    # resolution, from this template; marked Reviewed within review_within after that.
+    postmortem_within: timedelta = timedelta(hours=48)
+    postmortem_template: str = "seeds"
+    # What `agentops report --public` leaves out.
+    report_internal: frozenset[str] = frozenset({"actors", "events", "links"})
 
 
 class Policy:

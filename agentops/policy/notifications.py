@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from agentops.durations import seconds
-from agentops.policy.yamldoc import RuleError, unknown_key
+from agentops.policy.yamldoc import RuleError, expect_mapping, expect_str, unknown_key
 from agentops.vocabulary import canonical_severity, severity_help
 
 TRANSITIONS = (
@@ -168,25 +168,6 @@ def compile_notifications(
     return Notifications(MappingProxyType(channels), tuple(routes), settings)
 
 
-def _mapping(value: Any, path: str, allowed: tuple[str, ...],
-             required: tuple[str, ...] = ()) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
-    for key in value:
-        if key not in allowed:
-            raise RuleError(f"{path}.{key}", unknown_key(key, allowed))
-    for key in required:
-        if key not in value:
-            raise RuleError(path, f"missing required key {key!r}")
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError(path, f"expected a non-empty string, got {value!r}")
-    return value
-
-
 def parse_duration(value: Any, path: str) -> timedelta:
     """The rules' one duration grammar (:mod:`agentops.durations`): ``30s``, ``5m``, ``1h``."""
     secs = seconds(value) if isinstance(value, str) else None
@@ -210,7 +191,7 @@ class _Known(NamedTuple):
 def _channel(name: Any, spec: Any, here: str) -> Channel:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise RuleError(here, f"{name!r} must be lower-case letters, digits, - _ .")
-    spec = _mapping(spec, here, CHANNEL_KEYS, ("kind", "url"))
+    spec = expect_mapping(spec, here, CHANNEL_KEYS, ("kind", "url"))
     kind = spec["kind"]
     if kind not in CHANNEL_KINDS:
         raise RuleError(f"{here}.kind", f"{kind!r} is not one of {', '.join(CHANNEL_KINDS)}")
@@ -219,7 +200,7 @@ def _channel(name: Any, spec: Any, here: str) -> Channel:
     return Channel(
         name=name, kind=kind, url=_secret(spec["url"], f"{here}.url"),
         secret=_secret(spec["secret"], f"{here}.secret") if "secret" in spec else None,
-        mention=_str(spec["mention"], f"{here}.mention") if "mention" in spec else None,
+        mention=expect_str(spec["mention"], f"{here}.mention") if "mention" in spec else None,
         headers=MappingProxyType(_headers(spec.get("headers", {}), f"{here}.headers")),
     )
 
@@ -228,7 +209,7 @@ def _secret(value: Any, path: str) -> Secret:
     if isinstance(value, str):
         raise RuleError(path, "a webhook URL or key is a secret and must not be written in "
                         "rules/ (which is in git): give {env: VARIABLE} or {file: /abs/path}")
-    spec = _mapping(value, path, ("env", "file"))
+    spec = expect_mapping(value, path, ("env", "file"))
     if len(spec) != 1:
         raise RuleError(path, "give exactly one of env or file")
     if "env" in spec:
@@ -236,7 +217,7 @@ def _secret(value: Any, path: str) -> Secret:
         if not isinstance(env, str) or not _ENV_RE.match(env):
             raise RuleError(f"{path}.env", f"{env!r} is not an environment variable name")
         return Secret(env=env)
-    file = _str(spec["file"], f"{path}.file")
+    file = expect_str(spec["file"], f"{path}.file")
     if not file.startswith("/"):
         raise RuleError(f"{path}.file", f"{file!r} must be an absolute path outside the "
                         "repository (a relative path would point into git)")
@@ -257,8 +238,8 @@ def _headers(value: Any, path: str) -> dict[str, str]:
 def _route(item: Any, path: str, known: _Known) -> Route:
     if "[" not in path:
         raise RuleError(path, "expected a list of routes")
-    spec = _mapping(item, path, ROUTE_KEYS, ("name", "to", "transitions"))
-    name = _str(spec["name"], f"{path}.name")
+    spec = expect_mapping(item, path, ROUTE_KEYS, ("name", "to", "transitions"))
+    name = expect_str(spec["name"], f"{path}.name")
     if not _NAME_RE.match(name):
         raise RuleError(f"{path}.name", f"{name!r} must be lower-case letters, digits, - _ .")
     to = _names(spec["to"], f"{path}.to", known.channels, "channel")
@@ -277,7 +258,7 @@ def _route(item: Any, path: str, known: _Known) -> Route:
         environments=frozenset(_names(spec.get("environments", []), f"{path}.environments",
                                       known.environments, "environment", empty=True)),
         transitions=frozenset(transitions), every=every,
-        mention=_str(spec["mention"], f"{path}.mention") if "mention" in spec else None,
+        mention=expect_str(spec["mention"], f"{path}.mention") if "mention" in spec else None,
     )
 
 
@@ -309,7 +290,7 @@ def _severity(value: Any, path: str) -> str:
 
 
 def _settings(settings: Settings, item: Any, path: str) -> Settings:
-    spec = _mapping(item, path, SETTING_KEYS)
+    spec = expect_mapping(item, path, SETTING_KEYS)
     changes: dict[str, Any] = {}
     for key in ("give_up_after", "retry_initial", "retry_max", "timeout"):
         if key in spec:
@@ -317,7 +298,7 @@ def _settings(settings: Settings, item: Any, path: str) -> Settings:
             if not changes[key]:
                 raise RuleError(f"{path}.{key}", "must be longer than 0s")
     if "incident_url" in spec:
-        url = _str(spec["incident_url"], f"{path}.incident_url")
+        url = expect_str(spec["incident_url"], f"{path}.incident_url")
         if not url.startswith(("https://", "http://")) or "{id}" not in url:
             raise RuleError(f"{path}.incident_url",
                             "expected an http(s) URL with {id} where the incident id goes")

@@ -8,7 +8,7 @@ at once instead of the first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,13 @@ from agentops.policy.model import (
     compile_template,
     template_fields,
 )
-from agentops.policy.yamldoc import RuleError, format_error, unknown_key
+from agentops.policy.yamldoc import (
+    RuleError,
+    expect_mapping,
+    expect_str,
+    format_error,
+    unknown_key,
+)
 from agentops.vocabulary import CATEGORIES, SEVERITIES, canonical_severity, severity_help
 
 if TYPE_CHECKING:
@@ -48,17 +54,19 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", *NOTIFY_KEYS,
+    "requirements", "categories", "severity_aliases", "postmortem", "report", *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
-    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook",
+    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook", "outage",
 )
+POSTMORTEM_TEMPLATES = ("seeds", "google-sre")
+REPORT_INTERNAL = ("actors", "events", "links")
 
 REQUIREMENTS = (
     "documented_within_24h", "troubleshooting_for_new_problem", "memory_lessons",
-    "followups_have_owner_and_due", "review_for_high_critical",
+    "followups_have_owner_and_due", "review_for_high_critical", "postmortem_for_high_critical",
 )
 
 
@@ -72,6 +80,23 @@ def parse_duration(value: Any, path: str) -> timedelta:
     return timedelta(seconds=secs)
 
 
+def _documents(sla: Sla, item: Any, path: str, root: str) -> Sla:
+    """``postmortem: {template}`` and ``report: {internal: [...]}``."""
+    if root == "postmortem":
+        spec = expect_mapping(item, path, ("template",))
+        template = spec.get("template", sla.postmortem_template)
+        if template not in POSTMORTEM_TEMPLATES:
+            raise RuleError(f"{path}.template", f"{template!r} is not one of "
+                            f"{', '.join(POSTMORTEM_TEMPLATES)}")
+        return sla._replace(postmortem_template=template)
+    spec = expect_mapping(item, path, ("internal",))
+    internal = spec.get("internal", list(sla.report_internal))
+    if not isinstance(internal, list) or any(i not in REPORT_INTERNAL for i in internal):
+        raise RuleError(f"{path}.internal",
+                        f"expected a list drawn from {', '.join(REPORT_INTERNAL)}")
+    return sla._replace(report_internal=frozenset(internal))
+
+
 def compile_sections(
     merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
     texts: dict[str, str], files: list[str],
@@ -80,16 +105,20 @@ def compile_sections(
     for label, _, item, path in merged["categories"]:
         _guard(errors, label, texts, _calling(_extend_categories, categories, item, path))
     sla = Sla()
-    for label, _, item, path in merged["sla"] + merged["severities"] + merged["requirements"]:
+    for label, _, item, path in (merged["sla"] + merged["severities"] + merged["requirements"]
+                                 + merged["postmortem"] + merged["report"]):
         def one(item: Any = item, path: str = path) -> None:
             nonlocal sla
             sla = _sla(sla, item, path)
         _guard(errors, label, texts, one)
+    aliases: dict[str, str | None] = {}
+    for label, _, item, path in merged["severity_aliases"]:
+        _guard(errors, label, texts, _calling(_severity_aliases, aliases, item, path))
     triggers: list[Trigger] = []
     names: set[str] = set()
     for label, _, item, path in merged["triggers"]:
         def build(item: Any = item, path: str = path, label: str = label) -> None:
-            trig = _trigger(item, path, label, texts[label], tuple(categories))
+            trig = _trigger(item, path, label, texts[label], tuple(categories), aliases)
             if trig.name in names:
                 raise RuleError(f"{path}.name", f"duplicate trigger name {trig.name!r}")
             names.add(trig.name)
@@ -103,6 +132,8 @@ def compile_sections(
     for label, _, item, path in merged["environments"]:
         _guard(errors, label, texts, _extender(envs, _environments, item, path))
     uses_cel = any(t.when is not None for t in triggers)
+    # A rule's own `outage:` wins over its category (sla.outage_categories) for its incidents.
+    sla = sla._replace(outage_rules={t.name: t.outage for t in triggers if t.outage is not None})
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
@@ -151,27 +182,6 @@ def _extend_categories(categories: list[str], item: Any, path: str) -> None:
         categories.append(item)
 
 
-def _mapping(
-    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
-) -> Mapping[str, Any]:
-    allowed = tuple(allowed)
-    if not isinstance(value, Mapping):
-        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
-    for key in value:
-        if key not in allowed:
-            raise RuleError(f"{path}.{key}", unknown_key(key, allowed))
-    for key in required:
-        if key not in value:
-            raise RuleError(path, f"missing required key {key!r}")
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError(path, f"expected a non-empty string, got {value!r}")
-    return value
-
-
 def _types(value: Any, path: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
@@ -217,21 +227,40 @@ def _severity_name(value: Any, path: str) -> str:
     return canonical
 
 
-def _severity(value: Any, path: str) -> SeverityRule:
+def _severity_or_none(value: Any, path: str) -> str | None:
+    """A severity, or ``none``/null: the word means "informational, open no incident"."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return _severity_name(value, path)
+
+
+def _severity(value: Any, path: str, aliases: Mapping[str, str | None]) -> SeverityRule:
     if not isinstance(value, Mapping):
         return SeverityRule(default=_severity_name(value, path))
-    spec = _mapping(value, path, ("from", "map", "default"), ("from", "default"))
+    spec = expect_mapping(value, path, ("from", "map", "default"), ("from", "default"))
     source = _paths(spec["from"], f"{path}.from")[0]
-    mapping = _mapping(spec.get("map", {}), f"{path}.map", [str(k) for k in spec.get("map", {})])
+    mapping = expect_mapping(spec.get("map", {}), f"{path}.map",
+                             [str(k) for k in spec.get("map", {})])
     return SeverityRule(
         default=_severity_name(spec["default"], f"{path}.default"), source=getter(source),
-        mapping={str(k).lower(): _severity_name(v, f"{path}.map.{k}") for k, v in mapping.items()},
+        mapping={str(k).strip().lower(): _severity_or_none(v, f"{path}.map.{k}")
+                 for k, v in mapping.items()},
+        aliases=aliases,
     )
+
+
+def _severity_aliases(out: dict[str, str | None], item: Any, path: str) -> None:
+    """``severity_aliases: {sev2: HIGH, notice: none}``: words senders use, case-insensitive."""
+    if not isinstance(item, Mapping):
+        raise RuleError(path, "expected a mapping of a sender's severity word to "
+                              f"{', '.join(SEVERITIES)} or none")
+    for word, severity in item.items():
+        out[str(word).strip().lower()] = _severity_or_none(severity, f"{path}.{word}")
 
 
 def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> str:
     text = spec.get(key, default)
-    text = _str(text, f"{path}.{key}")
+    text = expect_str(text, f"{path}.{key}")
     for f in template_fields(text):
         try:
             check_path(f, f"{path}.{key}")
@@ -240,9 +269,10 @@ def _templates(spec: Mapping[str, Any], path: str, key: str, default: str) -> st
     return text
 
 
-def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...]) -> Trigger:
-    spec = _mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
-    name = _str(spec["name"], f"{path}.name")
+def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str, ...],
+             aliases: Mapping[str, str | None] | None = None) -> Trigger:
+    spec = expect_mapping(item, path, TRIGGER_KEYS, ("name", "on", "severity", "category"))
+    name = expect_str(spec["name"], f"{path}.name")
     if not _NAME_RE.match(name):
         raise RuleError(f"{path}.name", f"{name!r} must be lower-case letters, digits, - _ .")
     category = spec["category"]
@@ -253,7 +283,7 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RuleError(f"{path}.category", f"{category!r} is not a category{hint}; "
                         f"expected one of {', '.join(categories)}")
-    dedup = _mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
+    dedup = expect_mapping(spec.get("dedup", {}), f"{path}.dedup", ("key", "window"))
     default_key = name + "/{subject.namespace}/{subject.name}"
     dedup_src = _templates(dedup, f"{path}.dedup", "key", default_key)
     write = spec.get("write", ["incident", "troubleshooting"])
@@ -262,8 +292,12 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
     review = spec.get("review")
     if review is not None and not isinstance(review, bool):
         raise RuleError(f"{path}.review", "expected true or false")
+    outage = spec.get("outage")
+    if outage is not None and not isinstance(outage, bool):
+        raise RuleError(f"{path}.outage", "expected true or false")
     when_src = spec.get("when")
-    when = None if when_src is None else compile_cel(_str(when_src, f"{path}.when"), f"{path}.when")
+    when = None if when_src is None else compile_cel(
+        expect_str(when_src, f"{path}.when"), f"{path}.when")
     tests, residual = split_match(spec.get("match"), f"{path}.match")
     if when is not None:
         residual = when if residual is None else _both(residual, when)
@@ -278,13 +312,17 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         dedup_key=compile_template(dedup_src), dedup_key_source=dedup_src,
         dedup_window=parse_duration(dedup.get("window", "24h"), f"{path}.dedup.window"),
         resolve=_resolve(spec["resolve"], f"{path}.resolve") if "resolve" in spec else None,
-        severity=_severity(spec["severity"], f"{path}.severity"), category=category,
-        title=compile_template(_templates(spec, path, "title", spec.get("description") or name)),
-        problem=compile_template(_templates(spec, path, "problem", category + "/{type}")),
-        lesson=compile_template(_templates(spec, path, "lesson", "")) if lesson else None,
+        severity=_severity(spec["severity"], f"{path}.severity", aliases or {}),
+        category=category,
+        title=compile_template(_templates(spec, path, "title", spec.get("description") or name),
+                               style="prose"),
+        problem=compile_template(_templates(spec, path, "problem", category + "/{type}"),
+                                 style="plain"),
+        lesson=compile_template(_templates(spec, path, "lesson", ""), style="prose")
+        if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
-        file=label, path=path, tests=tuple(tests), residual=residual,
+        file=label, path=path, tests=tuple(tests), residual=residual, outage=outage,
     )
 
 
@@ -298,7 +336,8 @@ def _both(a: Callable[[Event], bool], b: Callable[[Event], bool]) -> Callable[[E
 
 
 def _threshold(value: Any, path: str) -> Threshold:
-    spec = _mapping(value, path, ("count", "within", "group_by", "reset"), ("count", "within"))
+    spec = expect_mapping(value, path, ("count", "within", "group_by", "reset"),
+                          ("count", "within"))
     count = spec["count"]
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise RuleError(f"{path}.count", f"expected a positive integer, got {count!r}")
@@ -306,7 +345,7 @@ def _threshold(value: Any, path: str) -> Threshold:
     reset_types: tuple[str, ...] = ()
     reset_match = compile_match(None)
     if "reset" in spec:
-        reset = _mapping(spec["reset"], f"{path}.reset", ("on", "match"), ("on",))
+        reset = expect_mapping(spec["reset"], f"{path}.reset", ("on", "match"), ("on",))
         reset_types = _types(reset["on"], f"{path}.reset.on")
         reset_match = compile_match(reset.get("match"), f"{path}.reset.match")
     return Threshold(
@@ -316,7 +355,7 @@ def _threshold(value: Any, path: str) -> Threshold:
 
 
 def _aggregate(value: Any, path: str) -> Aggregate:
-    spec = _mapping(value, path, (
+    spec = expect_mapping(value, path, (
         "value", "function", "within", "group_by", "below", "above", "min_samples",
     ), ("value", "within"))
     function = spec.get("function", "mean")
@@ -341,7 +380,7 @@ def _aggregate(value: Any, path: str) -> Aggregate:
 
 
 def _resolve(value: Any, path: str) -> Resolve:
-    spec = _mapping(value, path, ("on", "match"), ("on",))
+    spec = expect_mapping(value, path, ("on", "match"), ("on",))
     return Resolve(
         types=frozenset(_types(spec["on"], f"{path}.on")),
         match=compile_match(spec.get("match"), f"{path}.match"), spec=spec.get("match"),
@@ -351,8 +390,8 @@ def _resolve(value: Any, path: str) -> Resolve:
 def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
     end_key = "expires" if kind == "silence" else "ends"
     required = ("name", "match", end_key) + (("starts",) if kind == "maintenance" else ())
-    spec = _mapping(item, path, ("name", "match", "on", "triggers", "starts", end_key, "comment",
-                                 "created_by"), required)
+    spec = expect_mapping(item, path, ("name", "match", "on", "triggers", "starts", end_key,
+                                       "comment", "created_by"), required)
     names = spec.get("triggers", [])
     if not isinstance(names, list):
         raise RuleError(f"{path}.triggers", "expected a list of trigger names")
@@ -361,7 +400,7 @@ def _silence(item: Any, path: str, kind: str, triggers: set[str]) -> Silence:
             message = unknown_key(n, sorted(triggers)).replace("key", "trigger")
             raise RuleError(f"{path}.triggers[{i}]", message)
     return Silence(
-        name=_str(spec["name"], f"{path}.name"), kind=kind,
+        name=expect_str(spec["name"], f"{path}.name"), kind=kind,
         match=compile_match(spec["match"], f"{path}.match"),
         types=frozenset(_types(spec["on"], f"{path}.on")) if "on" in spec else frozenset(),
         triggers=frozenset(names),
@@ -383,7 +422,7 @@ def _environments(item: Any, path: str) -> list[Environment]:
     out = []
     for name, spec in item.items():
         here = f"{path}.{name}"
-        spec = _mapping(spec or {}, here, ("aliases", "namespaces"))
+        spec = expect_mapping(spec or {}, here, ("aliases", "namespaces"))
         aliases = spec.get("aliases", [])
         namespaces = spec.get("namespaces", [])
         if not isinstance(aliases, list) or not isinstance(namespaces, list):
@@ -400,25 +439,32 @@ def _environments(item: Any, path: str) -> list[Environment]:
 def _sla(sla: Sla, item: Any, path: str) -> Sla:
     root = path.split("[")[0]
     if root == "severities":
-        spec = _mapping(item, path, SEVERITIES)
+        spec = expect_mapping(item, path, SEVERITIES)
         mttr = dict(sla.mttr)
         for sev, conf in spec.items():
-            conf = _mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
+            conf = expect_mapping(conf, f"{path}.{sev}", ("alias", "mttr"))
             if "mttr" in conf:
                 mttr[sev] = parse_duration(conf["mttr"], f"{path}.{sev}.mttr")
         return sla._replace(mttr=mttr)
     if root == "requirements":
-        spec = _mapping(item, path, REQUIREMENTS)
+        spec = expect_mapping(item, path, REQUIREMENTS)
         for key, flag in spec.items():
             if not isinstance(flag, bool):
                 raise RuleError(f"{path}.{key}", "expected true or false")
         return sla._replace(requirements={**sla.requirements, **spec})
-    spec = _mapping(item, path, (
+    if root in ("postmortem", "report"):
+        return _documents(sla, item, path, root)
+    spec = expect_mapping(item, path, (
         "document_within", "root_cause_within", "review_within", "review_severities",
-        "availability_target",
+        "availability_target", "outage_categories", "postmortem_within",
     ))
     changes: dict[str, Any] = {}
-    for key in ("document_within", "root_cause_within", "review_within"):
+    if "outage_categories" in spec:
+        value = spec["outage_categories"]
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise RuleError(f"{path}.outage_categories", "expected a list of categories")
+        changes["outage_categories"] = frozenset(value)
+    for key in ("document_within", "root_cause_within", "review_within", "postmortem_within"):
         if key in spec:
             changes[key] = parse_duration(spec[key], f"{path}.{key}")
     if "review_severities" in spec:

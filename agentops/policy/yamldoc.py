@@ -8,7 +8,7 @@ parser alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +107,25 @@ def line_of(text: str, path: str) -> int | None:
             line = node.start_mark.line + 1
     return line
 
+
+def expect_mapping(
+    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
+) -> Mapping[str, Any]:
+    """``value`` as a mapping with only ``allowed`` keys and every ``required`` one."""
+    allowed = tuple(allowed)
+    if not isinstance(value, Mapping):
+        raise RuleError(path, f"expected a mapping with keys {', '.join(allowed)}")
+    for key in value:
+        if key not in allowed:
+            raise RuleError(f"{path}.{key}", unknown_key(key, allowed))
+    for key in required:
+        if key not in value:
+            raise RuleError(path, f"missing required key {key!r}")
+    return value
+
+
+def expect_str(value: Any, path: str) -> str:
+    """``value`` as a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(path, f"expected a non-empty string, got {value!r}")
+    return value

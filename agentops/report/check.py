@@ -19,20 +19,27 @@ their MTTR target are always reported.
   ``sla.review_severities`` (or with ``review_required``) with no review scheduled by
   detected + ``review_within`` or scheduled later than that, or not done by scheduled +
   ``review_within``;
+- ``postmortem``, ``postmortem_review`` (postmortem_for_high_critical): a resolved incident
+  of ``sla.review_severities`` (or with ``review_required``) without ``postmortems/<ID>.md``
+  by resolved + ``sla.postmortem_within``, or whose post-mortem is not Reviewed by that
+  deadline + ``review_within``; action items people wrote in the post-mortem are checked like
+  follow-ups (``followup_*``). Once a post-mortem exists it stands for the review: the
+  ``review_*`` requirements give way to ``postmortem_review``;
 - ``mttr`` (always on): still open after detected + the severity's MTTR target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
 
 from agentops.events import format_time
 from agentops.ledger.incidents import format_duration
-from agentops.ledger.model import PLACEHOLDER, Incident
+from agentops.ledger.model import PLACEHOLDER, FollowUp, Incident
 from agentops.policy.model import Sla
+from agentops.report.postmortem import Postmortem, path_of
 
 FLAGS: Final = {
     "documented": "documented_within_24h", "root_cause": "documented_within_24h",
@@ -41,6 +48,8 @@ FLAGS: Final = {
     "followup_due": "followups_have_owner_and_due",
     "followup_overdue": "followups_have_owner_and_due",
     "review_scheduled": "review_for_high_critical", "review_done": "review_for_high_critical",
+    "postmortem": "postmortem_for_high_critical",
+    "postmortem_review": "postmortem_for_high_critical",
 }
 
 
@@ -57,21 +66,46 @@ class Finding:
                 "deadline": format_time(self.deadline) if self.deadline else None}
 
 
-def check(incidents: Iterable[Incident], *, sla: Sla, now: datetime) -> list[Finding]:
-    """Every unmet requirement, incident by incident (in the order given), enabled flags only."""
-    return [f for inc in incidents for f in _findings(inc, sla, now)
+def check(incidents: Iterable[Incident], *, sla: Sla, now: datetime,
+          postmortems: Mapping[str, Postmortem] | None = None) -> list[Finding]:
+    """Every unmet requirement, incident by incident (in the order given), enabled flags only.
+    ``postmortems`` are the documents found, by incident id."""
+    found = postmortems or {}
+    return [f for inc in incidents for f in _findings(inc, sla, now, found.get(inc.id))
             if sla.requirements.get(FLAGS.get(f.requirement, ""), True)]
 
 
-def _findings(inc: Incident, sla: Sla, now: datetime) -> Iterator[Finding]:
+def _findings(inc: Incident, sla: Sla, now: datetime,
+              doc: Postmortem | None) -> Iterator[Finding]:
     detected = inc.detected or inc.impact_started
     if detected is not None:
         yield from _documentation(inc, sla, now, detected)
-        yield from _review(inc, sla, now, detected)
+        if doc is None:  # a post-mortem under way is the review (checked as postmortem_review)
+            yield from _review(inc, sla, now, detected)
         yield from _mttr(inc, sla, now, detected)
     if inc.resolved is not None:
         yield from _after_resolution(inc, sla, now, inc.resolved)
+        yield from _postmortem(inc, sla, now, inc.resolved, doc)
     yield from _followups(inc, now)
+    if doc is not None:
+        yield from _items(inc.id, doc.followups, now, label="post-mortem action")
+
+
+def _postmortem(inc: Incident, sla: Sla, now: datetime, resolved: datetime,
+                doc: Postmortem | None) -> Iterator[Finding]:
+    if not (inc.review_required or inc.severity in sla.review_severities):
+        return
+    deadline = resolved + sla.postmortem_within
+    if doc is None:
+        yield from _late(inc, "postmortem", f"{inc.severity} incident has no post-mortem "
+                         f"({path_of(inc.id)}) within {_span(sla.postmortem_within)} of "
+                         f"resolution (write it with `agentops postmortem {inc.id}`)",
+                         deadline, now)
+    elif doc.meta.status != "Reviewed":
+        yield from _late(inc, "postmortem_review", f"post-mortem is {doc.meta.status}, not "
+                         f"Reviewed within {_span(sla.review_within)} of its deadline "
+                         f"(`agentops postmortem {inc.id} --status reviewed`)",
+                         deadline + sla.review_within, now)
 
 
 def _unwritten(inc: Incident, heading: str) -> bool:
@@ -110,16 +144,21 @@ def _after_resolution(inc: Incident, sla: Sla, now: datetime,
 
 
 def _followups(inc: Incident, now: datetime) -> Iterator[Finding]:
-    for n, item in enumerate(inc.followups, start=1):
+    yield from _items(inc.id, inc.followups, now, label="follow-up")
+
+
+def _items(inc_id: str, items: tuple[FollowUp, ...], now: datetime, *,
+           label: str) -> Iterator[Finding]:
+    for n, item in enumerate(items, start=1):
         if item.done:
             continue
-        what = f"follow-up {n} ({item.text[:60]})"
+        what = f"{label} {n} ({item.text[:60]})"
         if not item.owner:
-            yield Finding(inc.id, "followup_owner", f"{what} has no owner (- @name)", None)
+            yield Finding(inc_id, "followup_owner", f"{what} has no owner (- @name)", None)
         if item.due is None:
-            yield Finding(inc.id, "followup_due", f"{what} has no due date (- YYYY-MM-DD)", None)
+            yield Finding(inc_id, "followup_due", f"{what} has no due date (- YYYY-MM-DD)", None)
         elif now >= (end := datetime.combine(item.due, time(), UTC) + timedelta(days=1)):
-            yield Finding(inc.id, "followup_overdue", f"{what} was due {item.due}", end)
+            yield Finding(inc_id, "followup_overdue", f"{what} was due {item.due}", end)
 
 
 def _review(inc: Incident, sla: Sla, now: datetime, detected: datetime) -> Iterator[Finding]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -36,14 +36,34 @@ DEFINITIONS: Final = (
     "with at least 50% / 90% of values at or below it)."),
     ("Within target = share of resolved incidents whose MTTR is at most the severity's MTTR "
     "target (rules: severities.*.mttr)."),
+    ("Downtime counts only outages: incidents whose rule is marked `outage: true` in the "
+    "policy, or (rules without `outage:`) whose category is in sla.outage_categories "
+    "(CLUSTER_FAILURE by default; production deployment failures are marked outages by their "
+    "rules), or that have downtime_minutes set. Denied approvals, agent failures, drift and "
+    "other incidents are not outages."),
     ("Downtime = the union of outage intervals, each from impact started (or detected) to "
-    "mitigated (or resolved, or now while open); overlapping outages count once; every "
-    "incident counts as an outage; intervals are split at month boundaries (UTC)."),
+    "mitigated (or resolved, or now while open), or to impact start + downtime_minutes when "
+    "those are given (they override the times, 0 included); overlapping outages count once; "
+    "intervals are split at month boundaries (UTC)."),
+    ("Availability samples (availability.sample events in the journal) feed a month's "
+    "downtime where present: a down sample (up=false) counts until the next up sample of the "
+    "same subject, a ratio sample counts (1 - ratio) x its window (samples without a window "
+    "are not counted); the month's downtime is the larger of the sampled and the outage "
+    "downtime."),
     ("Uptime = 1 - downtime / the calendar month's actual minutes (28-31 days x 1440, the whole "
     "month even while it is running), rounded down to 0.01%; the target is sla.availability_"
     "target (99.9% allows 43.2 min in a 30-day month, 44.6 min in a 31-day month)."),
     ("Repeat incidents = two or more incidents with the same dedup key or linked to the same "
     "TROUBLESHOOTING entry."),
+    ("Dashboard (relative to now, over every incident whatever --since/--until say): this "
+    "week starts Monday 00:00 UTC, this month on the 1st, year to date on 1 January; "
+    "incidents by detection time, MTTR the mean over those resolved, downtime the outage "
+    "union cut to the period, affected users the sum of affected_users."),
+    ("P0/P1 last 30 days = CRITICAL and HIGH incidents detected in [now - 30d, now), with how "
+    "many of the resolved ones met the MTTR target. MTTR trend = mean MTTR of the last 30 "
+    "days against the 30 days before (a negative change is faster)."),
+    ("Top recurring problems = the 3 TROUBLESHOOTING entries (known-problem signatures) with "
+    "the most incidents detected in the last 183 days, two or more each."),
 )
 
 Month = tuple[int, int]
@@ -96,6 +116,63 @@ class Repeat:
 
 
 @dataclass(frozen=True, slots=True)
+class Period:
+    """One row of the tracker's dashboard: this week, this month, year to date."""
+
+    name: str
+    start: datetime
+    incidents: int
+    mttr: timedelta | None
+    downtime: timedelta
+    affected_users: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """P0 or P1 incidents of the last 30 days against the severity's MTTR target."""
+
+    severity: str
+    count: int
+    resolved: int
+    within: int
+    target: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """Mean MTTR of one severity in the last 30 days against the 30 days before."""
+
+    severity: str
+    current: Spread
+    previous: Spread
+    target: timedelta | None
+
+    @property
+    def change(self) -> float | None:
+        """Relative change of the mean (-0.25: a quarter faster); None without both."""
+        if self.current.mean is None or not self.previous.mean:
+            return None
+        return self.current.mean / self.previous.mean - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A known problem (TROUBLESHOOTING entry) and its incidents in the last six months."""
+
+    id: str
+    title: str
+    incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    periods: tuple[Period, ...]
+    recent: tuple[Recent, ...]
+    trends: tuple[Trend, ...]
+    top_problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     now: datetime
     since: datetime | None
@@ -107,23 +184,30 @@ class Stats:
     categories: tuple[tuple[str, int], ...]
     root_causes: tuple[tuple[str, int], ...]
     repeats: tuple[Repeat, ...]
+    dashboard: Dashboard | None = None
 
 
 # --- computing ---------------------------------------------------------------------------------
 
 
 def compute(incidents: Iterable[Incident], *, sla: Sla, now: datetime,
-            since: datetime | None = None, until: datetime | None = None) -> Stats:
-    """Every figure of ``agentops stats`` for the incidents detected in [since, until)."""
+            since: datetime | None = None, until: datetime | None = None,
+            samples: Sequence[Sample] = (),
+            problems: Mapping[str, str] | None = None) -> Stats:
+    """Every figure of ``agentops stats`` for the incidents detected in [since, until); the
+    dashboard is relative to ``now`` over all incidents. ``problems`` names TROUBLESHOOTING
+    entries by id (for the top recurring problems)."""
+    incidents = list(incidents)
     chosen = [i for i in incidents if _selected(i, since, until)]
     return Stats(
         now=now, since=since, until=until, total=len(chosen),
         availability_target=sla.availability_target,
         severities=tuple(_severity_row(s, chosen, sla) for s in ORDER),
-        months=_months(chosen, sla=sla, now=now, since=since, until=until),
+        months=_months(chosen, sla=sla, now=now, since=since, until=until, samples=samples),
         categories=_counts(i.category for i in chosen),
         root_causes=_counts(i.root_cause_category or "(not set)" for i in chosen),
         repeats=repeats(chosen),
+        dashboard=dashboard(incidents, sla=sla, now=now, problems=problems or {}),
     )
 
 
@@ -181,16 +265,120 @@ def _by_detection(inc: Incident) -> tuple[datetime, str]:
     return detected_at(inc) or datetime.min.replace(tzinfo=UTC), inc.id
 
 
+# --- the tracker's dashboard ------------------------------------------------------------------
+
+RECENT: Final = timedelta(days=30)
+RECURRING_WINDOW: Final = timedelta(days=183)
+TOP_PROBLEMS: Final = 3
+
+
+def dashboard(incidents: Sequence[Incident], *, sla: Sla, now: datetime,
+              problems: Mapping[str, str]) -> Dashboard:
+    """What the incident tracker keeps by hand, as of ``now`` (see DEFINITIONS)."""
+    day = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    starts = (("This week", day - timedelta(days=now.weekday())),
+              ("This month", day.replace(day=1)), ("Year to date", day.replace(month=1, day=1)))
+    periods = tuple(_period(name, start, incidents, sla=sla, now=now) for name, start in starts)
+    last = [i for i in incidents if _selected(i, now - RECENT, now)]
+    before = [i for i in incidents if _selected(i, now - 2 * RECENT, now - RECENT)]
+    recent = []
+    for sev in ("CRITICAL", "HIGH"):
+        mine = [i for i in last if i.severity == sev]
+        ttr = [d for i in mine if (d := i.time_to_resolve) is not None]
+        target = sla.mttr.get(sev)
+        recent.append(Recent(sev, len(mine), len(ttr),
+                             sum(1 for d in ttr if target is not None and d <= target), target))
+    trends = tuple(Trend(sev, _mttr_of(last, sev), _mttr_of(before, sev), sla.mttr.get(sev))
+                   for sev in ORDER)
+    window = [i for i in incidents if _selected(i, now - RECURRING_WINDOW, now)]
+    by_problem: dict[str, list[Incident]] = defaultdict(list)
+    for inc in window:
+        if inc.troubleshooting:
+            by_problem[inc.troubleshooting].append(inc)
+    top = sorted(by_problem.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:TOP_PROBLEMS]
+    return Dashboard(periods, tuple(recent), trends, tuple(
+        Problem(ts, problems.get(ts, ts), tuple(i.id for i in sorted(g, key=_by_detection)))
+        for ts, g in top if len(g) > 1))
+
+
+def _mttr_of(incidents: Sequence[Incident], severity: str) -> Spread:
+    return spread(d for i in incidents if i.severity == severity
+                  and (d := i.time_to_resolve) is not None)
+
+
+def _period(name: str, start: datetime, incidents: Sequence[Incident], *, sla: Sla,
+            now: datetime) -> Period:
+    mine = [i for i in incidents if _selected(i, start, now)]
+    ttr = spread(d for i in mine if (d := i.time_to_resolve) is not None)
+    spans = [s for i in incidents if is_outage(i, sla)
+             and (s := _clip(outage(i, now), start, now)) is not None]
+    down = sum((b - a for a, b in union(spans)), timedelta())
+    users = sum(i.affected_users or 0 for i in mine)
+    return Period(name, start, len(mine), ttr.mean, down, users)
+
+
 # --- downtime ----------------------------------------------------------------------------------
 
 
+def is_outage(inc: Incident, sla: Sla) -> bool:
+    """Whether the incident took something down: downtime minutes given, its rule's
+    ``outage:`` flag, or else its category in ``sla.outage_categories``."""
+    if inc.downtime_minutes is not None:
+        return True
+    if inc.rule is not None and inc.rule in sla.outage_rules:
+        return sla.outage_rules[inc.rule]
+    return inc.category in sla.outage_categories
+
+
 def outage(inc: Incident, now: datetime) -> tuple[datetime, datetime] | None:
-    """[impact started or detected, mitigated or resolved or now], cut at ``now``."""
+    """[impact started or detected, mitigated or resolved or now], cut at ``now``; with
+    ``downtime_minutes`` given, [start, start + those minutes] instead."""
     start = inc.impact_started or inc.detected
     if start is None:
         return None
-    end = min(inc.mitigated or inc.resolved or now, now)
+    if inc.downtime_minutes is not None:
+        end = min(start + timedelta(minutes=inc.downtime_minutes), now)
+    else:
+        end = min(inc.mitigated or inc.resolved or now, now)
     return (start, end) if end > start else None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One availability sample: up or down (``up``), or a ratio over a window."""
+
+    time: datetime
+    subject: str
+    up: bool | None = None
+    ratio: float | None = None
+    window: timedelta | None = None
+
+
+def sampled_downtime(samples: Iterable[Sample], now: datetime) -> dict[Month, timedelta]:
+    """Downtime by month as the samples measure it (see DEFINITIONS)."""
+    by_subject: dict[str, list[Sample]] = defaultdict(list)
+    out: dict[Month, timedelta] = defaultdict(timedelta)
+    seen: set[Month] = set()
+    for sample in samples:
+        seen.add(month_of(sample.time))
+        if sample.up is not None:
+            by_subject[sample.subject].append(sample)
+        elif sample.ratio is not None and sample.window is not None:
+            out[month_of(sample.time)] += max(0.0, 1 - sample.ratio) * sample.window
+    spans = []
+    for series in by_subject.values():
+        series.sort(key=lambda x: x.time)
+        for n, sample in enumerate(series):
+            if sample.up is False:
+                ups = [x.time for x in series[n + 1:] if x.up]
+                end = min(ups[0] if ups else now, now)
+                if end > sample.time:
+                    spans.append((sample.time, end))
+    for month, down in downtime_by_month(spans).items():
+        out[month] += down
+    for month in seen:
+        out.setdefault(month, timedelta())
+    return dict(out)
 
 
 def union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -240,9 +428,15 @@ def _clip(span: tuple[datetime, datetime] | None, since: datetime | None,
 
 
 def _months(incidents: Sequence[Incident], *, sla: Sla, now: datetime,
-            since: datetime | None, until: datetime | None) -> tuple[MonthRow, ...]:
-    spans = [s for i in incidents if (s := _clip(outage(i, now), since, until)) is not None]
+            since: datetime | None, until: datetime | None,
+            samples: Sequence[Sample] = ()) -> tuple[MonthRow, ...]:
+    spans = [s for i in incidents if is_outage(i, sla)
+             and (s := _clip(outage(i, now), since, until)) is not None]
     down = downtime_by_month(spans)
+    chosen = [x for x in samples if (since is None or x.time >= since)
+              and (until is None or x.time < until)]
+    for month, sampled in sampled_downtime(chosen, now).items():
+        down[month] = max(down.get(month, timedelta()), sampled)
     detected = [month_of(d) for i in incidents if (d := detected_at(i)) is not None]
     crit = Counter(month_of(d) for i in incidents
                    if i.severity in ("CRITICAL", "HIGH") and (d := detected_at(i)) is not None)
@@ -274,6 +468,7 @@ def _month_range(seen: Sequence[Month], since: datetime | None, until: datetime 
 def _month_row(month: Month, count: int, critical_high: int, down: timedelta,
                target: float) -> MonthRow:
     total = month_start(next_month(month)) - month_start(month)
+    down = min(down, total)
     total_us, down_us = _micros(total), _micros(down)
     allowed = (1 - Fraction(str(target))) * total_us
     return MonthRow(
@@ -313,7 +508,24 @@ def to_json(stats: Stats) -> dict[str, Any]:
         "root_causes": dict(stats.root_causes),
         "repeats": [{"by": r.by, "key": r.key, "count": len(r.incidents),
                      "incidents": list(r.incidents)} for r in stats.repeats],
+        "dashboard": _dashboard_json(stats.dashboard) if stats.dashboard else None,
         "definitions": list(DEFINITIONS),
+    }
+
+
+def _dashboard_json(d: Dashboard) -> dict[str, Any]:
+    return {
+        "periods": [{"name": p.name, "start": format_time(p.start), "incidents": p.incidents,
+                     "mttr_mean_s": _seconds(p.mttr), "downtime_s": p.downtime.total_seconds(),
+                     "affected_users": p.affected_users} for p in d.periods],
+        "last_30_days": [{"severity": r.severity, "incidents": r.count, "resolved": r.resolved,
+                          "within_target": r.within, "mttr_target_s": _seconds(r.target)}
+                         for r in d.recent],
+        "mttr_trend": [{"severity": t.severity, "current": _spread_json(t.current),
+                        "previous": _spread_json(t.previous), "change": t.change,
+                        "mttr_target_s": _seconds(t.target)} for t in d.trends],
+        "top_problems": [{"id": p.id, "title": p.title, "count": len(p.incidents),
+                          "incidents": list(p.incidents)} for p in d.top_problems],
     }
 
 
@@ -362,12 +574,44 @@ def tables(stats: Stats) -> list[tuple[str, list[str], list[list[str]]]]:
                       f"Target {target}"],
          [[m.month, str(m.incidents), str(m.critical_high), _dur(m.downtime), _uptime(m),
            "met" if m.meets_target else "missed"] for m in stats.months]),
-        ("By category", ["Category", "Incidents"], [[k, str(v)] for k, v in stats.categories]),
-        ("By root cause", ["Root cause category", "Incidents"],
-         [[k, str(v)] for k, v in stats.root_causes]),
+        ("By category", ["Category", "Incidents", "Share"],
+         [[k, str(v), _pct(v, stats.total)] for k, v in stats.categories]),
+        ("By root cause", ["Root cause category", "Incidents", "Share"],
+         [[k, str(v), _pct(v, stats.total)] for k, v in stats.root_causes]),
         ("Repeat incidents", ["Same", "Key", "Count", "Incidents"],
          [[r.by.replace("_", " "), r.key, str(len(r.incidents)), _ids(r.incidents)]
           for r in stats.repeats[:MAX_REPEATS_SHOWN]]),
+        *(dashboard_tables(stats.dashboard) if stats.dashboard else []),
+    ]
+
+
+def _pct(part: int, total: int) -> str:
+    return f"{part / total:.0%}" if total else "—"
+
+
+def dashboard_tables(d: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
+    def change(t: Trend) -> str:
+        c = t.change
+        return "—" if c is None else ("faster " if c < 0 else "slower " if c > 0 else "") + (
+            f"{abs(c):.0%}" if c else "same")
+
+    return [
+        ("This week, this month, year to date", ["Period", "From", "Incidents", "MTTR mean",
+                                                 "Downtime", "Affected users"],
+         [[p.name, p.start.date().isoformat(), str(p.incidents), _dur(p.mttr),
+           _dur(p.downtime), str(p.affected_users)] for p in d.periods]),
+        ("P0/P1 in the last 30 days", ["Severity", "Incidents", "Resolved", "Within MTTR target",
+                                       "Target"],
+         [[f"{r.severity} ({'P0' if r.severity == 'CRITICAL' else 'P1'})", str(r.count),
+           str(r.resolved), f"{r.within}/{r.resolved}" if r.resolved else "—",
+           "< " + _dur(r.target) if r.target else "—"] for r in d.recent]),
+        ("MTTR trend (last 30 days vs the 30 before)", ["Severity", "Last 30 days",
+                                                        "Previous 30 days", "Change", "Target"],
+         [[t.severity, f"{_dur(t.current.mean)} (n={t.current.n})",
+           f"{_dur(t.previous.mean)} (n={t.previous.n})", change(t),
+           "< " + _dur(t.target) if t.target else "—"] for t in d.trends]),
+        ("Top recurring problems (last 6 months)", ["Problem", "Title", "Incidents", "Ids"],
+         [[p.id, p.title, str(len(p.incidents)), _ids(p.incidents)] for p in d.top_problems]),
     ]
 
 

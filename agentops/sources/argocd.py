@@ -6,8 +6,18 @@ a flat JSON object (:class:`ArgoBody`) rendered by ``template.agentops-app`` in
 body from a full ``Application`` object, so the mapping is tested against real objects and the
 template and the parser cannot drift apart unnoticed.
 
-The key is the application's state (app, revision, phase, health, operation end): the
-``on-sync-failed`` and ``on-health-degraded`` triggers firing for one state are one fact.
+One body can carry two facts, kept apart because they resolve apart: the last sync
+operation (``Failed``/``Error`` -> ``deployment.failed``, ``Succeeded`` ->
+``deployment.succeeded`` whatever the health, since a sync usually succeeds while the app is
+still ``Progressing``) and the health (``Degraded``/``Missing`` -> ``health.degraded``,
+``Healthy`` -> ``health.recovered``); every notification reports both, whichever trigger
+sent it (the template cannot know). The sync event's key is the application's state (app,
+revision, phase, health, operation end), so the ``on-sync-failed`` and ``on-health-degraded``
+triggers firing for one state are one fact; the health event's key and time come from the
+health's ``lastTransitionTime`` (or ``reconciledAt``).
+
+Placement: an ``environment``/``env`` label on the Application is its environment; without
+one the destination namespace places it through the policy.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ SOURCE = "argocd"
 NO_VALUE = "<no value>"  # what Go templates print for a missing key
 FAILED_PHASES = ("Failed", "Error")
 FAILED_HEALTH = ("Degraded", "Missing")
+ENVIRONMENT_LABELS = ("environment", "env")
 
 
 class ArgoBody(TypedDict):
@@ -43,45 +54,72 @@ class ArgoBody(TypedDict):
     finished_at: str
     trigger: str
     key: str
+    environment: str
+    health_at: str
 
 
 def parse(
     doc: Any, *, headers: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> list[Event]:
-    """One event per notification."""
+    """The sync and health events of one notification (see the module docstring)."""
     body = _read_body(as_obj(doc, ""))
-    etype, reason = classify(body)
+    facts = classify_all(body)
     attributes = {
         "app": body["app"], "app_namespace": body["app_namespace"] or None,
         "project": body["project"] or None, "revision": body["revision"] or None,
         "sync_status": body["sync_status"] or None,
         "health_status": body["health_status"] or None, "phase": body["phase"] or None,
-        "trigger": body["trigger"] or None, "reason": reason,
+        "trigger": body["trigger"] or None,
+        "identity": "/".join(p for p in (body["cluster"], body["namespace"], body["app"]) if p),
     }
-    return [make_event(
-        etype,
-        time=body["finished_at"] or None, source=SOURCE,
-        subject={"cluster": body["cluster"] or None, "namespace": body["namespace"] or None,
-                 "kind": "Application", "name": body["app"]},
-        message=_message(body),
-        attributes={k: v for k, v in attributes.items() if v is not None},
-        key=body["key"] or state_key(body),
-        now=now,
-    )]
+    events = []
+    for etype, reason, family in facts:
+        health = family == "health"
+        events.append(make_event(
+            etype,
+            time=(body["health_at"] or body["finished_at"] or None) if health
+            else body["finished_at"] or None,
+            source=SOURCE,
+            subject={"cluster": body["cluster"] or None, "namespace": body["namespace"] or None,
+                     "kind": "Application", "name": body["app"]},
+            environment=body["environment"] or None,
+            message=_message(body),
+            attributes={k: v for k, v in {**attributes, "reason": reason}.items()
+                        if v is not None},
+            key=health_key(body) if health else body["key"] or state_key(body),
+            now=now,
+        ))
+    return events
 
 
 def classify(body: ArgoBody) -> tuple[str, str]:
-    """The event type and a reason for it."""
-    if "deleted" in body["trigger"]:
-        return "resource.deleted", "Deleted"
-    if body["phase"] in FAILED_PHASES:
-        return "deployment.failed", f"Sync{body['phase']}"
-    if body["health_status"] in FAILED_HEALTH:
-        return "deployment.failed", f"Health{body['health_status']}"
-    state = (body["health_status"], body["sync_status"], body["phase"])
-    if state == ("Healthy", "Synced", "Succeeded"):
-        return "deployment.succeeded", "SyncSucceeded"
-    return "gitops.info", body["phase"] or body["sync_status"] or "Unknown"
+    """The main event type of a body and a reason for it (the first of :func:`classify_all`)."""
+    etype, reason, _ = classify_all(body)[0]
+    return etype, reason
+
+
+def classify_all(body: ArgoBody) -> list[tuple[str, str, str]]:
+    """``(event type, reason, "sync"|"health"|"app")`` for each fact the body reports."""
+    trigger = body["trigger"]
+    if "deleted" in trigger:
+        return [("resource.deleted", "Deleted", "app")]
+    facts: list[tuple[str, str, str]] = []
+    phase, health = body["phase"], body["health_status"]
+    if phase in FAILED_PHASES:
+        facts.append(("deployment.failed", f"Sync{phase}", "sync"))
+    elif phase == "Succeeded":
+        facts.append(("deployment.succeeded", "SyncSucceeded", "sync"))
+    if health in FAILED_HEALTH:
+        facts.append(("health.degraded", f"Health{health}", "health"))
+    elif health == "Healthy":
+        facts.append(("health.recovered", "HealthHealthy", "health"))
+    return facts or [("gitops.info", phase or body["sync_status"] or health or "Unknown", "app")]
+
+
+def health_key(body: ArgoBody) -> str:
+    """One health state of one application at one transition is one fact."""
+    when = body["health_at"] or body["finished_at"]
+    return f"argocd:{body['app_namespace']}/{body['app']}:health:{body['health_status']}:{when}"
 
 
 def state_key(body: ArgoBody) -> str:
@@ -108,6 +146,8 @@ def body_from_application(app: Mapping[str, Any], *, trigger: str) -> ArgoBody:
         health_status=_dig(status, "health", "status"), phase=_dig(operation, "phase"),
         message=_dig(operation, "message"), finished_at=_dig(operation, "finishedAt"),
         trigger=trigger, key="",
+        environment=_dig(meta, "labels", "environment") or _dig(meta, "labels", "env"),
+        health_at=_dig(status, "health", "lastTransitionTime") or _dig(status, "reconciledAt"),
     )
     body["key"] = state_key(body)
     return body
@@ -137,11 +177,13 @@ def _read_body(raw: Mapping[str, Any]) -> ArgoBody:
         revision=value("revision"), sync_status=value("sync_status"),
         health_status=value("health_status"), phase=value("phase"), message=value("message"),
         finished_at=value("finished_at"), trigger=value("trigger"), key=value("key"),
+        environment=value("environment"), health_at=value("health_at"),
     )
     if not body["app"]:
         raise InvalidEventError("app: required (the Application name)")
-    if body["finished_at"]:
-        parse_time(body["finished_at"], where="finished_at")
+    for name in ("finished_at", "health_at"):
+        if body[name]:
+            parse_time(body[name], where=name)
     return body
 
 

@@ -6,6 +6,10 @@ reconciliations ``deployment.succeeded``; everything else ``gitops.info``. helm-
 has shipped events whose ``reason`` repeats the severity (fluxcd/flux2#4453); the real reason
 is then read from the message ("Helm upgrade succeeded" -> ``UpgradeSucceeded``).
 
+Placement: an ``environment`` or ``env`` key in the event metadata (the Alert's
+``spec.eventMetadata``, or the object's ``event.toolkit.fluxcd.io/environment`` annotation) is
+the environment; without one the involved object's namespace places it through the policy.
+
 ``generic-hmac`` differs only by the ``X-Signature: <alg>=<hex>`` header: see
 :func:`verify_signature`.
 """
@@ -30,6 +34,7 @@ SUCCEEDED = frozenset({
     "ApplySucceeded",
 })
 SECRET_NAMES = ("token", "password", "secret")
+ENVIRONMENT_KEYS = ("environment", "env")
 SIGNATURE_ALGORITHMS = {
     "sha1": hashlib.sha1, "sha256": hashlib.sha256,
     "sha384": hashlib.sha384, "sha512": hashlib.sha512,
@@ -67,9 +72,12 @@ def parse(
     identity = get_str(obj, "uid", "involvedObject") or "/".join(
         subject.get(name) or "" for name in ("kind", "namespace", "name")
     )
+    attributes["identity"] = "/".join(p for p in (
+        subject.get("cluster"), subject.get("namespace"), subject["kind"], subject["name"]) if p)
     return [make_event(
         event_type(severity=severity, reason=reason),
         time=timestamp, source=SOURCE, subject=subject, message=message,
+        environment=environment_from_metadata(metadata),
         attributes={k: v for k, v in attributes.items() if v is not None},
         key=f"{SOURCE}:{identity}:{reason}:{revision or ''}:{timestamp or ''}",
         now=now,
@@ -103,6 +111,17 @@ def _metadata(body: Mapping[str, Any]) -> dict[str, str]:
             continue
         out[str(name)] = get_str(raw, name, "metadata") or ""
     return out
+
+
+def environment_from_metadata(metadata: Mapping[str, str]) -> str | None:
+    """The environment the Alert's ``eventMetadata`` (or the object's
+    ``event.toolkit.fluxcd.io/<key>`` annotation, which Flux sends without the prefix) names.
+    Flux objects mostly live in ``flux-system`` whatever they deploy, so the involved
+    object's namespace alone rarely says "production"."""
+    for name in ENVIRONMENT_KEYS:
+        if metadata.get(name):
+            return metadata[name]
+    return None
 
 
 def _is_secret(name: str) -> bool:

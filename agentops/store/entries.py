@@ -25,7 +25,7 @@ from agentops.ledger.archive import ARCHIVE_DIR
 from agentops.ledger.model import Entry
 from agentops.vocabulary import LEDGER_KINDS, Kind
 
-CACHE_VERSION: Final = 3
+CACHE_VERSION: Final = 4  # 4: the incident impact fields
 
 
 def incident_files(repo: Path) -> list[Path]:

@@ -41,17 +41,27 @@ def read_all(repo: Path) -> Iterator[dict[str, Any]]:
         yield from _read(path)
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
+def read_containing(repo: Path, needle: bytes) -> Iterator[dict[str, Any]]:
+    """The records whose line contains ``needle`` (one event type, say): the other lines are
+    not decoded, which keeps a scan for a few records cheap in a long journal."""
+    folder = repo / JOURNAL_DIR
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.jsonl")):
+            yield from _read(path, needle)
+
+
+def _read(path: Path, needle: bytes = b"") -> Iterator[dict[str, Any]]:
     with path.open("rb") as fh:
         data = fh.read()
-    yield from parse_lines(data, where=str(path))
+    yield from parse_lines(data, where=str(path), needle=needle)
 
 
-def parse_lines(data: bytes, *, where: str) -> Iterator[dict[str, Any]]:
-    """The records of one journal file's bytes; a torn last line (a crash) is skipped."""
+def parse_lines(data: bytes, *, where: str, needle: bytes = b"") -> Iterator[dict[str, Any]]:
+    """The records of one journal file's bytes (only lines containing ``needle``); a torn
+    last line (a crash) is skipped."""
     lines = data.split(b"\n")
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip() or needle not in line:
             continue
         try:
             record = json.loads(line)

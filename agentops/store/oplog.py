@@ -82,18 +82,21 @@ def day_file(when: datetime) -> str:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read(repo: Path, commit: str | None = None, *, legacy_rev: str | None = None
-         ) -> Iterator[dict[str, Any]]:
+def read(repo: Path, commit: str | None = None, *, legacy_rev: str | None = None,
+         needle: bytes = b"") -> Iterator[dict[str, Any]]:
     """Every journal record: the legacy files on the branch (work tree, or ``legacy_rev``),
-    then the journal commit (default: this work tree's journal tip), oldest day first."""
+    then the journal commit (default: this work tree's journal tip), oldest day first.
+
+    With ``needle``, only the records whose line contains it (the others are not decoded).
+    """
     if legacy_rev is None:
-        yield from journal.read_all(repo)
+        yield from journal.read_containing(repo, needle)
     else:
         yield from _legacy_at(repo, legacy_rev)
     commit = commit if commit is not None else tip(repo)
     if commit:
         for _name, data in _files(repo, commit):
-            yield from journal.parse_lines(data, where=f"{REF}:{_name}")
+            yield from journal.parse_lines(data, where=f"{REF}:{_name}", needle=needle)
 
 
 def keys(repo: Path, commit: str | None, *, legacy_rev: str | None) -> set[str]:

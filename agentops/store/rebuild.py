@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from agentops.errors import AgentopsError
 from agentops.events import event_from_dict, parse_time
@@ -22,7 +23,7 @@ from agentops.ledger.model import (
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import OpenIncident, observe
+from agentops.policy.engine import RESOLVE, Decision, OpenIncident, observe, remember_resolution
 from agentops.policy.model import Policy
 from agentops.store import oplog
 from agentops.store.entries import incident_files
@@ -89,21 +90,36 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
     for record in records:
         store.seen[record["key"]] = {"event_id": record.get("id"),
                                      "outcome": record.get("outcome", _empty(record))}
-    longest = _longest_window(policy)
-    if not records or longest is None:
-        return
-    records = [r for r in records if isinstance(r.get("event"), dict)]  # not operations
     if not records:
         return
-    latest = max(parse_time(r["event"]["time"]) for r in records if "time" in r["event"])
-    since = latest - longest
+    records = [r for r in records if isinstance(r.get("event"), dict)]  # not operations
+    longest = _longest_window(policy)
+    since = None
+    if longest is not None:
+        times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
+        since = max(times) - longest if times else None
     for record in records:
+        etype = record.get("event", {}).get("type")
+        resolving = isinstance(etype, str) and bool(policy.index_for(etype).resolving)
+        if since is None and not resolving:
+            continue
         try:
             event = event_from_dict(record["event"])
         except AgentopsError:
             continue
-        if event.time > since:
+        if since is not None and event.time > since:
             observe(policy, store.state, event, ())
+        if resolving:
+            # Every resolution counts, however old: a late firing must find it.
+            remember_resolution(policy, store.state, event, _decisions(record))
+
+
+def _decisions(record: dict[str, Any]) -> list[Decision]:
+    out = []
+    for d in record.get("decisions") or ():
+        if isinstance(d, dict) and d.get("action") == RESOLVE:
+            out.append(Decision(RESOLVE, dedup_key=d.get("dedup_key"), incident=d.get("incident")))
+    return out
 
 
 def _longest_window(policy: Policy) -> timedelta | None:

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from agentops.events import format_time, parse_time
-from agentops.policy.engine import OpenIncident, State
+from agentops.policy.engine import OpenIncident, Resolution, State
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: resolutions per dedup key
 V = TypeVar("V")
-_TABLES = ("seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta")
+_TABLES = (
+    "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
+)
 
 
 class LazyTable(MutableMapping[Any, V], Generic[V]):
@@ -106,6 +108,15 @@ def _open_load(text: str) -> OpenIncident:
                         last_seen=parse_time(last), severity=severity, occurrences=occurrences)
 
 
+def _resolution_dump(done: Resolution) -> str:
+    return json.dumps([format_time(done.time), done.incident])
+
+
+def _resolution_load(text: str) -> Resolution:
+    when, incident = json.loads(text)
+    return Resolution(parse_time(when), incident)
+
+
 def _group_key(key: Any) -> str:
     rule, group = key
     return json.dumps([rule, list(group)], default=str)
@@ -155,8 +166,11 @@ class Store:
             self.db, "lessons", encode_key=_ident, dump=_ident, load=_ident)
         self.seen: LazyTable[dict[str, Any]] = LazyTable(
             self.db, "seen", encode_key=_ident, dump=json.dumps, load=json.loads)
+        self.resolved: LazyTable[Resolution] = LazyTable(
+            self.db, "resolved", encode_key=dedup_key, dump=_resolution_dump,
+            load=_resolution_load)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
-                           known_problems=self.problems)
+                           known_problems=self.problems, resolved=self.resolved)
 
     # -- meta and counters ----------------------------------------------------------------
 
@@ -191,7 +205,8 @@ class Store:
         self._forget()
 
     def _tables(self) -> tuple[LazyTable[Any], ...]:
-        return (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen)
+        return (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen,
+                self.resolved)
 
     def _forget(self) -> None:
         for lazy in self._tables():

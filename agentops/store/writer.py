@@ -19,7 +19,9 @@ from agentops.errors import LedgerError
 from agentops.events import Event, sha256
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
+from agentops.ledger.incidents import impact_values
 from agentops.ledger.model import (
+    IMPACT_FIELDS,
     TIMELINE_HEADER,
     Incident,
     MemoryEntry,
@@ -30,7 +32,7 @@ from agentops.ledger.model import (
     timeline_row,
 )
 from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
-from agentops.policy.engine import MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
+from agentops.policy.engine import LATE, MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
 from agentops.store.state import Store
 from agentops.vocabulary import LEDGER_KINDS
 
@@ -78,6 +80,11 @@ class LedgerWriter:
     def set_text(self, kind: str, text: str) -> None:
         """Replace a whole file's text (e.g. a re-rendered stats block)."""
         self._set(kind, text)
+
+    def set_file(self, rel: str, text: str) -> None:
+        """Write a whole document of the ledger (a post-mortem) with the batch."""
+        self._texts[rel] = text
+        self._changed.add(rel)
 
     def entry(self, kind: str, entry_id: str) -> str:
         """One entry's text, found by its markers (LedgerError when absent)."""
@@ -169,6 +176,8 @@ class LedgerWriter:
                 self._recur(event, d, ids, touched)
             elif d.action == RESOLVE and d.incident:
                 self._resolve(event, d, touched)
+            elif d.action == LATE and d.incident:
+                self._late(event, d, touched)
             elif d.action == TROUBLESHOOTING and d.problem:
                 problems[d.problem] = self._troubleshooting(event, d, ids, touched)
             elif d.action == MEMORY and d.title:
@@ -189,6 +198,7 @@ class LedgerWriter:
             environment=event.environment, subject=subject_text(event), detected=event.time,
             review_required=bool(d.review), troubleshooting=known,
             sections=template_sections("incident", **self._incident_prose(event, d)),
+            **self._impact(event),
         )
         self._insert("incident", fmt.render_incident(inc))
         self._last_incident(inc_id, event.time)
@@ -196,6 +206,22 @@ class LedgerWriter:
         if known:
             self._link_problem(known, inc_id, event.time, touched)
         return inc_id
+
+    def _impact(self, event: Event) -> dict[str, Any]:
+        """The impact fields an event carries (``record --field affected_users=120``).
+
+        ``record`` refuses bad values before anything is accepted; from other sources (a
+        webhook's labels) a value that is not usable is left out rather than failing the batch.
+        """
+        out: dict[str, Any] = {}
+        for name in IMPACT_FIELDS:
+            if name in event.attributes:
+                try:
+                    out |= impact_values({name: event.attributes[name]}, where="event",
+                                         clean=lambda t: escape_inline(redact(t, self.patterns)))
+                except LedgerError:
+                    continue
+        return out
 
     def _incident_prose(self, event: Event, d: Decision) -> dict[str, str]:
         who = f" by {escape_inline(event.actor)}" if event.actor else ""
@@ -266,6 +292,19 @@ class LedgerWriter:
             f"Resolved by recovery event {event.type} ({event.id}); rule {d.rule}", self.patterns))
         self._replace("incident", d.incident, new)
         touched["incidents"].append((d.incident, RESOLVE))
+
+    def _late(self, event: Event, d: Decision, touched: Touched) -> None:
+        """Note an out-of-order event on the incident's timeline, at the time it happened."""
+        assert d.incident is not None
+        span = fmt.find_entry("incident", self.text("incident"), d.incident)
+        if span is None:
+            return  # archived since: the journal still holds the event
+        entry = self._entry("incident", d.incident)
+        new = fmt.append_timeline(entry, event.time, redact(
+            f"Late event {event.type} ({event.id}) delivered after newer state; {d.reason}",
+            self.patterns))
+        self._replace("incident", d.incident, new)
+        touched["incidents"].append((d.incident, LATE))
 
     # -- troubleshooting --------------------------------------------------------------------
 

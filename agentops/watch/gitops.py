@@ -16,22 +16,25 @@ from agentops.events import Event
 from agentops.sources import argocd, flux
 from agentops.watch.cycle import RawObject
 
-FAILED = "deployment.failed"
-SUCCEEDED = "deployment.succeeded"
+BAD = {"sync": "deployment.failed", "health": "health.degraded"}
+GOOD = {"sync": "deployment.succeeded", "health": "health.recovered"}
 WATCH_TRIGGER = "on-watch"
 
 
 def application_events(
     old: RawObject | None, new: RawObject, *, cluster: str | None
 ) -> list[Event]:
-    """``deployment.failed`` when an Application's sync or health fails, and
-    ``deployment.succeeded`` when a failed one is Healthy, Synced and Succeeded again."""
-    body = argocd.body_from_application(new, trigger=WATCH_TRIGGER)
-    now, _ = argocd.classify(body)
-    before = _app_type(old)
-    if (now == FAILED and before != FAILED) or (now == SUCCEEDED and before == FAILED):
-        return argocd.parse(_with_cluster(body, cluster))
-    return []
+    """Per fact of an Application (its last sync, its health): an event when it turns bad
+    (``deployment.failed``, ``health.degraded``) and when a bad one turns good again."""
+    body = _with_cluster(argocd.body_from_application(new, trigger=WATCH_TRIGGER), cluster)
+    before = _facts(old)
+    out = []
+    for event in argocd.parse(body):
+        family = "health" if event.type.startswith("health.") else "sync"
+        bad, was = BAD[family], before.get(family)
+        if (event.type == bad and was != bad) or (event.type == GOOD[family] and was == bad):
+            out.append(event)
+    return out
 
 
 def application_deleted(obj: RawObject, *, cluster: str | None) -> list[Event]:
@@ -39,10 +42,11 @@ def application_deleted(obj: RawObject, *, cluster: str | None) -> list[Event]:
     return argocd.parse(_with_cluster(body, cluster))
 
 
-def _app_type(app: RawObject | None) -> str | None:
+def _facts(app: RawObject | None) -> dict[str, str]:
     if app is None:
-        return None
-    return argocd.classify(argocd.body_from_application(app, trigger=WATCH_TRIGGER))[0]
+        return {}
+    body = argocd.body_from_application(app, trigger=WATCH_TRIGGER)
+    return {family: etype for etype, _, family in argocd.classify_all(body)}
 
 
 def _with_cluster(body: argocd.ArgoBody, cluster: str | None) -> argocd.ArgoBody:

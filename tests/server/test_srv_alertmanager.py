@@ -24,6 +24,8 @@ from srv_helpers import (
     wait_for,
 )
 
+from agentops.sources.alertmanager import fingerprint_of
+
 BINARY = have_alertmanager()
 pytestmark = pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager not installed")
 TOKEN = "alertmanager-token"
@@ -128,3 +130,16 @@ def test_firing_alerts_open_incidents_and_resolving_them_resolves_them(
         assert actions[0] == "open" and actions[-1] == "resolve", actions
     metrics = serve.client.get("/metrics").body.decode()
     assert "agentops_hook_requests_rejected_total{" not in metrics
+
+
+def test_fingerprint_computed_for_senders_without_one_is_the_one_alertmanager_sends(
+    stack: tuple[Path, Client, ServeProcess]
+) -> None:
+    repo, alertmanager, _serve = stack
+    starts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    assert alertmanager.post("/api/v2/alerts", alerts(starts, None)).status == 200
+    wait_for(lambda: len(journal_records(repo)) == 2, timeout=30, what="two alerts journaled")
+    for record in journal_records(repo):
+        attributes = record["event"]["attributes"]
+        assert "fingerprint_computed" not in attributes  # Alertmanager 0.25 sent it
+        assert fingerprint_of(attributes["labels"]) == attributes["fingerprint"]

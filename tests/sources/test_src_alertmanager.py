@@ -129,22 +129,23 @@ def test_non_utc_offset_and_nanoseconds_are_normalised_to_utc() -> None:
     assert event.message == "cpu usage is high than 20% for 5 minutes"
 
 
-def test_alert_without_fingerprint_is_keyed_by_its_labels() -> None:
+def test_alert_without_fingerprint_gets_the_one_alertmanager_computes() -> None:
     data = loaded("kubesphere-KubePodCrashLooping-firing.json")
     del data["alerts"][0]["fingerprint"]
     [event] = parse_payload("alertmanager", data)
     [again] = parse_payload("alertmanager", data)
-    assert event.key.startswith("alertmanager:")
-    assert event.key.endswith(":firing:2020-02-26T07:05:04.989Z")
+    # The capture's own fingerprint, recomputed from its labels as Alertmanager does.
+    assert event.key == "alertmanager:a4c6c4f7a49ca0ae:firing:2020-02-26T07:05:04.989Z"
     assert event.key == again.key
-    assert "a4c6c4f7a49ca0ae" not in event.key
+    assert event.attributes["fingerprint"] == "a4c6c4f7a49ca0ae"
+    assert event.attributes["fingerprint_computed"] is True
 
 
-def test_message_falls_back_to_alertname_without_annotations() -> None:
+def test_message_is_empty_without_annotations() -> None:
     data = loaded("kubesphere-KubePodCrashLooping-firing.json")
     data["alerts"][0]["annotations"] = {}
     [event] = parse_payload("alertmanager", data)
-    assert event.message == "KubePodCrashLooping"
+    assert event.message == ""
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from conftest import fixture_path
 
 from agentops.errors import InvalidEventError
 from agentops.sources import parse_payload
-from agentops.sources.argocd import body_from_application
+from agentops.sources.argocd import ArgoBody, body_from_application
 
 FIXTURES = fixture_path("argocd")
 CONFIGMAP = Path(__file__).resolve().parents[2] / "deploy/argocd/argocd-notifications-cm.yaml"
@@ -36,6 +36,7 @@ def test_body_from_healthy_synced_application() -> None:
         "trigger": "on-sync-succeeded",
         "key": "argocd:argo-cd/velero-test:ea8759964626a583667a2bfd08f334ec2070040a:Succeeded:"
         "Healthy:2024-03-05T07:33:04Z",
+        "environment": "", "health_at": "2024-03-05T07:33:04Z",
     }
 
 
@@ -43,7 +44,8 @@ def test_healthy_synced_succeeded_is_deployment_succeeded() -> None:
     body = body_from_application(
         application("application-synced-operationState.yaml"), trigger="on-sync-succeeded"
     )
-    [event] = parse_payload("argocd", json.dumps(body))
+    event, health = parse_payload("argocd", json.dumps(body))
+    assert health.type == "health.recovered"
     assert event.type == "deployment.succeeded"
     assert event.source == "argocd"
     assert event.subject.to_dict() == {
@@ -55,22 +57,24 @@ def test_healthy_synced_succeeded_is_deployment_succeeded() -> None:
     assert event.time.isoformat() == "2024-03-05T07:33:04+00:00"
 
 
-def test_degraded_health_is_deployment_failed_even_after_successful_sync() -> None:
+def test_degraded_health_after_successful_sync_is_two_facts() -> None:
     app = application("application-health-degraded.yaml")
     body = body_from_application(app, trigger="on-health-degraded")
     assert body["cluster"] == "https://kubernetes.default.svc"
     assert body["finished_at"] == "2024-10-08T13:50:17Z"  # YAML datetime printed as the API does
-    [event] = parse_payload("argocd", body)
-    assert event.type == "deployment.failed"
-    assert event.attributes["reason"] == "HealthDegraded"
-    assert event.attributes["health_status"] == "Degraded"
-    assert event.subject.namespace == "snipe-it"
+    sync, health = parse_payload("argocd", body)
+    assert (sync.type, sync.attributes["reason"]) == ("deployment.succeeded", "SyncSucceeded")
+    assert health.type == "health.degraded"
+    assert health.attributes["reason"] == "HealthDegraded"
+    assert health.attributes["health_status"] == "Degraded"
+    assert health.subject.namespace == "snipe-it"
+    assert health.key != sync.key
 
 
 def test_two_triggers_for_one_state_are_one_fact() -> None:
     app = application("application-health-degraded.yaml")
     keys = {
-        parse_payload("argocd", body_from_application(app, trigger=trigger))[0].key
+        tuple(e.key for e in parse_payload("argocd", body_from_application(app, trigger=trigger)))
         for trigger in ("on-health-degraded", "on-sync-succeeded")
     }
     assert len(keys) == 1
@@ -81,16 +85,24 @@ def test_failed_sync_phase_is_deployment_failed(phase: str) -> None:
     app = application("application-synced-operationState.yaml")
     app["status"]["operationState"]["phase"] = phase
     app["status"]["sync"]["status"] = "OutOfSync"
-    [event] = parse_payload("argocd", body_from_application(app, trigger="on-sync-failed"))
+    event, _health = parse_payload("argocd", body_from_application(app, trigger="on-sync-failed"))
     assert event.type == "deployment.failed"
     assert event.attributes["reason"] == f"Sync{phase}"
     assert f":{phase}:" in event.key
 
 
-def test_progressing_health_after_sync_is_only_informational() -> None:
+def test_sync_succeeded_while_progressing_is_a_successful_sync_and_no_health_fact() -> None:
     app = application("application-synced-operationState.yaml")
     app["status"]["health"]["status"] = "Progressing"
     [event] = parse_payload("argocd", body_from_application(app, trigger="on-sync-succeeded"))
+    assert event.type == "deployment.succeeded"
+
+
+def test_running_operation_with_progressing_health_is_only_informational() -> None:
+    app = application("application-synced-operationState.yaml")
+    app["status"]["health"]["status"] = "Progressing"
+    app["status"]["operationState"]["phase"] = "Running"
+    [event] = parse_payload("argocd", body_from_application(app, trigger="on-sync-running"))
     assert event.type == "gitops.info"
 
 
@@ -117,10 +129,10 @@ def test_missing_key_in_body_is_recomputed_and_no_value_placeholders_are_empty()
         application("application-synced-operationState.yaml"), trigger="on-sync-succeeded"
     ))
     expected = body.pop("key")
-    [event] = parse_payload("argocd", body)
+    event, _health = parse_payload("argocd", body)
     assert event.key == expected
     body["message"] = "<no value>"
-    [event] = parse_payload("argocd", body)
+    event, _health = parse_payload("argocd", body)
     assert "<no value>" not in event.message
 
 
@@ -147,10 +159,12 @@ def test_notifications_configmap_defines_service_template_and_triggers() -> None
     assert "url" in yaml.safe_load(data["service.webhook.agentops"])
     template = yaml.safe_load(data["template.agentops-app"])
     body = template["webhook"]["agentops"]["body"]
-    for field in ("app", "namespace", "cluster", "revision", "sync_status", "health_status",
-                  "phase", "message", "trigger", "key", "finished_at", "app_namespace"):
+    for field in ArgoBody.__annotations__:
         assert f'"{field}":' in body
     for trigger in ("on-sync-failed", "on-health-degraded", "on-sync-succeeded", "on-deleted"):
         [rule] = yaml.safe_load(data[f"trigger.{trigger}"])
         assert rule["send"] == ["agentops-app"]
         assert trigger in body
+    # Healthy again is its own notification: it resolves a Degraded health incident.
+    [rule] = yaml.safe_load(data["trigger.on-health-recovered"])
+    assert rule["send"] == ["agentops-app"] and "'Healthy'" in rule["when"]

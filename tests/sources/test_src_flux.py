@@ -39,6 +39,7 @@ def test_error_severity_is_a_failed_deployment() -> None:
         "service/apps/webapp validation error: spec.type: Unsupported value: Ingress"
     )
     assert event.attributes == {
+        "identity": "apps/Kustomization/webapp",
         "reason": "ValidationFailed",
         "severity": "error",
         "revision": "main/731f7eaddfb6af01cb2173e18f0f75b0ba780ef1",

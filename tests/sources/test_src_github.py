@@ -112,7 +112,9 @@ def test_deployment_review_requested_is_approval_requested() -> None:
     assert event.type == "approval.requested"
     assert event.environment == "tst"
     assert event.actor == "ilmax"
-    assert event.attributes["action"] == "requested"
+    assert event.attributes["decision"] == "requested"
+    assert event.attributes["action"] == (
+        "deployment of Build pull_request 3 by @ilmax run #15 to tst")
     assert event.attributes["environment"] == "tst"
     assert event.attributes["reviewers"] == ["admins"]
     assert "approver" not in event.attributes

@@ -136,9 +136,10 @@ def test_argo_application_failure_and_recovery_are_transitions() -> None:
     again = application_events(app, app, cluster="c")
     recovered = application_events(app, healthy, cluster="c")
 
-    assert [e.type for e in failed] == ["deployment.failed"]
+    # The sync succeeded; the health is what failed, and what recovers.
+    assert [e.type for e in failed] == ["health.degraded"]
     assert again == []
-    assert [e.type for e in recovered] == ["deployment.succeeded"]
+    assert [e.type for e in recovered] == ["health.recovered"]
 
 
 def test_flux_ready_false_is_a_failure_once() -> None:
