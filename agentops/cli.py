@@ -18,7 +18,13 @@ import click
 
 from agentops import __version__
 from agentops.cli_options import emit, format_option, repo_option
-from agentops.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, AgentopsError
+from agentops.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    EXIT_USER,
+    AgentopsError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,6 +148,24 @@ def _crash_log(exc: BaseException) -> Path:
     return path
 
 
+def _operating_error(exc: BaseException) -> str | None:
+    """A full disk, a read-only filesystem, a permission error: the environment, not a bug, so
+    exit 1 with the path and what to do (fsutil names the path where it writes; this catches
+    the rest, e.g. the cache database)."""
+    from agentops.errors import STORAGE_ERRNOS, storage_advice
+
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}; {storage_advice(exc.errno)}"
+    if type(exc).__module__ == "sqlite3" and type(exc).__name__ == "OperationalError":
+        text = str(exc)
+        errno = (28 if "full" in text else 30 if "readonly" in text or "read-only" in text
+                 else 13 if "unable to open" in text else None)
+        if errno is not None:
+            return f"the agentops cache under .git/agentops: {text}; {storage_advice(errno)}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point with the documented exit codes."""
     try:
@@ -160,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
+        if (message := _operating_error(exc)) is not None:
+            click.echo(f"error: {message}", err=True)
+            sys.exit(EXIT_USER)
         log = _crash_log(exc)
         click.echo(f"internal error: {type(exc).__name__}: {exc}\ncrash log: {log}", err=True)
         sys.exit(EXIT_INTERNAL)

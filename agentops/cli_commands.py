@@ -134,15 +134,22 @@ SERVE_HELP = f"""Receive webhooks on POST /hooks/SOURCE; GET /healthz, /readyz, 
               help="Stop cleanly after this long (30s, 5m, 1h), everything committed.")
 @click.option("--max-body", default=1024 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest accepted request body in bytes (larger: 413).")
+@click.option("--read-timeout", default=15.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a client gets to send a request's headers, and again its body; "
+                   "then 408 and the connection is closed.")
+@click.option("--max-connections", default=None, type=click.IntRange(1),
+              help="Connections at once (default: the file descriptor limit minus 64, at "
+                   "most 1024); beyond it the oldest idle connection is closed.")
 @click.option("--insecure-no-auth", is_flag=True,
               help="Accept posts to sources without a configured secret. Never in production.")
 @repo_option
-def serve(host: str, port: int, duration: str | None, max_body: int, insecure_no_auth: bool,
-          repo: Path | None) -> None:
+def serve(host: str, port: int, duration: str | None, max_body: int, read_timeout: float,
+          max_connections: int | None, insecure_no_auth: bool, repo: Path | None) -> None:
     from agentops.server.run import serve as run_server
 
     run_server(repo=repo, host=host, port=port, duration=duration, max_body=max_body,
-               insecure_no_auth=insecure_no_auth)
+               insecure_no_auth=insecure_no_auth, read_timeout=read_timeout,
+               max_connections=max_connections)
 
 
 @click.command("demo")

@@ -51,15 +51,18 @@ class Config(NamedTuple):
     push: bool = False
     remote: str = "origin"
     push_retries: int = 50
+    allow_detached_head: bool = False
     extra: Mapping[str, Any] = MappingProxyType({})
 
     def author(self, actor: str | None) -> str | None:
         """``Name <email>`` for an actor, or None to let git use the configured identity."""
         if not actor:
             return None
-        name = re.sub(r"[<>\n]", "", actor).strip() or "agent"
-        if "@" in name and " " not in name:
-            return f"{name.split('@')[0]} <{name}>"
+        # Never a malformed author line, whatever the actor says (intake refuses the worst).
+        name = re.sub(r"[<>\x00-\x1f\x7f-\x9f]", "", actor).strip() or "agent"
+        local = name.split("@")[0].strip()
+        if "@" in name and " " not in name and local:
+            return f"{local} <{name}>"
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "agent"
         return f"{name} <{slug}@{self.email_domain}>"
 
@@ -92,6 +95,10 @@ def _parse(doc: Any) -> Config:
     identity = _section(doc, "identity")
     redaction = _section(doc, "redaction")
     push = _section(doc, "push")
+    git_section = _section(doc, "git")
+    detached = git_section.get("allow_detached_head", False)
+    if not isinstance(detached, bool):
+        raise RepoError(f"{CONFIG_PATH}: git.allow_detached_head: expected true or false")
     patterns = redaction.get("patterns") or []
     if not isinstance(patterns, list):
         raise RepoError(f"{CONFIG_PATH}: redaction.patterns: expected a list of regexes")
@@ -107,5 +114,5 @@ def _parse(doc: Any) -> Config:
         email_domain=str(identity.get("email_domain", "agents.invalid")),
         redaction_patterns=tuple(str(p) for p in patterns),
         push=bool(push.get("enabled", False)), remote=str(push.get("remote", "origin")),
-        push_retries=int(push.get("retries", 50)), extra=doc,
+        push_retries=int(push.get("retries", 50)), allow_detached_head=detached, extra=doc,
     )

@@ -33,3 +33,41 @@ class LedgerError(AgentopsError):
 
 class RepoError(AgentopsError):
     """The target is not a usable agentops repository."""
+
+
+class TransientError(AgentopsError):
+    """The environment failed (a lock held too long, a full disk), not the input: retry."""
+
+
+class LockTimeout(TransientError):
+    """Another process held the repository lock for longer than we were willing to wait."""
+
+
+STORAGE_ERRNOS = {28: "ENOSPC", 122: "EDQUOT", 30: "EROFS", 13: "EACCES", 1: "EPERM", 5: "EIO"}
+
+
+def storage_advice(errno: int | None) -> str:
+    """What a person can do about an operating error, by errno."""
+    if errno in (28, 122):
+        return "free some space (or quota) on that filesystem and retry"
+    if errno == 30:
+        return ("the filesystem is read-only: run writing commands in a writable checkout "
+                "(lint, recall, stats, check and incident list/show work read-only)")
+    if errno in (1, 13):
+        return "permission denied: run as the repository's owner, or fix its permissions"
+    return "the disk reported an error: check it (dmesg) and retry"
+
+
+class StorageError(TransientError, OSError):
+    """The filesystem refused a write (full, read-only, permissions): exit 1, with the path.
+
+    Also an OSError, so that code which treats a failed write as harmless (a cache) still
+    catches it."""
+
+    def __init__(self, path: object, errno: int | None, strerror: str | None) -> None:
+        message = f"cannot write {path}: {strerror or 'error'}; {storage_advice(errno)}"
+        OSError.__init__(self, message)
+        self.path, self.errno, self.strerror, self.filename = path, errno, strerror, str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[0])

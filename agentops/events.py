@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -43,6 +44,18 @@ TOP_FIELDS = (
     "type", "time", "source", "subject", "environment", "actor", "message", "attributes", "key",
 )
 MAX_MESSAGE = 64 * 1024
+MAX_ACTOR = 200
+MAX_NAME = 1024  # source, environment, subject fields, key: identifiers, not prose
+# Text that cannot be stored at all: a lone surrogate has no UTF-8 form (the spool, the journal
+# and git would all fail on it later, after the event was acknowledged).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Names (actor, source, environment, subject, key) end up in commit authors, trailers and
+# one-line markdown: no control characters (C0, DEL, C1) and no invisible format characters
+# (zero-width, bidi overrides) that would make `git log` show another name than the real one.
+_NAME_BAD_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+    "\ud800-\udfff]")
+_NAME_FIELDS = ("source", "environment", "actor")
 
 EVENT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -247,6 +260,7 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
     source = _text(data, "source", required=True) or "unknown"
     environment = _text(data, "environment")
     actor = _text(data, "actor")
+    check_actor(actor)
     message = _text(data, "message", default="") or ""
     if len(message) > MAX_MESSAGE:
         raise InvalidEventError(f"event.message: longer than {MAX_MESSAGE} characters")
@@ -265,6 +279,10 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
         key = derive_key(content)
     elif not isinstance(key, str) or not key.strip():
         raise InvalidEventError("event.key: expected a non-empty string")
+    else:
+        check_text(key, "event.key", name=True)
+        if len(key) > MAX_NAME:
+            raise InvalidEventError(f"event.key: longer than {MAX_NAME} characters")
     return Event(
         type=etype, time=when, source=source, subject=subject, environment=environment,
         actor=actor, message=message, attributes=dict(attributes), key=key, id=event_id(key),
@@ -281,7 +299,34 @@ def _text(
         raise InvalidEventError(f"event.{name}: expected a string, got {type(value).__name__}")
     if required and not value:
         raise InvalidEventError(f"event.{name}: must not be empty")
+    check_text(value, f"event.{name}", name=name in _NAME_FIELDS)
+    if name in _NAME_FIELDS and len(value) > MAX_NAME:
+        raise InvalidEventError(f"event.{name}: longer than {MAX_NAME} characters")
     return value
+
+
+def check_text(value: str, where: str, *, name: bool = False) -> None:
+    """Refuse text that cannot be stored (lone surrogates) or, for names, that carries control
+    characters (a NUL or newline in an actor would break the commit author line)."""
+    bad = (_NAME_BAD_RE if name else _SURROGATE_RE).search(value)
+    if bad is not None:
+        char = bad.group(0)
+        what = ("a lone surrogate" if "\ud800" <= char <= "\udfff" else
+                "a control character" if char < "\xa0" else "an invisible format character")
+        raise InvalidEventError(
+            f"{where}: contains {what} ({char!r} at offset {bad.start()})")
+
+
+def check_actor(value: str | None, where: str = "event.actor") -> None:
+    """An actor must make a commit author: a printable name with at least one letter or digit."""
+    if value is None:
+        return
+    check_text(value, where, name=True)
+    if len(value) > MAX_ACTOR:
+        raise InvalidEventError(f"{where}: longer than {MAX_ACTOR} characters")
+    if not any(ch.isalnum() for ch in value):
+        raise InvalidEventError(
+            f"{where}: {value!r} names nobody (expected a name like deploy-bot or ana@example.org)")
 
 
 def _subject(value: Any) -> Subject:
@@ -297,6 +342,10 @@ def _subject(value: Any) -> Subject:
             )
         if item is not None and not isinstance(item, str):
             raise InvalidEventError(f"event.subject.{name}: expected a string")
+        if item is not None:
+            check_text(item, f"event.subject.{name}", name=True)
+            if len(item) > MAX_NAME:
+                raise InvalidEventError(f"event.subject.{name}: longer than {MAX_NAME} characters")
     return Subject(**{k: value.get(k) for k in SUBJECT_FIELDS})
 
 
@@ -305,11 +354,17 @@ def _check_json(value: Any, where: str) -> None:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidEventError(f"{where}: keys must be strings")
+            check_text(k, f"{where}: key {k!r}")
             _check_json(v, f"{where}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_json(v, f"{where}[{i}]")
-    elif not (value is None or isinstance(value, (str, int, float, bool))):
+    elif isinstance(value, str):
+        check_text(value, where)
+    elif isinstance(value, float):
+        if not math.isfinite(value):  # 1e999 parses as inf; the journal would say Infinity
+            raise InvalidEventError(f"{where}: {value!r} is not a finite number")
+    elif not (value is None or isinstance(value, (int, bool))):
         raise InvalidEventError(f"{where}: {type(value).__name__} is not a JSON value")
 
 

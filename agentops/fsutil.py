@@ -9,7 +9,38 @@ as given: no newline translation, so ``render(parse(file)) == file`` holds byte 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from agentops.errors import STORAGE_ERRNOS, RepoError, StorageError
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def storage(path: Path) -> Iterator[None]:
+    """Turn a full disk, a read-only filesystem or a permission error into StorageError naming
+    ``path`` (``os.write`` alone would not say which file), so the CLI can exit 1 with advice."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise StorageError(exc.filename or path, exc.errno, exc.strerror) from exc
+        raise
+
+
+def _names_path(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    @wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with storage(Path(str(args[0]))):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def read_text(path: Path) -> str:
@@ -20,10 +51,36 @@ def read_text(path: Path) -> str:
         return ""
 
 
+def refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
+    """RepoError if any of ``paths`` (relative to ``root``), or a folder on the way to it, is a
+    symbolic link: git commits the link, not what it points to, so an entry written through it
+    would be acknowledged and never reach any commit."""
+    checked: set[Path] = set()
+    for rel in paths:
+        here = root
+        for part in Path(rel).parts:
+            here = here / part
+            if here in checked:
+                continue
+            checked.add(here)
+            try:
+                mode = os.lstat(here).st_mode
+            except FileNotFoundError:
+                break
+            if stat.S_ISLNK(mode):
+                raise RepoError(
+                    f"{here} is a symbolic link (to {os.readlink(here)}); git would commit the "
+                    "link, not the entries written through it. Replace it with the real file "
+                    f"(or folder) and retry")
+
+
+@_names_path
 def atomic_write(path: Path, data: bytes | str, *, sync_dir: bool = True) -> None:
-    """Replace ``path`` with ``data`` so that it holds either the old or the new content."""
+    """Replace ``path`` with ``data`` so that it holds either the old or the new content.
+
+    A symbolic link is refused, never written through (see :func:`refuse_symlinks`)."""
     if path.is_symlink():
-        path = path.resolve()  # write through the link, keep the link itself
+        raise RepoError(f"{path} is a symbolic link; refusing to write through it")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     _make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -46,6 +103,7 @@ def atomic_write_many(files: dict[Path, bytes | str]) -> None:
         _fsync_dir(folder)
 
 
+@_names_path
 def write_note(path: Path, data: bytes | str) -> None:
     """A small file written in place and fsynced, for notes whose torn form is harmless
     (the reader treats an unreadable note as absent)."""
@@ -59,6 +117,7 @@ def write_note(path: Path, data: bytes | str) -> None:
         os.close(fd)
 
 
+@_names_path
 def append_durable(path: Path, data: bytes) -> None:
     """Append ``data`` with one ``write`` call (so concurrent appends never interleave), fsync."""
     _make_dirs(path.parent)
@@ -67,7 +126,13 @@ def append_durable(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         created = False
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        except OSError as exc:
+            if os.path.islink(path):
+                raise RepoError(f"{path} is a symbolic link; refusing to append through it") \
+                    from exc
+            raise
     try:
         _write_all(fd, data)
         os.fsync(fd)

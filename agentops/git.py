@@ -8,8 +8,14 @@ the new HEAD is read from the ref file instead of asking git again.
 
 Concurrency: many agent processes commit to the same repository. ``locked`` takes an exclusive
 ``flock`` on ``<git-common-dir>/agentops.lock`` around read-state -> write -> commit, so they
-queue instead of failing on ``index.lock``; the kernel drops the lock when a holder dies. An
-``index.lock`` left behind by a killed git is detected (nobody has it open) and removed.
+queue instead of failing on ``index.lock``; the kernel drops the lock when a holder dies.
+
+Stale locks: git does not keep ``index.lock`` open while hooks run, so "nobody has it open"
+does not mean "nobody owns it", and a process *name* proves nothing (gitk, gitui). So the git
+that ``commit`` starts is named in ``<git-dir>/agentops/git-commit`` by pid *and* start time
+(``/proc/PID/stat``); an ``index.lock`` whose named owner is gone (the pid is dead or reused)
+is ours, stale, and removed by the next command with a line on stderr. A lock of unknown
+origin is removed only when nobody has it open and it is older than ``STALE_LOCK_AGE``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self
 
-from agentops.errors import AgentopsError, RepoError
+from agentops.errors import AgentopsError, LockTimeout, RepoError
 
 FALLBACK_NAME = "agentops"
 FALLBACK_EMAIL = "agentops@localhost"
@@ -171,6 +177,14 @@ def read_head(repo: Path) -> str | None:
     return target if _SHA.fullmatch(target) else head(repo)
 
 
+def is_detached(repo: Path) -> bool:
+    """Whether HEAD names a commit rather than a branch (read from the file, no subprocess)."""
+    try:
+        return not (git_dir(repo) / "HEAD").read_text().startswith("ref: ")
+    except OSError:
+        return current_branch(repo) is None
+
+
 def current_branch(repo: Path) -> str | None:
     """The checked-out branch name (also when unborn), or None when HEAD is detached."""
     return run(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
@@ -281,7 +295,7 @@ class RepoLock:
             holder = self.path.read_text().strip() or "unknown"
         except OSError:
             holder = "unknown"
-        return AgentopsError(
+        return LockTimeout(
             f"timed out after {self.timeout:g}s waiting for the agentops lock"
             f" held by pid {holder} ({self.path})"
         )
@@ -306,27 +320,106 @@ def locked(repo: Path, *, timeout: float = 120.0) -> Iterator[None]:
         yield
 
 
-# --- stale index.lock --------------------------------------------------------------------------
+# --- process identity and stale index.lock ------------------------------------------------------
+
+GIT_NOTE = "agentops/git-commit"  # under the git dir: the identity of the git we are running
+
+
+def process_identity(pid: int) -> str | None:
+    """``PID:STARTTIME`` of a live process (None when none runs as ``pid``).
+
+    The start time (clock ticks since boot, field 22 of ``/proc/PID/stat``) tells a reused pid
+    from the process that wrote a note. Without /proc only liveness is known (``PID:?``).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return f"{pid}:?"
+    except OSError:
+        return f"{pid}:?"
+    fields = stat[stat.rfind(b")") + 2:].split()
+    if not fields or fields[0] in (b"Z", b"X"):
+        return None  # a zombie has finished its work
+    return f"{pid}:{int(fields[19])}"
+
+
+def is_alive(identity: str) -> bool:
+    """Whether the process named by a ``PID:STARTTIME`` note still runs (the same one)."""
+    pid, _, start = identity.strip().partition(":")
+    if not pid.isdigit():
+        return False
+    current = process_identity(int(pid))
+    return current is not None and (start == "?" or current.endswith(":?") or current == identity)
+
+
+def stale_locks(repo: Path) -> list[str]:
+    """Descriptions of lock files a killed process left in ``repo`` (for ``lint``)."""
+    lock = git_dir(repo) / "index.lock"
+    if not lock.exists():
+        return []
+    owner = _read_note(git_dir(repo) / GIT_NOTE)
+    if owner is not None and not is_alive(owner):
+        return [f"{lock}: left by git pid {owner.split(':')[0]}, which was killed"]
+    if owner is None and _age(lock) > STALE_LOCK_AGE and _lock_in_use(lock) is not True:
+        return [f"{lock}: {int(_age(lock))}s old and nobody has it open"]
+    return []
 
 
 def clear_stale_index_lock(repo: Path) -> None:
-    """Remove an ``index.lock`` no live process uses; wait briefly, then fail, if one does."""
+    """Remove an ``index.lock`` a killed git left; wait briefly, then fail, if one is live."""
     lock = git_dir(repo) / "index.lock"
+    note = git_dir(repo) / GIT_NOTE
     deadline = time.monotonic() + INDEX_LOCK_WAIT
     while lock.exists():
-        in_use = _lock_in_use(lock, find_root(repo))
-        if in_use is False or (in_use is None and _age(lock) > STALE_LOCK_AGE):
-            lock.unlink(missing_ok=True)
-            print(
-                f"agentops: warning: removed stale index.lock left by a killed git process: {lock}",
-                file=sys.stderr,
-            )
+        owner = _read_note(note)
+        if owner is not None and not is_alive(owner) and _lock_in_use(lock) is not True:
+            _remove_stale(lock, note, owner, "a killed git process (pid "
+                          f"{owner.split(':')[0]})")
             return
+        if owner is None:
+            in_use = _lock_in_use(lock)
+            if in_use is not True and _age(lock) > STALE_LOCK_AGE:
+                _remove_stale(lock, note, None, f"a git process gone for over "
+                              f"{STALE_LOCK_AGE:g}s")
+                return
         if time.monotonic() >= deadline:
+            who = f" (pid {owner.split(':')[0]})" if owner else ""
+            hint = "" if owner else (
+                f"; if no git is running in this repository, remove {lock} and retry")
             raise AgentopsError(
-                f"another git process holds {lock}; let it finish (or stop it) and retry"
-            )
+                f"another git process{who} holds {lock}; let it finish (or stop it) and retry"
+                + hint)
         time.sleep(0.05)
+    if (owner := _read_note(note)) is not None and not is_alive(owner):
+        note.unlink(missing_ok=True)  # our git finished, its parent died before tidying
+
+
+def _remove_stale(lock: Path, note: Path, owner: str | None, left_by: str) -> None:
+    lock.unlink(missing_ok=True)
+    if owner is not None:
+        # git --only also leaves its temporary index, named by its pid
+        (lock.parent / f"next-index-{owner.split(':')[0]}.lock").unlink(missing_ok=True)
+    note.unlink(missing_ok=True)
+    print(f"agentops: warning: removed stale index.lock left by {left_by}: {lock}",
+          file=sys.stderr)
+
+
+def _read_note(path: Path) -> str | None:
+    try:
+        text = path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return None
+    return text or None
 
 
 def _age(path: Path) -> float:
@@ -336,28 +429,16 @@ def _age(path: Path) -> float:
         return 0.0
 
 
-def _lock_in_use(lock: Path, root: Path) -> bool | None:
-    """True if a process has ``lock`` open or is a git running in ``root``; None without /proc."""
+def _lock_in_use(lock: Path) -> bool | None:
+    """True if another process has ``lock`` open; None when /proc cannot tell."""
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
     except OSError:
         return None
     if not pids:
         return None
-    target, top = os.path.realpath(lock), os.path.realpath(root)
-    return any(_is_git_in(pid, top) or _has_open(pid, target) for pid in pids)
-
-
-def _is_git_in(pid: str, top: str) -> bool:
-    try:
-        if not Path(f"/proc/{pid}/comm").read_text().startswith("git"):
-            return False
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except FileNotFoundError:
-        return False  # the process has exited
-    except OSError:
-        return True  # a git we may not inspect: assume it is working here
-    return cwd == top or cwd.startswith(top + os.sep)
+    target = os.path.realpath(lock)
+    return any(_has_open(pid, target) for pid in pids)
 
 
 def _has_open(pid: str, target: str) -> bool:
@@ -372,6 +453,31 @@ def _has_open(pid: str, target: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def _exec_tracked(repo: Path, args: Sequence[str], *, input: bytes,
+                  env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """``_exec`` for a git that takes ``index.lock``: its identity is noted while it runs."""
+    cmd = ("git", "-C", str(repo), *args)
+    full_env = {**os.environ, **_BASE_ENV, **env}
+    note = git_dir(repo) / GIT_NOTE
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=full_env)
+    except FileNotFoundError as exc:
+        raise AgentopsError("git is not installed (no `git` executable on PATH)") from exc
+    try:
+        identity = process_identity(proc.pid)
+        if identity is not None:
+            note.parent.mkdir(parents=True, exist_ok=True)
+            note.write_text(identity + "\n")
+        out, err = proc.communicate(input)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    note.unlink(missing_ok=True)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 # --- commit ------------------------------------------------------------------------------------
@@ -399,7 +505,7 @@ def commit(
     pending: list[str] = list(paths)
     env: dict[str, str] = {}
     for _attempt in range(3):
-        proc = _exec(repo, (*options, "--", *pending), input=message, env=env)
+        proc = _exec_tracked(repo, (*options, "--", *pending), input=message, env=env)
         if proc.returncode == 0:
             return _new_head(repo)
         if _nothing_to_commit(proc):

@@ -8,6 +8,8 @@ from pathlib import Path
 from agentops.errors import RepoError
 
 RULES_DIR = "rules"
+SPOOL_SUBDIR = "agentops/spool"  # under the git common dir: `serve`'s accepted requests
+DEAD_LETTER = "failed"  # under the spool: requests the pipeline kept refusing
 
 
 def find_repo(repo: Path | None, *, required: bool = True) -> Path:

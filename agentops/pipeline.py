@@ -6,14 +6,20 @@ journal, and makes one commit for the whole batch. Nothing else writes ledger fi
 commits; sources (CLI, webhooks, the cluster watcher) only build events.
 
 Crash safety: before touching the work tree the batch writes a ``pending`` note under the git
-directory; the next run finds it and restores those paths from HEAD, so a process killed at any
-instant leaves either the old commit or the new one. The note is removed after the commit.
+directory of *this* work tree (``git rev-parse --git-dir``: a batch cut short in one worktree
+must never be "recovered" in another, over someone's uncommitted edit there); the next run
+finds it and restores those paths from HEAD, so a process killed at any instant leaves either
+the old commit or the new one. The note is removed after the commit. A commit that fails while
+we are alive (a pre-commit hook, signing, a full disk) puts the files back as they were before
+the batch and unstages them, then raises: nothing half-written remains.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,8 +28,8 @@ from typing import Any, NamedTuple
 
 from agentops import fsutil, git
 from agentops.config import Config, load_config
-from agentops.errors import RepoError
-from agentops.events import Event, format_time, to_precision, utcnow
+from agentops.errors import AgentopsError, RepoError
+from agentops.events import Event, check_actor, format_time, to_precision, utcnow
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
@@ -45,6 +51,16 @@ from agentops.store.writer import LedgerWriter
 from agentops.vocabulary import LEDGER_FILES
 
 MAX_TRAILERS = 50
+# A batch commits at least every CHUNK_SECONDS of work (or CHUNK_EVENTS events), then lets go
+# of the repository lock for a moment, so a concurrent ``record`` waits seconds, not minutes.
+# AGENTOPS_CHUNK_EVENTS lowers the count (the tests use it to make several chunks).
+CHUNK_SECONDS = 2.0
+CHUNK_EVENTS = int(os.environ.get("AGENTOPS_CHUNK_EVENTS") or 5000)
+CHUNK_PAUSE = 0.15
+
+
+class CommitFailed(AgentopsError):
+    """git refused the commit (a hook, signing, the disk); the work tree was put back."""
 
 
 class Outcome(NamedTuple):
@@ -94,7 +110,7 @@ class Context:
         self.gitdir = git.common_dir(repo)
         self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
                                           cache=self.gitdir / "agentops" / "rules.pickle")
-        self.store = Store(self.gitdir / "agentops" / "state.sqlite")
+        self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
         # names this batch's commit and journal records, so a replay can tell which
@@ -106,7 +122,12 @@ class Context:
 
     @property
     def pending_path(self) -> Path:
-        return self.gitdir / "agentops" / "pending"
+        return pending_path(self.repo)
+
+
+def pending_path(repo: Path) -> Path:
+    """The recovery note of this work tree (per worktree: its own git dir, not the common one)."""
+    return git.git_dir(repo) / "agentops" / "pending"
 
 
 def process(
@@ -119,14 +140,24 @@ def process(
     unpushed events are replayed on the new tip (ids renumbered as needed) and pushed again.
     """
     _require_initialised(repo)
+    check_actor(actor, "--actor")
     when = to_precision(now or utcnow())
-    with git.locked(repo):
-        recover(repo)
-        outcomes, config = _batch(repo, events, actor=actor, dry_run=dry_run, now=when)
-        if config.push and not dry_run:
-            replayed = publish(repo, config)
-            outcomes = [replayed.get(o.event_id, o) for o in outcomes]
-    return outcomes
+    outcomes: list[Outcome] = []
+    rest = list(events)
+    while True:  # one chunk per lock: a big batch never makes a concurrent record wait long
+        with git.locked(repo):
+            recover(repo)
+            limit = None if dry_run else time.monotonic() + CHUNK_SECONDS
+            done, config = _batch(repo, rest, actor=actor, dry_run=dry_run, now=when,
+                                  until=limit)
+            if config.push and not dry_run:
+                replayed = publish(repo, config)
+                done = [replayed.get(o.event_id, o) for o in done]
+        outcomes += done
+        rest = rest[len(done):]
+        if not rest:
+            return outcomes
+        time.sleep(CHUNK_PAUSE)  # the lock is polled: leave a waiting writer room to take it
 
 
 def publish(repo: Path, config: Config) -> dict[str, Outcome]:
@@ -144,11 +175,18 @@ def publish(repo: Path, config: Config) -> dict[str, Outcome]:
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
-           now: datetime) -> tuple[list[Outcome], Config]:
+           now: datetime, until: float | None = None) -> tuple[list[Outcome], Config]:
+    """A prefix of ``events`` as one commit: all of them, or (with ``until``, a monotonic
+    deadline) as many as fit before it, at least one and at most ``CHUNK_EVENTS``."""
     ctx = Context(repo, now=now)
     try:
         ensure_current(ctx)
-        outcomes = [_one(ctx, event) for event in events]
+        outcomes = []
+        for event in events:
+            outcomes.append(_one(ctx, event))
+            if until is not None and (len(outcomes) >= CHUNK_EVENTS
+                                      or time.monotonic() >= until):
+                break
         if dry_run:
             ctx.store.discard()
             return outcomes, ctx.config
@@ -163,6 +201,14 @@ def _require_initialised(repo: Path) -> None:
     if missing:
         raise RepoError(f"{repo} is not an agentops repository (missing {', '.join(missing)}); "
                         "run `agentops init` first")
+    fsutil.refuse_symlinks(repo, (*LEDGER_FILES, journal.JOURNAL_DIR))
+    # the push replay's scratch work tree is detached on purpose: its commits become the branch
+    replay = oplog.ref_name(repo) != oplog.REF
+    if not replay and git.is_detached(repo) and not load_config(repo).allow_detached_head:
+        raise RepoError(
+            f"{repo}: HEAD is detached, so a commit here would belong to no branch and be easy "
+            "to lose. Check out a branch (git switch BRANCH), or set git.allow_detached_head: "
+            "true in .agentops/config.yaml")
 
 
 def _single_actor(events: Sequence[Event]) -> str | None:
@@ -263,6 +309,7 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
     anywhere in between is settled by the next run (see :func:`recover`); the cache is saved as
     describing the new branch and journal tips.
     """
+    check_actor(actor, "--actor")  # the lifecycle commands come here directly
     ctx.ledger.finish()
     trailers = [*trailers, ("Agentops-Batch", ctx.batch)]
     paths = ctx.ledger.changed_paths()
@@ -274,15 +321,28 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
         ctx.store.discard()
         return None
     ref = oplog.ref_name(ctx.repo)
+    fsutil.refuse_symlinks(ctx.repo, paths)
+    before = _snapshot(ctx.repo, paths)
     _begin_pending(ctx, paths, ref=ref, subject=subject)
     sha = None
-    if paths:
-        ctx.ledger.write_all()
-        if ctx.outbox_lines:
-            fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
-        sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
-                         author=ctx.config.author(actor))
+    try:
+        if paths:
+            ctx.ledger.write_all()
+            if ctx.outbox_lines:
+                fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
+            sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body,
+                             trailers=trailers, author=ctx.config.author(actor))
+    except BaseException as exc:
+        ctx.store.discard()
+        restored = _restore(ctx.repo, paths, before)
+        if restored and isinstance(exc, git.GitError):
+            raise CommitFailed(
+                f"git commit failed, so nothing was recorded; the ledger and journal are back "
+                f"as they were ({', '.join(paths)}). Fix the cause and retry.\n{exc}") from exc
+        raise
     if ctx.journal_lines:
+        # after the branch commit: a journal ahead of the branch would answer a retry with an
+        # incident the branch does not have (recover() completes this step after a crash)
         oplog.append(ctx.repo, ctx.journal_lines, when=ctx.now, ref=ref,
                      subject=_journal_subject(subject, ctx.batch, sha))
     if save:
@@ -372,54 +432,90 @@ def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _begin_pending(ctx: Context, paths: list[str], *, ref: str, subject: str) -> None:
     # Written in place: a torn note means we died before touching the work tree, and
-    # recover() then just removes it.
+    # recover() then just removes it. It names its writer (pid and start time) for lint, and
+    # carries the batch's journal lines, so that recover() can finish a batch whose branch
+    # commit was made.
     fsutil.write_note(ctx.pending_path, json.dumps({
-        "paths": paths, "batch": ctx.batch, "ref": ref, "parent": oplog.tip(ctx.repo, ref),
-        "when": format_time(ctx.now), "subject": subject,
-        "lines": [line.decode("utf-8") for line in ctx.journal_lines],
+        "paths": paths, "pid": git.process_identity(os.getpid()), "batch": ctx.batch,
+        "ref": ref, "parent": oplog.tip(ctx.repo, ref), "when": format_time(ctx.now),
+        "subject": subject, "lines": [line.decode("utf-8") for line in ctx.journal_lines],
     }))
 
 
+_Snapshot = dict[str, "bytes | int | None"]
+
+
+def _snapshot(repo: Path, paths: Sequence[str]) -> _Snapshot:
+    """What the batch is about to change: each ledger file's bytes, the length of the journal
+    and the outbox (``.jsonl``, only appended to), None for a file that does not exist yet."""
+    out: _Snapshot = {}
+    for path in paths:
+        target = repo / path
+        try:
+            out[path] = (target.stat().st_size if path.endswith(".jsonl")  # append-only
+                         else target.read_bytes())
+        except FileNotFoundError:
+            out[path] = None
+    return out
+
+
+def _restore(repo: Path, paths: Sequence[str], before: _Snapshot) -> bool:
+    """Put ``paths`` back as they were before a failed batch and unstage them. False when that
+    failed too (the pending note then stays, and the next command restores from HEAD)."""
+    try:
+        for path in paths:
+            target, old = repo / path, before.get(path)
+            if old is None:
+                target.unlink(missing_ok=True)
+            elif isinstance(old, int):
+                with target.open("r+b") as fh:
+                    fh.truncate(old)
+            else:
+                fsutil.atomic_write(target, old)
+        git.run(repo, "reset", "-q", "--", *paths, check=False)
+        pending_path(repo).unlink(missing_ok=True)
+    except (OSError, git.GitError):
+        return False
+    return True
+
+
+def pending_note(repo: Path) -> dict[str, Any] | None:
+    """The recovery note a batch cut short left in this work tree, or None (for ``lint``)."""
+    try:
+        doc = json.loads(pending_path(repo).read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(doc, list):  # the note of earlier versions: just the paths
+        doc = {"paths": doc, "pid": None}
+    return doc if isinstance(doc, dict) and isinstance(doc.get("paths"), list) else None
+
+
 def recover(repo: Path) -> list[str]:
-    """Settle a batch that was cut short; returns the ledger paths it restored.
+    """Settle a batch that was cut short; returns the ledger paths it restored from HEAD.
 
     If its branch commit was made (or it needed none), the journal lines are committed now:
-    the batch happened. Otherwise its paths are restored from HEAD: it did not.
+    the batch happened. Otherwise its paths are restored from HEAD: it did not. Runs first in
+    every writing command, under the repository lock: a stale ``index.lock`` left by a killed
+    git is removed before anything else touches the index.
     """
-    pending = git.common_dir(repo) / "agentops" / "pending"
-    try:
-        note = json.loads(pending.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    git.clear_stale_index_lock(repo)
+    pending = pending_path(repo)
+    note = pending_note(repo)
+    if note is None:
         pending.unlink(missing_ok=True)
         return []
-    if isinstance(note, list):  # a note written by an older version: paths only
-        note = {"paths": note}
-    paths = list(note.get("paths", []))
-    committed = bool(note.get("batch")) and (not paths or _head_has_batch(repo, note["batch"]))
-    if committed:
-        ref = note.get("ref") or oplog.REF
-        if oplog.tip(repo, ref) == note.get("parent") and note.get("lines"):
-            from agentops.events import parse_time
-
-            oplog.append(repo, [(line + "\n" if not line.endswith("\n") else line).encode()
-                                for line in note["lines"]],
-                         when=parse_time(note["when"]), ref=ref, parent=note.get("parent"),
-                         subject=f"{note.get('subject', 'agentops')} [recovered]")
+    paths = [str(p) for p in note["paths"]]
+    batch = note.get("batch")
+    if isinstance(batch, str) and (not paths or _head_has_batch(repo, batch)):
+        _finish_journal(repo, note)
         pending.unlink(missing_ok=True)
         return []
-    _restore(repo, paths)
-    pending.unlink(missing_ok=True)
-    return paths
-
-
-def _head_has_batch(repo: Path, batch: str) -> bool:
-    message = git.run(repo, "log", "-1", "--format=%B", "HEAD", check=False)
-    return f"Agentops-Batch: {batch}" in message
-
-
-def _restore(repo: Path, paths: list[str]) -> None:
     if not paths:
-        return
+        pending.unlink(missing_ok=True)
+        return []
+    who = f" by pid {str(note['pid']).split(':')[0]}" if note.get("pid") else ""
+    print(f"agentops: warning: restoring {', '.join(paths)} from HEAD: a batch started{who} "
+          "was cut short before its commit", file=sys.stderr)
     tracked = set(git.run(repo, "ls-tree", "-r", "--name-only", "HEAD", "--", *paths,
                           check=False).split("\n")) - {""}
     if tracked:
@@ -431,6 +527,27 @@ def _restore(repo: Path, paths: list[str]) -> None:
         for temp in target.parent.glob(f".{target.name}.*.tmp"):
             temp.unlink(missing_ok=True)  # an atomic write cut short
     git.run(repo, "reset", "-q", "--", *paths, check=False)
+    pending.unlink(missing_ok=True)
+    return list(paths)
+
+
+def _head_has_batch(repo: Path, batch: str) -> bool:
+    message = git.run(repo, "log", "-1", "--format=%B", "HEAD", check=False)
+    return f"Agentops-Batch: {batch}" in message
+
+
+def _finish_journal(repo: Path, note: dict[str, Any]) -> None:
+    """Commit the journal lines of a batch that got as far as its branch commit."""
+    ref = str(note.get("ref") or oplog.REF)
+    lines = note.get("lines") or []
+    if not lines or oplog.tip(repo, ref) != note.get("parent"):
+        return  # nothing to journal, or it was journaled before the crash
+    from agentops.events import parse_time
+
+    oplog.append(repo, [(line if line.endswith("\n") else line + "\n").encode()
+                        for line in lines],
+                 when=parse_time(note["when"]), ref=ref, parent=note.get("parent"),
+                 subject=f"{note.get('subject', 'agentops')} [recovered]")
 
 
 def state_key(repo: Path) -> str:

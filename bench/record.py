@@ -138,8 +138,10 @@ def concurrent(base: Path, workers: int, per: int) -> dict[str, float]:
         errors = sum(pool.map(work, range(workers)))
     wall = time.perf_counter() - start
     keys = journal_keys(repo)
-    ids = re.findall(r"^<!-- agentops:incident (INC-\S+) ", (repo / "INCIDENTS.md").read_text(),
-                     re.MULTILINE)
+    from agentops.store.entries import incident_files
+
+    ids = [i for path in incident_files(repo) for i in re.findall(
+        r"^<!-- agentops:incident (INC-\S+) ", path.read_text(), re.MULTILINE)]
     expected = {f"c{w}-{i}" for w in range(workers) for i in range(per)}
     return {"wall": wall, "records": workers * per, "errors": errors,
             "lost": len(expected - set(keys)), "duplicated": len(keys) - len(set(keys)),
@@ -174,7 +176,7 @@ def main() -> None:
         print(f"(b) agentops record, {args.incidents:,} incidents seeded into INCIDENTS.md "
               f"({size / 1e6:.1f} MB): {t_big * 1000:.1f} ms   "
               f"ratio to empty {t_big / t_empty:.2f}")
-        print(f"    (the first record rotated resolved ones into {archives} monthly archives; "
+        print(f"    (the first record moved all but the newest into {archives} archive files; "
               f"INCIDENTS.md is now {kept / 1e3:.0f} kB)")
         if not args.skip_concurrent:
             c = concurrent(base, 8, 25)

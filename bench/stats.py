@@ -1,8 +1,8 @@
 """The read side at scale: ``stats``, ``check`` and ``recall`` over 10,000 incidents.
 
 Seeds a repository with N incidents (plus troubleshooting entries and lessons they link to)
-rendered by the ledger and written in one go, lets one ``record`` rotate the old resolved
-ones into monthly archives (as in a real repository of that size), then times:
+rendered by the ledger and written in one go, lets one ``record`` move all but the newest
+into their archive files (as in a real repository of that size), then times:
 
 (a) ``agentops stats`` and ``agentops check`` as processes: cold (no parsed-entries cache
     under .git) and warm (median of --runs), against ``agentops --version`` as the floor;
@@ -215,7 +215,7 @@ def main() -> None:
         start = time.perf_counter()
         record(repo, "Pod/rotate")
         archives = len(list((repo / "incidents").glob("*.md")))
-        print(f"first record rotated old resolved incidents into {archives} monthly archives "
+        print(f"first record moved all but the newest incidents into {archives} archive files "
               f"in {time.perf_counter() - start:.1f} s")
         bench_reports(repo, args.runs)
         bench_recall(repo, args.runs)

@@ -15,6 +15,8 @@ import pytest
 from cli_helpers import run_cli, run_process, start_process
 from journal_helpers import journal_keys
 
+from agentops.store.entries import incident_files
+
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
@@ -24,8 +26,9 @@ def git(repo: Path, *args: str) -> str:
 
 
 def incident_ids(repo: Path) -> list[str]:
-    return re.findall(r"^<!-- agentops:incident (INC-\S+) ", (repo / "INCIDENTS.md").read_text(),
-                      re.MULTILINE)
+    """Every incident id, in INCIDENTS.md and the archive files its oldest entries move to."""
+    return [i for path in incident_files(repo) for i in re.findall(
+        r"^<!-- agentops:incident (INC-\S+) ", path.read_text(), re.MULTILINE)]
 
 
 @pytest.fixture

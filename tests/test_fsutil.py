@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentops import fsutil
+from agentops.errors import RepoError
 
 
 def test_read_text_of_missing_file_is_empty(tmp_path: Path) -> None:
@@ -65,14 +66,34 @@ def test_atomic_write_failure_keeps_old_content_and_cleans_up(
     assert os.listdir(tmp_path) == ["INCIDENTS.md"]
 
 
-def test_atomic_write_through_symlink_keeps_the_link(tmp_path: Path) -> None:
+def test_atomic_write_refuses_a_symlink_and_leaves_its_target(tmp_path: Path) -> None:
+    # git would commit the link, not the bytes written through it
     real = tmp_path / "real.md"
     real.write_text("old")
     link = tmp_path / "link.md"
     link.symlink_to(real)
-    fsutil.atomic_write(link, "new")
+    with pytest.raises(RepoError, match="symbolic link"):
+        fsutil.atomic_write(link, "new")
     assert link.is_symlink()
-    assert real.read_text() == "new"
+    assert real.read_text() == "old"
+
+
+def test_append_refuses_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_bytes(b"a\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    with pytest.raises(RepoError, match="symbolic link"):
+        fsutil.append_durable(link, b"b\n")
+    assert real.read_bytes() == b"a\n"
+
+
+def test_refuse_symlinks_names_a_linked_folder_on_the_way(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / ".agentops").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RepoError, match=r"\.agentops is a symbolic link"):
+        fsutil.refuse_symlinks(tmp_path, [".agentops/journal/2026-11.jsonl"])
+    fsutil.refuse_symlinks(tmp_path, ["INCIDENTS.md"])  # absent files are fine
 
 
 def test_reader_sees_either_old_or_new_content_never_torn(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ MALFORMED: list[tuple[str, Any, str]] = [
      "(a record type) with fields"),
     ("show_incident", {}, "error: show_incident.id: required"),
     ("show_incident", {"id": "INC-2026-01-01-001"},
-     "error: INC-2026-01-01-001 not found in INCIDENTS.md"),
+     "error: INC-2026-01-01-001 not found in INCIDENTS.md or its archive"),
     ("update_incident", {"id": "INC-2026-01-01-001", "action": "close"},
      "error: update_incident.action: 'close' is not one of ack, update, resolve"),
     ("update_incident", {"id": "INC-2026-01-01-001", "action": "ack", "lessons": "x"},

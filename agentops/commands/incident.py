@@ -100,10 +100,9 @@ def _load(ctx: Context, inc_id: str) -> tuple[Incident, str]:
     if INCIDENT_ID_RE.match(inc_id) is None:
         raise lc.IncidentNotFoundError(f"{inc_id!r} is not an incident id "
                                        "(like INC-2026-11-24-001)")
-    span = fmt.find_entry("incident", ctx.ledger.text("incident"), inc_id)
-    if span is None:
-        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md")
-    text = ctx.ledger.text("incident")[span[0]:span[1]]
+    if ctx.ledger.locate("incident", inc_id) is None:  # INCIDENTS.md or its archive file
+        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md or its archive")
+    text = ctx.ledger.entry("incident", inc_id)
     return fmt.parse_incident(text), text
 
 

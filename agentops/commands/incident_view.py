@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from agentops import fsutil
+from agentops import fsutil, git
 from agentops import lifecycle as lc
 from agentops.errors import RepoError
 from agentops.events import format_time
@@ -20,6 +20,7 @@ from agentops.ledger.incidents import format_when
 from agentops.ledger.model import IMPACT_FIELDS, INCIDENT_ID_RE, Incident, normalize_severity
 from agentops.ledger.schemas import entry_to_dict
 from agentops.paths import find_repo
+from agentops.store import entries
 
 
 def _incidents_text(repo: Path | None) -> str:
@@ -31,11 +32,13 @@ def _incidents_text(repo: Path | None) -> str:
 
 def load(repo: Path | None, inc_id: str) -> tuple[Incident, str]:
     """One incident and its entry text; IncidentNotFoundError when there is none."""
-    text = _incidents_text(repo)
-    span = fmt.find_entry("incident", text, inc_id) if INCIDENT_ID_RE.match(inc_id) else None
-    if span is None:
-        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md")
-    entry = text[span[0]:span[1]]
+    _incidents_text(repo)  # a clear error outside an agentops repository
+    root = find_repo(repo)
+    rel = entries.locate_incident(root, inc_id) if INCIDENT_ID_RE.match(inc_id) else None
+    span = fmt.find_entry("incident", fsutil.read_text(root / rel), inc_id) if rel else None
+    if rel is None or span is None:
+        raise lc.IncidentNotFoundError(f"{inc_id} not found in INCIDENTS.md or its archive")
+    entry = fsutil.read_text(root / rel)[span[0]:span[1]]
     return fmt.parse_incident(entry), entry
 
 
@@ -49,7 +52,14 @@ def list_incidents(repo: Path | None, *, status: str | None = None,
     sev = normalize_severity(severity) if severity else None
     start = parse_since(since) if since else None
     out = []
-    for inc in fmt.parse_file("incident", _incidents_text(repo)).parsed():
+    _incidents_text(repo)
+    root = find_repo(repo)
+    def keep(found: str | None) -> bool:  # a cheap first cut by the status line; parsed below
+        if not status or found is None or not found.isalpha():
+            return True  # quoted or missing: the parsed entry decides
+        return found == wanted if wanted else found != lc.RESOLVED
+
+    for inc in entries.select_incidents(root, keep, gitdir=git.common_dir(root)):
         assert isinstance(inc, Incident)
         if status and (inc.status != wanted if wanted else inc.status == lc.RESOLVED):
             continue

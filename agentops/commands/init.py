@@ -10,6 +10,7 @@ from agentops import git
 from agentops.config import CONFIG_PATH, DEFAULT_CONFIG
 from agentops.fsutil import atomic_write
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import ARCHIVE_DIR
 from agentops.paths import RULES_DIR, default_rules
 from agentops.store.writer import FILES
 
@@ -21,7 +22,8 @@ def init(repo: Path) -> dict[str, Any]:
 
     root = git.find_root(repo)
     with git.locked(root):
-        created = _rules(root) + _ledgers(root) + _config(root) + register(root)
+        made = _rules(root) + _ledgers(root) + _config(root) + _attributes(root)
+        created = list(dict.fromkeys(made + register(root)))  # .gitattributes: both add lines
         _fetch_journal(root)
         sha = None
         if created:
@@ -72,6 +74,24 @@ def _fetch_journal(root: Path) -> None:
     current = git.run(root, "config", "--local", "--get-all", key, check=False).split("\n")
     if oplog.fetch_refspec(remote) not in current:
         git.run(root, "config", "--local", "--add", key, oplog.fetch_refspec(remote))
+ATTRIBUTES_MARK = "# agentops: LF line endings for the ledger, whatever core.autocrlf says"
+
+
+def _attributes(root: Path) -> list[str]:
+    """Pin ``eol=lf`` for everything agentops parses: a ``core.autocrlf=true`` clone would
+    otherwise check the ledger out with CRLF, and every later write would fail on it."""
+    path = root / ".gitattributes"
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+    if ATTRIBUTES_MARK in current:
+        return []
+    patterns = [*FILES.values(), f"{ARCHIVE_DIR}/*.md", ".agentops/**", f"{RULES_DIR}/**"]
+    block = "\n".join([ATTRIBUTES_MARK, *(f"{p} text eol=lf" for p in patterns)]) + "\n"
+    prefix = current + ("\n" if current and not current.endswith("\n") else "")
+    atomic_write(path, prefix + ("\n" if current else "") + block)
+    return [".gitattributes"]
 
 
 def init_text(result: dict[str, Any]) -> str:

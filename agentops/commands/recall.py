@@ -7,6 +7,9 @@ mtime), which costs one read of HEAD, a directory listing and a few ``stat`` cal
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,13 @@ def ensure_index(root: Path) -> tuple[Path, bool]:
         troubleshooting=[e for e in loaded["troubleshooting"]
                          if isinstance(e, TroubleshootingEntry)],
         memories=[e for e in loaded["memory"] if isinstance(e, MemoryEntry)])
-    report.build(path, docs, stamp=current)
+    try:
+        report.build(path, docs, stamp=current)
+    except (OSError, sqlite3.OperationalError):
+        # a read-only checkout: build a throw-away index instead (recall is a read command)
+        scratch = Path(tempfile.mkdtemp(prefix="agentops-recall-")) / "recall.sqlite"
+        report.build(scratch, docs, stamp=current)
+        return scratch, True
     return path, True
 
 
@@ -58,7 +67,11 @@ def recall(query: str, *, repo: Path | None, limit: int = 10,
     """{"query", "rebuilt", "hits": [Hit...]}."""
     root = find_repo(repo)
     path, rebuilt = ensure_index(root)
-    hits = report.search(path, query, limit=limit, include_all=include_all)
+    try:
+        hits = report.search(path, query, limit=limit, include_all=include_all)
+    finally:
+        if path.parent.name.startswith("agentops-recall-"):
+            shutil.rmtree(path.parent, ignore_errors=True)
     return {"query": query, "rebuilt": rebuilt, "hits": hits}
 
 

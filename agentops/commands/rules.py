@@ -72,10 +72,11 @@ def explain(text: str, *, rules_dir: Path | None, repo: Path | None) -> dict[str
     event = normalise(policy, event_from_dict(raw))
     state = State()
     decisions = decide(policy, state, event, event.time)
+    cel_errors = sum(getattr(t.when, "errors", 0) for t in policy.triggers)
     return {
         "event": event.to_dict(), "event_id": event.id,
         "triggers": [_why(policy, t, event) for t in policy.triggers],
-        "decisions": [d.to_dict() for d in decisions],
+        "decisions": [d.to_dict() for d in decisions], "cel_errors": cel_errors,
     }
 
 
@@ -89,12 +90,22 @@ def _why(policy: Policy, trig: Trigger, event: Any) -> dict[str, Any]:
         out.update(matched=False, reason=f"listens to {', '.join(trig.types)}, not {event.type}")
         return out
     reason = matchers.explain(trig.match_spec, event)
-    if reason is None and trig.when is not None and not trig.when(event):
-        reason = f"when: {trig.when_source} is false"
+    if reason is None and trig.when is not None:
+        matched, error = _evaluate_when(trig.when, event)
+        if error is not None:
+            out["cel_error"] = error
+            reason = f"when: {trig.when_source} failed at run time ({error}); counted as false"
+        elif not matched:
+            reason = f"when: {trig.when_source} is false"
     out.update(matched=reason is None, dedup_key=trig.dedup_key(event))
     if reason:
         out["reason"] = reason
     return out
+
+
+def _evaluate_when(when: Any, event: Any) -> tuple[bool, str | None]:
+    evaluate = getattr(when, "evaluate", None)  # a CEL condition reports its runtime errors
+    return evaluate(event) if evaluate is not None else (bool(when(event)), None)
 
 
 def _where(trig: Trigger) -> str:
@@ -119,6 +130,8 @@ def explain_text(result: dict[str, Any]) -> str:
     for d in result["decisions"]:
         extra = ", ".join(f"{k}={v}" for k, v in d.items() if k != "action")
         lines.append(f"  {d['action']}: {extra}")
+    if result.get("cel_errors"):
+        lines.append(f"{result['cel_errors']} CEL runtime error(s), each counted as false")
     return "\n".join(lines)
 
 

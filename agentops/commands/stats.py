@@ -45,7 +45,7 @@ def load_sla(root: Path) -> Sla:
 
 
 def incidents_of(text: str, root: Path) -> list[Incident]:
-    """The incidents of INCIDENTS.md (given as ``text``) and of its monthly archives."""
+    """The incidents of INCIDENTS.md (given as ``text``) and of its archive files."""
     found = entries.parse_files("incident", [text, *entries.archive_texts(root)],
                                 cache=entries.cache_path(git.common_dir(root), "incident"))
     return [e for e in found if isinstance(e, Incident)]

@@ -10,6 +10,14 @@ Escaping rule for blocks: a line that could start markdown structure gets a back
 of its first non-blank character (``\\#``, ``\\|``, ``\\<``, ``\\```...``); ``<!--`` and
 ``-->`` anywhere become ``<\\!--`` and ``--\\>``. Backslash escapes render as the original
 characters, so the text still reads the same on GitHub.
+
+Each place has its own rule: ``escape_inline`` (a heading, list item or table cell: one line,
+every backtick and ``|`` escaped), ``escape_block`` (prose), ``inline_code`` (a code span,
+delimited by more backticks than the text holds). Everywhere, raw HTML tags are neutralised
+(``\\<img ...>``), links to ``javascript:``/``vbscript:``/``data:`` are broken (``]\\(``), and
+invisible characters that make a review lie are dropped: controls (C0, DEL, C1), zero-width
+characters, and bidi overrides/isolates (those become U+FFFD, so the reader sees that
+something was there).
 """
 
 from __future__ import annotations
@@ -133,7 +141,17 @@ def redact_obj(value: Any, extra_patterns: Sequence[str] = ()) -> Any:
 
 # --- escaping -----------------------------------------------------------------------------
 
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2069"
+    "\ufeff\ud800-\udfff]")
+# shown as U+FFFD: these reorder what a reviewer sees (Trojan Source), so their place is marked
+_VISIBLE_AS_REPLACEMENT = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e"
+                                    "\u2066\u2067\u2068\u2069")
+_HTML_TAG_RE = re.compile(r"(?<!\\)<(?=[A-Za-z/!?])")
+_BAD_LINK_RE = re.compile(r"(?<!\\)\]\((?=\s*<?\s*(?i:javascript|vbscript|data|file):)")
+_REF_DEF_RE = re.compile(r"^([ \t]*)(?=\[[^\]\n]*\]:)", re.MULTILINE)
+_BACKTICK_RE = re.compile(r"(?<!\\)`")
+_CLOSING_HASHES_RE = re.compile(r"(?<=\s)(?<!\\)(#+)$")
 _BREAKS_RE = re.compile("\r\n|[\r\x85\u2028\u2029]")
 _COMMENT_OPEN = "<!--"
 _COMMENT_CLOSE = "-->"
@@ -147,8 +165,13 @@ _SPACES_RE = re.compile(r"\s+")
 def _clean(text: str) -> str:
     text = _BREAKS_RE.sub("\n", text)
     if _CONTROL_RE.search(text):
-        text = _CONTROL_RE.sub(lambda m: "\ufffd" if m.group(0) >= "\ud800" else "", text)
+        text = _CONTROL_RE.sub(_replacement, text)
     return text
+
+
+def _replacement(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return "\ufffd" if "\ud800" <= char <= "\udfff" or char in _VISIBLE_AS_REPLACEMENT else ""
 
 
 def _neutralise_comments(text: str) -> str:
@@ -156,6 +179,10 @@ def _neutralise_comments(text: str) -> str:
         text = text.replace(_COMMENT_OPEN, "<\\!--")
     if _COMMENT_CLOSE in text:
         text = text.replace(_COMMENT_CLOSE, "--\\>")
+    if "<" in text:
+        text = _HTML_TAG_RE.sub(r"\\<", text)  # <img onerror=...>, </details>, <!doctype
+    if "](" in text:
+        text = _BAD_LINK_RE.sub(r"]\\(", text)  # [click](javascript:...) stays plain text
     return text
 
 
@@ -163,8 +190,12 @@ def escape_inline(text: str, max_len: int = INLINE_MAX) -> str:
     """One line of markdown safe in a heading, list item or table cell."""
     text = _SPACES_RE.sub(" ", _clean(text)).strip()
     text = _INLINE_PIPE_RE.sub(r"\\|", _neutralise_comments(text))
-    if text[:1] in ("#", "<"):
+    if "`" in text:
+        text = _BACKTICK_RE.sub(r"\\`", text)  # no code span, no fence when used as a body
+    if text[:1] in ("#", "<", "~", ">", "=", "["):
         text = "\\" + text
+    if text.endswith("#"):
+        text = _CLOSING_HASHES_RE.sub(r"\\\1", text)  # "### id — title ##" keeps its hashes
     if len(text) > max_len:
         text = text[: max_len - 1].rstrip()
         while text.endswith("\\"):
@@ -180,4 +211,18 @@ def escape_block(text: str) -> str:
     backslash before its first non-blank character.
     """
     text = _neutralise_comments(_clean(text)).strip("\n")
+    if "]:" in text:
+        text = _REF_DEF_RE.sub(r"\1\\", text)  # [x]: javascript:... would define a link
     return _BLOCK_LINE_RE.sub(r"\1\\", text)
+
+
+def inline_code(text: str, max_len: int = INLINE_MAX) -> str:
+    """``text`` as one code span: delimited by one backtick more than its longest run, so a
+    backtick inside cannot end it (backslashes do not escape inside code spans)."""
+    text = _SPACES_RE.sub(" ", _clean(text)).strip()
+    if len(text) > max_len:
+        text = text[: max_len - 1].rstrip() + ELLIPSIS
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from agentops.policy.yamldoc import RulesLoader
+from agentops.policy.yamldoc import RulesLoader, check_structure
 
 
 class ParseCache:
@@ -38,6 +38,7 @@ class ParseCache:
         self.used.add(digest)
         if digest in self.docs:
             return self.docs[digest]
+        check_structure(text)  # alias bombs and deep nesting, before building anything
         doc = yaml.load(text, Loader=RulesLoader)
         self.docs[digest] = doc
         self.dirty = True

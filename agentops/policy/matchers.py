@@ -111,10 +111,7 @@ def _operator(op: str, arg: Any, where: str) -> Callable[[Any], bool]:
         rx = re.compile("|".join(f"(?:{fnmatch.translate(str(p))})" for p in patterns))
         return lambda v: v is not None and rx.match(_scalar_text(v) or "") is not None
     if op == "regex":
-        try:
-            rx = re.compile(str(arg))
-        except re.error as exc:
-            raise MatchSpecError(where, f"invalid regex {arg!r}: {exc}") from None
+        rx = compile_regex(str(arg), where)
         return lambda v: v is not None and rx.search(_scalar_text(v) or "") is not None
     if op == "exists":
         if not isinstance(arg, bool):
@@ -124,6 +121,26 @@ def _operator(op: str, arg: Any, where: str) -> Callable[[Any], bool]:
         needle = str(arg)
         return lambda v: (needle in v) if isinstance(v, (str, list)) else False
     return _comparison(op, arg, where)
+
+
+def compile_regex(pattern: str, where: str) -> Any:
+    """A rule's regex, compiled by RE2: matching takes time linear in the text, so no pattern
+    (``^(a+)+$`` on a long message) can hold the repository lock for minutes. RE2 lacks
+    backreferences and lookaround; such a pattern is refused at load, with that reason."""
+    try:
+        import re2  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise MatchSpecError(where, "regex conditions need google-re2: pip install google-re2"
+                             ) from None
+    options = re2.Options()
+    options.log_errors = False  # the reason goes into our message, not onto stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
+            exc.args[0], bytes) else str(exc)
+        raise MatchSpecError(where, f"invalid regex {pattern!r}: {detail} (rules use RE2, a "
+                             "linear-time engine: no backreferences or lookaround)") from None
 
 
 def _comparison(op: str, arg: Any, where: str) -> Callable[[Any], bool]:

@@ -32,6 +32,61 @@ RulesLoader.add_implicit_resolver(
 
 
 
+MAX_NODES = 100_000  # YAML nodes once aliases are expanded: far above any real policy
+MAX_DEPTH = 64  # nesting levels: deep enough for any match block, far from Python's recursion
+
+
+class StructureError(yaml.MarkedYAMLError):
+    """A document too big once its aliases are expanded, or nested too deep."""
+
+
+def check_structure(text: str) -> None:
+    """Refuse alias bombs and absurd nesting before anything builds or walks the document.
+
+    Aliases share one node, so the composed tree stays small however many times an anchor is
+    used; its *expanded* size is summed here per node (each counted once, memoised), which is
+    linear in the text. Raises :class:`StructureError` pointing at the offending node.
+    """
+    root = yaml.compose(text, Loader=RulesLoader)
+    if root is None:
+        return
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if size[key] > MAX_NODES:
+                raise StructureError(None, None, f"more than {MAX_NODES} values once its aliases "
+                                     "are expanded (an alias bomb?)", node.start_mark)
+            if depth[key] > MAX_DEPTH:
+                raise StructureError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                     node.start_mark)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise StructureError(None, None, "an alias refers to the node that contains it",
+                                 node.start_mark)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 class RuleError(Exception):
     """One problem at a key path inside one file."""
 

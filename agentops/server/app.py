@@ -8,6 +8,7 @@ gets a 4xx with the reason; only a failing spool (the disk) answers 503.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -45,6 +46,7 @@ class Receiver:
     auth: AuthPolicy
     metrics: Metrics
     max_body: int = MAX_BODY
+    body_timeout: float = 15.0  # seconds for the whole body, however slowly it trickles in
     notify_counts: Callable[[], dict[str, int]] | None = None  # the sender's deliveries
 
     async def hook(self, request: Request) -> Response:
@@ -57,7 +59,11 @@ class Receiver:
         if not self.auth.check_headers(source, headers):
             return self._unauthorized(source)
         try:
-            body = await read_body(request, self.max_body)
+            async with asyncio.timeout(self.body_timeout):
+                body = await read_body(request, self.max_body)
+        except TimeoutError:
+            return self._reject(source, "timeout", 408,
+                                f"body not received within {self.body_timeout:g}s", close=True)
         except BodyTooLarge:
             return self._reject(source, "too_large", 413,
                                 f"body larger than {self.max_body} bytes", close=True)
@@ -111,7 +117,7 @@ class Receiver:
         reason = (
             "stopping" if not committer.alive else
             "draining the spool left by the previous run" if not committer.recovered else
-            f"commits failing: {committer.last_error}"
+            f"commits failing: {committer.last_error}"  # one line, bounded (one_line)
         )
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 

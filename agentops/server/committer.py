@@ -7,9 +7,12 @@ means a replay on restart, and a replay is harmless (idempotency keys). Being th
 of the spool's deletions, it needs no coordination beyond a wake-up event.
 
 Failures: a batch the pipeline refuses is retried file by file, so one poisoned request cannot
-block the rest; a file whose events the pipeline rejects as invalid is moved to ``failed/``.
-Any other error (git, lock timeout, disk) leaves the files in place to be retried after a
-pause; ``/readyz`` reports it.
+block the rest. A file whose events the pipeline rejects as invalid is moved to the dead-letter
+folder ``failed/`` at once; a file that fails alone for any other reason is retried a bounded
+number of times (``MAX_TRIES``) and then dead-lettered too, so it can never wedge the files
+behind it. Only errors of the environment (``TransientError``: the repository lock, a full or
+read-only disk) are retried without bound, since every file would fail the same way;
+``/readyz`` reports them in one line.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agentops.errors import InvalidEventError
+from agentops.errors import InvalidEventError, TransientError
 from agentops.events import Event
 from agentops.server.metrics import Metrics
 from agentops.server.spool import Spool, SpoolCorrupt, Spooled
@@ -31,6 +34,15 @@ Sink = Callable[[Sequence[Event]], Sequence[Any]]  # the pipeline: events -> out
 WINDOW = 0.2
 MAX_BATCH = 1000
 RETRY_PAUSE = 1.0
+MAX_TRIES = 5  # a file failing alone this many times in a row is dead-lettered
+MAX_REASON = 300
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line``, bounded: what /readyz and the logs show (never a traceback)."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:MAX_REASON]
 
 
 class Committer:
@@ -44,6 +56,7 @@ class Committer:
         self.window, self.max_batch, self.retry_pause = window, max_batch, retry_pause
         self.recovered = False  # the spool left by a previous run has been drained
         self.last_error: str | None = None
+        self.tries: dict[str, int] = {}  # failures in a row of a file committed alone
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentops-committer", daemon=True)
@@ -121,6 +134,8 @@ class Committer:
         outcomes = self.sink(unique_events(entries))
         duration = time.monotonic() - started
         self.spool.remove(entry.name for entry in entries)
+        for entry in entries:
+            self.tries.pop(entry.name, None)
         now = time.time()
         self.metrics.count_commit(
             events=sum(len(e.events) for e in entries), duration=duration,
@@ -130,13 +145,22 @@ class Committer:
         self.last_error = None
 
     def _failed(self, entry: Spooled, exc: Exception) -> int:
+        """Handle a file that failed alone: 1 if it was dead-lettered, 0 if it stays."""
         self.metrics.count_commit_error()
-        if isinstance(exc, InvalidEventError):
-            target = self.spool.quarantine(entry.name, f"{type(exc).__name__}: {exc}")
-            log.error("the pipeline refused %s (%s); moved to %s", entry.name, exc, target)
+        reason = one_line(exc)
+        tries = self.tries[entry.name] = self.tries.get(entry.name, 0) + 1
+        if isinstance(exc, InvalidEventError) or (
+                not isinstance(exc, TransientError) and tries >= MAX_TRIES):
+            target = self.spool.quarantine(entry.name, f"after {tries} tries: {exc}")
+            self.tries.pop(entry.name, None)
+            self.metrics.count_dead_letter()
+            log.error("the pipeline refused %s (%s); dead-lettered to %s", entry.name, reason,
+                      target)
+            self.last_error = None
             return 1
-        self.last_error = f"{type(exc).__name__}: {exc}"
-        log.error("commit failed, %s stays spooled and is retried: %s", entry.name, exc)
+        self.last_error = reason
+        log.error("commit failed (try %d), %s stays spooled and is retried: %s", tries,
+                  entry.name, reason)
         return 0
 
     def _load(self, names: list[str]) -> list[Spooled]:

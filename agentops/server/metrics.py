@@ -15,6 +15,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 REASONS = (
     "unauthorized", "too_large", "malformed", "invalid", "unknown_source", "spool_error",
+    "timeout", "overload",
 )
 
 
@@ -50,6 +51,7 @@ class Metrics:
         self.rejected: Counter[tuple[str, str]] = Counter()
         self.commits = 0
         self.commit_errors = 0
+        self.dead_letters = 0
         self.committed_events = 0
         self.duplicate_events = 0
         self.latency = Histogram(LATENCY_BUCKETS)
@@ -83,6 +85,10 @@ class Metrics:
         with self._lock:
             self.commit_errors += 1
 
+    def count_dead_letter(self) -> None:
+        with self._lock:
+            self.dead_letters += 1
+
     def render(self, *, spool_depth: int, spool_failed: int,
                notify: dict[str, int] | None = None) -> str:
         with self._lock:
@@ -102,6 +108,8 @@ class Metrics:
                 *_counter("agentops_commits_total", "Group commits made.", [("", self.commits)]),
                 *_counter("agentops_commit_errors_total", "Failed commit attempts (retried).",
                           [("", self.commit_errors)]),
+                *_counter("agentops_dead_letters_total", "Spooled requests the pipeline kept "
+                          "refusing, moved to spool/failed/.", [("", self.dead_letters)]),
                 *_counter("agentops_events_committed_total", "Events passed to the pipeline.",
                           [("", self.committed_events)]),
                 *_counter("agentops_events_duplicate_total", "Events already recorded "

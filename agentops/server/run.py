@@ -8,6 +8,7 @@ so a busy port is a clean error and ``--port 0`` can announce the port it got.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import os
@@ -30,6 +31,15 @@ from agentops.paths import RULES_DIR, find_repo
 from agentops.server.app import MAX_BODY, Receiver, create_app
 from agentops.server.auth import load_auth
 from agentops.server.committer import WINDOW, Committer, Sink
+from agentops.server.guard import (
+    READ_TIMEOUT,
+    ConnectionGuard,
+    GuardedSocket,
+    default_cap,
+    guarded_app,
+    guarded_protocol,
+    limit_logs,
+)
 from agentops.server.metrics import Metrics
 from agentops.server.sink import SubprocessSink
 from agentops.server.spool import Spool, spool_dir
@@ -43,7 +53,8 @@ def parse_for(value: str | None) -> float | None:
 def serve(
     *, repo: Path | None, host: str, port: int, duration: str | None = None,
     insecure_no_auth: bool = False, max_body: int = MAX_BODY, window: float = WINDOW,
-    sink: Sink | None = None,
+    sink: Sink | None = None, read_timeout: float = READ_TIMEOUT,
+    max_connections: int | None = None,
 ) -> None:
     """Serve until a signal or ``duration``; everything accepted is committed on the way out."""
     root = git.find_root(find_repo(repo))
@@ -59,9 +70,13 @@ def serve(
                               window=window)
         drainer = _drainer(root)
         receiver = Receiver(spool, committer, auth, metrics, max_body=max_body,
+                            body_timeout=read_timeout,
                             notify_counts=drainer.counts if drainer else None)
+        guard = ConnectionGuard(cap=max_connections or default_cap(), header_timeout=read_timeout,
+                                on_drop=lambda reason: metrics.count_rejected("any", reason))
         try:
-            _run(create_app(receiver), host=host, port=port, seconds=seconds, root=root)
+            _run(guarded_app(create_app(receiver), guard), host=host, port=port,
+                 seconds=seconds, root=root, guard=guard)
         finally:
             if drainer is not None:
                 drainer.stop()
@@ -91,13 +106,15 @@ def _drainer(root: Path) -> Any:
     return drainer
 
 
-def _run(app: Any, *, host: str, port: int, seconds: float | None, root: Path) -> None:
-    sock = _bind(host, port)
+def _run(app: Any, *, host: str, port: int, seconds: float | None, root: Path,
+         guard: ConnectionGuard) -> None:
+    sock = GuardedSocket.wrap(_bind(host, port), guard)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, loop="asyncio", http=_http_impl(), lifespan="on", log_level="warning",
-        access_log=False, server_header=False, timeout_graceful_shutdown=10,
+        app, loop="asyncio", http=guarded_protocol(http_protocol(), guard), lifespan="on",
+        log_level="warning", access_log=False, server_header=False, timeout_graceful_shutdown=10,
     )
+    limit_logs("uvicorn", "uvicorn.error", "asyncio")  # after uvicorn configured its handlers
     server = uvicorn.Server(config)
     print(f"agentops serve: listening on http://{host}:{bound} for {root}", file=sys.stderr,
           flush=True)
@@ -124,8 +141,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _http_impl() -> str:
-    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+def http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's fastest HTTP/1.1 protocol class available here (httptools, else h11)."""
+    if importlib.util.find_spec("httptools"):
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        return HttpToolsProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return H11Protocol
 
 
 def _stop_after(server: uvicorn.Server, seconds: float | None) -> threading.Timer | None:
@@ -164,3 +188,4 @@ def log_insecure(credentials: Any) -> None:
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="agentops serve: %(levelname)s: %(message)s")
+    limit_logs()

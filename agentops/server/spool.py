@@ -28,6 +28,7 @@ from typing import Any
 from agentops import git
 from agentops.errors import AgentopsError, InvalidEventError
 from agentops.events import Event, event_from_dict
+from agentops.paths import DEAD_LETTER, SPOOL_SUBDIR
 
 FORMAT = 1
 SUFFIX = ".json"
@@ -48,7 +49,7 @@ class Spooled:
 
 
 def spool_dir(repo: Path) -> Path:
-    return git.common_dir(repo) / "agentops" / "spool"
+    return git.common_dir(repo) / SPOOL_SUBDIR
 
 
 class Spool:
@@ -56,7 +57,7 @@ class Spool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.failed = directory / "failed"
+        self.failed = directory / DEAD_LETTER
         _make_dir(self.failed)
         self._dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         self._counter = itertools.count()

@@ -3,10 +3,10 @@
 Parsing an entry costs ~180 µs (mostly its YAML block), so ``stats`` over 10,000 incidents
 would spend two seconds just reading. Parsed entries are kept in one pickle per kind, keyed by
 the hash of each entry's text: after an agent records one event only the entries it touched
-are parsed again. Incidents are read from INCIDENTS.md and from the monthly archives that old
-resolved incidents are rotated into (:mod:`agentops.ledger.archive`). The cache describes
-nothing the files do not say; deleting it is always safe, and a missing, corrupt or foreign
-one is just a miss.
+are parsed again. Incidents are read from INCIDENTS.md and from the archive files its oldest
+entries move to (:mod:`agentops.ledger.archive`), all through :func:`incident_files`. The
+cache describes nothing the files do not say; deleting it is always safe, and a missing,
+corrupt or foreign one is just a miss.
 """
 
 from __future__ import annotations
@@ -14,24 +14,48 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from agentops import fsutil
 from agentops.errors import RepoError
 from agentops.ledger import format as fmt
-from agentops.ledger.archive import ARCHIVE_DIR
-from agentops.ledger.model import Entry
+from agentops.ledger.archive import ARCHIVE_DIR, archive_name, legacy_name, name_order
+from agentops.ledger.files import find_line
+from agentops.ledger.markdown import begin_prefix
+from agentops.ledger.model import INCIDENT_ID_RE, Entry
 from agentops.vocabulary import LEDGER_KINDS, Kind
 
 CACHE_VERSION: Final = 4  # 4: the incident impact fields
 
 
 def incident_files(repo: Path) -> list[Path]:
-    """INCIDENTS.md then the archives, newest month first."""
-    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), reverse=True)
+    """INCIDENTS.md then the archive files, newest first: every file holding incidents.
+
+    ``lint``, ``stats``, ``check``, ``recall`` and ``incident list`` read incidents through this
+    one list (see :mod:`agentops.ledger.archive` for the layout).
+    """
+    archives = sorted((repo / ARCHIVE_DIR).glob("*.md"), key=lambda p: name_order(p.name),
+                      reverse=True)
     return [repo / LEDGER_KINDS["incident"].file_name, *archives]
+
+
+def locate_incident(repo: Path, inc_id: str, *,
+                    read: Callable[[str], str] | None = None) -> str | None:
+    """The repository-relative file holding an incident, or None: INCIDENTS.md, else the
+    archive file its id names, else the monthly archive of earlier versions. O(1) files."""
+    if not INCIDENT_ID_RE.match(inc_id):
+        return None
+    read = read or (lambda rel: fsutil.read_text(repo / rel))
+    main = LEDGER_KINDS["incident"].file_name
+    for rel in (main, archive_name(inc_id), legacy_name(inc_id)):
+        if rel != main and not (repo / rel).exists():
+            continue
+        if find_line(read(rel), begin_prefix("incident", inc_id)) >= 0:
+            return rel
+    return None
 
 def cache_path(gitdir: Path, kind: Kind) -> Path:
     """``<git-common-dir>/agentops/entries-<kind>.pickle``."""
@@ -64,8 +88,42 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
     return out
 
 
+def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
+                     gitdir: Path | None) -> list[Entry]:
+    """The incidents of every incident file whose status ``keep`` accepts, newest file first.
+
+    The status line is read from each entry's text before anything is parsed, so listing the
+    few open incidents of a ledger of ten thousand resolved ones parses only those few.
+    """
+    raws = [r for path in incident_files(repo)
+            for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
+            if keep(_status(r.text))]
+    cache = cache_path(gitdir, "incident") if gitdir is not None else None
+    known = _load(cache)
+    out: list[Entry] = []
+    misses = 0
+    for raw in raws:
+        digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
+        entry = known.get(digest)
+        if entry is None:
+            entry, misses = raw.parse(), misses + 1
+            known[digest] = entry
+        out.append(entry)
+    if cache is not None and misses:
+        _save(cache, known)  # a subset: the others stay cached for stats and recall
+    return out
+
+
+_STATUS_RE = re.compile(r"^status: (\S+)$", re.MULTILINE)
+
+
+def _status(text: str) -> str | None:
+    m = _STATUS_RE.search(text)
+    return m.group(1) if m else None
+
+
 def archive_texts(repo: Path) -> list[str]:
-    """The monthly incident archives (``incidents/YYYY-MM.md``), newest month first."""
+    """The incident archive files (``incidents/...``), newest first."""
     return [fsutil.read_text(p) for p in incident_files(repo)[1:]]
 
 

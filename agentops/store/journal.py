@@ -4,27 +4,50 @@ An event record holds ``event``, ``decisions`` and ``outcome``; an operation rec
 lifecycle write, ``stats --write``) holds ``op``, ``args``, ``actor`` and ``outcome``. Both
 carry ``key`` (idempotency), ``accepted`` (when) and ``batch`` (the commit they were made in).
 
-One file per month (by the time the event was accepted) keeps each file small enough for git
-to hash quickly. A record holds the redacted event and what the pipeline decided, so state can
-be rebuilt and a retried event can be answered with its original outcome.
+One file per month (by the time the event was accepted), split into parts of bounded size
+(:func:`journal_path`), keeps each file small enough for git to hash quickly. A record holds
+the redacted event and what the pipeline decided, so state can be rebuilt and a retried event
+can be answered with its original outcome.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentops.errors import LedgerError
 
 JOURNAL_DIR = ".agentops/journal"
 
 
-def journal_path(accepted: datetime) -> str:
-    """The repository-relative journal file for events accepted at ``accepted``."""
-    return f"{JOURNAL_DIR}/{accepted:%Y-%m}.jsonl"
+PART_BYTES = 256 * 1024  # a journal file past this size is continued in the next part
+
+
+def journal_path(accepted: datetime, *, repo: Path | None = None) -> str:
+    """The repository-relative journal file for events accepted at ``accepted``.
+
+    ``YYYY-MM.jsonl``, continued in ``YYYY-MM_002.jsonl`` and so on once a file holds
+    ``PART_BYTES``: git hashes and compresses the whole file on every commit, so a month of
+    an alert storm in one file would make every later ``record`` pay for all of it. The names
+    sort in journal order. Without ``repo``, the month's first file.
+    """
+    first = f"{JOURNAL_DIR}/{accepted:%Y-%m}.jsonl"
+    if repo is None:
+        return first
+    parts = sorted((repo / JOURNAL_DIR).glob(f"{accepted:%Y-%m}_*.jsonl"))
+    current = f"{JOURNAL_DIR}/{parts[-1].name}" if parts else first
+    try:
+        full = (repo / current).stat().st_size >= PART_BYTES
+    except FileNotFoundError:
+        return current
+    if not full:
+        return current
+    number = int(current.rsplit("_", 1)[1].removesuffix(".jsonl")) + 1 if parts else 2
+    return f"{JOURNAL_DIR}/{accepted:%Y-%m}_{number:03d}.jsonl"
 
 
 def encode(record: dict[str, Any]) -> bytes:
@@ -39,6 +62,104 @@ def read_all(repo: Path) -> Iterator[dict[str, Any]]:
         return
     for path in sorted(folder.glob("*.jsonl")):
         yield from _read(path)
+
+
+def scan(repo: Path) -> Iterator[tuple[str, int, bytes]]:
+    """Every complete journal line with where it starts: (relative path, offset, line), in
+    journal order, undecoded (a rebuild reads keys with a regex and decodes only what it
+    needs). A torn last line is skipped."""
+    folder = repo / JOURNAL_DIR
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.jsonl")):
+        yield from _scan_file(f"{JOURNAL_DIR}/{path.name}", path.read_bytes())
+
+
+def _scan_file(rel: str, data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:  # unterminated: a complete record only if it decodes
+            try:
+                json.loads(data[pos:])
+            except ValueError:
+                return
+            nl = len(data)
+        if data[pos:nl].strip():
+            yield rel, pos, data[pos:nl]
+        pos = nl + 1
+
+
+class Head(NamedTuple):
+    """What a rebuild needs of one journal line without decoding it."""
+
+    rel: str
+    offset: int
+    key: str
+    accepted: str
+    type: str
+
+
+# The first fields of a record as the pipeline writes it (json.dumps, compact, in this order).
+_HEAD_RE = re.compile(rb'\{"id":(?:"[^"\\]*"|null),"key":"([^"\\]*)",'
+                      rb'"accepted":"([^"\\]*)","event":\{"type":"([^"\\]*)"')
+
+
+def heads(repo: Path) -> Iterator[Head]:
+    """Key, acceptance time and event type of every journal line, in journal order, read by one
+    regex pass per file; a file with lines the regex does not read (keys with escapes, records
+    written by hand) is decoded line by line. A torn last line is skipped."""
+    folder = repo / JOURNAL_DIR
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.jsonl")):
+        rel = f"{JOURNAL_DIR}/{path.name}"
+        data = path.read_bytes()
+        found: list[Head] = []
+        offset, ok = 0, not data or data.endswith(b"\n")
+        for line in data.split(b"\n") if ok else ():
+            m = _HEAD_RE.match(line)
+            if m is not None:
+                found.append(Head(rel, offset, m.group(1).decode(), m.group(2).decode(),
+                                  m.group(3).decode()))
+            elif line.strip():
+                ok = False
+                break
+            offset += len(line) + 1
+        if ok:
+            yield from found
+            continue
+        for _, offset, line in _scan_file(rel, data):
+            record = json.loads(line)
+            event = record.get("event") or {}
+            yield Head(rel, offset, str(record["key"]), str(record.get("accepted", "")),
+                       str(event.get("type", "")))
+
+
+def read_many(repo: Path, heads: list[Head]) -> list[dict[str, Any]]:
+    """The records of ``heads`` decoded, each file read once."""
+    data: dict[str, bytes] = {}
+    out = []
+    for head in heads:
+        if head.rel not in data:
+            data[head.rel] = (repo / head.rel).read_bytes()
+        text = data[head.rel]
+        end = text.find(b"\n", head.offset)
+        record = json.loads(text[head.offset:end if end >= 0 else len(text)])
+        if not isinstance(record, dict):
+            raise LedgerError(f"{head.rel}@{head.offset}: not a journal record")
+        out.append(record)
+    return out
+
+
+def read_at(repo: Path, rel: str, offset: int) -> dict[str, Any]:
+    """The journal record starting at ``offset`` of ``rel`` (see :func:`scan`)."""
+    with (repo / rel).open("rb") as fh:
+        fh.seek(offset)
+        record = json.loads(fh.readline())
+    if not isinstance(record, dict):
+        raise LedgerError(f"{rel}@{offset}: not a journal record")
+    return record
 
 
 def read_containing(repo: Path, needle: bytes) -> Iterator[dict[str, Any]]:

@@ -83,13 +83,15 @@ def day_file(when: datetime) -> str:
 
 
 def read(repo: Path, commit: str | None = None, *, legacy_rev: str | None = None,
-         needle: bytes = b"") -> Iterator[dict[str, Any]]:
+         needle: bytes = b"", legacy: bool = True) -> Iterator[dict[str, Any]]:
     """Every journal record: the legacy files on the branch (work tree, or ``legacy_rev``),
     then the journal commit (default: this work tree's journal tip), oldest day first.
 
     With ``needle``, only the records whose line contains it (the others are not decoded).
     """
-    if legacy_rev is None:
+    if not legacy:
+        pass
+    elif legacy_rev is None:
         yield from journal.read_containing(repo, needle)
     else:
         yield from _legacy_at(repo, legacy_rev)

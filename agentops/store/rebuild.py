@@ -8,24 +8,26 @@ window of any trigger can still count, so older ones are skipped for the replay.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import event_from_dict, parse_time
+from agentops.events import event_from_dict, format_time, parse_time
 from agentops.ledger import format as fmt
+from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
     TS_ID_RE,
-    Incident,
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import RESOLVE, Decision, OpenIncident, observe, remember_resolution
+from agentops.policy.engine import RESOLVE, Decision, observe, remember_resolution
 from agentops.policy.model import Policy
-from agentops.store import oplog
+from agentops.store import journal, oplog, scan
 from agentops.store.entries import incident_files
 from agentops.store.state import Store
 from agentops.store.writer import FILES
@@ -38,6 +40,7 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     _troubleshooting(repo, store)
     _memory(repo, store)
     _journal(repo, store, policy)
+    _journal_ref(repo, store, policy)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -46,24 +49,74 @@ def _entries(repo: Path, kind: str) -> list[object]:
 
 
 def _incidents(repo: Path, store: Store) -> None:
-    newest: tuple[str, int] | None = None
-    entries = _entries(repo, "incident")
-    for path in incident_files(repo)[1:]:  # archives: resolved, but their ids are taken
-        entries += fmt.parse_file("incident", path.read_text(encoding="utf-8")).parsed()
-    for inc in entries:
-        assert isinstance(inc, Incident)
-        m = INCIDENT_ID_RE.match(inc.id)
-        if m:
-            store.bump(f"INC-{m.group(1)}", int(m.group(2)))
-            if newest is None or (m.group(1), int(m.group(2))) > newest:
-                newest = (m.group(1), int(m.group(2)))
-                store.set_meta("last_incident", inc.id)
-        if inc.status != "Resolved" and inc.dedup_key and inc.detected:
-            store.open[inc.dedup_key] = OpenIncident(
-                id=inc.id, rule=inc.rule or "", dedup_key=inc.dedup_key, opened=inc.detected,
-                last_seen=max([inc.detected, *(r.time for r in inc.timeline)]),
-                severity=inc.severity, occurrences=inc.occurrences,
-            )
+    """Id sequences and open incidents from every incident file, by a compact scan: the marker
+    lines give the ids, and only entries whose status is not Resolved have their few metadata
+    lines read (a fresh clone of a repository with ten thousand incidents must not parse them
+    all before its first ``record``). An entry the scan cannot read is parsed in full."""
+    highest: dict[str, int] = {}
+    open_ids: dict[str, str] = {}  # dedup key -> the newest open incident holding it
+    for path in incident_files(repo):
+        text = path.read_text(encoding="utf-8")
+        # An archive file of the new layout holds one day, newest first: its first marker has
+        # the day's highest number there. Other files (INCIDENTS.md, monthly archives) are
+        # read marker by marker.
+        archived = path.parent.name == ARCHIVE_DIR and len(name_order(path.name)) >= 3
+        markers = _INC_MARKER_RE.finditer(text)
+        for m in [next(markers, None)] if archived else markers:
+            if m is not None and int(m.group(2)) > highest.get(m.group(1), 0):
+                highest[m.group(1)] = int(m.group(2))
+        _open_of(text, open_ids)
+    store.open_pointers(open_ids)
+    for day, number in highest.items():
+        store.bump(f"INC-{day}", number)
+    if highest:
+        day = max(highest)
+        store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
+
+
+def _open_of(text: str, open_ids: dict[str, str]) -> None:
+    """Add the open incidents of one file to ``open_ids`` (dedup key -> newest id). The
+    metadata lines as the tool writes them are matched in one regex pass; a file where that
+    finds fewer open entries than it has open status lines (a hand-edited block) is read
+    entry by entry."""
+    strict = []
+    pos = text.find(_META_START)
+    while pos >= 0:  # str.find skips ahead far faster than a multi-line regex scans
+        m = _OPEN_META_RE.match(text, pos + len(_META_START) - 4)
+        if m is not None and m.group(2) != "Resolved":
+            strict.append((m.group(1), m.group(3)))
+        pos = text.find(_META_START, pos + 1)
+    found = [(i, scan.plain(key)) for i, key in strict if key != "null"]
+    statuses = text.count("\nstatus: ") - text.count("\nstatus: Resolved\n")
+    if len(strict) < statuses:
+        found = []
+        for m in _OPEN_STATUS_RE.finditer(text):
+            begin = text.rfind("\n" + _INC_BEGIN, 0, m.start()) + 1
+            end = text.find("\n" + _INC_END, m.end())
+            if begin <= 0 or end < 0:
+                continue  # a status line outside an entry: lint reports it
+            inc_id = text[begin:text.index(" ", begin + len(_INC_BEGIN))].split(" ")[-1]
+            found.append((inc_id, scan.dedup_key(text, m.end(), end)))
+    for inc_id, key in found:
+        if key is not None and (key not in open_ids or _newer(inc_id, open_ids[key])):
+            open_ids[key] = inc_id
+
+
+_META_START = "\n```yaml\nid: "
+_OPEN_META_RE = re.compile(r"id: (\S+)\nuid: \S+\nstatus: (\S+)\nseverity: .*\n"
+                           r"category: .*\nrule: .*\ndedup_key: (.*)$", re.MULTILINE)
+_INC_BEGIN = "<!-- agentops:incident "
+_INC_END = "<!-- /agentops:incident "
+_INC_MARKER_RE = re.compile(r"^<!-- agentops:incident INC-(\d{4}-\d{2}-\d{2})-(\d{3,}) uid=",
+                            re.MULTILINE)
+_OPEN_STATUS_RE = re.compile(r"^status: (?!Resolved$)\S+$", re.MULTILINE)
+
+
+def _newer(a: str, b: str) -> bool:
+    ma, mb = INCIDENT_ID_RE.match(a), INCIDENT_ID_RE.match(b)
+    if ma is None or mb is None:
+        return False
+    return (ma.group(1), int(ma.group(2))) > (mb.group(1), int(mb.group(2)))
 
 
 def _troubleshooting(repo: Path, store: Store) -> None:
@@ -86,32 +139,83 @@ def _memory(repo: Path, store: Store) -> None:
 
 
 def _journal(repo: Path, store: Store, policy: Policy) -> None:
-    records = list(oplog.read(repo))
-    for record in records:
-        store.seen[record["key"]] = {"event_id": record.get("id"),
-                                     "outcome": record.get("outcome", _empty(record))}
-    if not records:
-        return
-    records = [r for r in records if isinstance(r.get("event"), dict)]  # not operations
+    """Seen keys from every journal line, read by a regex and stored as a pointer to the line
+    (decoded only if that key comes back). Only the records the state needs are decoded: those
+    that feed a threshold or aggregate (or reset one), accepted within the longest trigger
+    window plus a day of slack for clocks, and every resolution, however old (a late firing
+    must find it)."""
     longest = _longest_window(policy)
-    since = None
-    if longest is not None:
-        times = [parse_time(r["event"]["time"]) for r in records if "time" in r.get("event", {})]
-        since = max(times) - longest if times else None
+    seen: list[tuple[str, str]] = []
+    wanted: list[tuple[journal.Head, bool, bool]] = []  # (line, counts, resolves)
+    latest = ""
+    kinds: dict[str, tuple[bool, bool]] = {}
+    for head in journal.heads(repo):
+        seen.append((head.key, f'{{"at":[{json.dumps(head.rel)},{head.offset}]}}'))
+        latest = max(latest, head.accepted)
+        if head.type not in kinds:
+            index = policy.index_for(head.type)
+            kinds[head.type] = (longest is not None and bool(index.counted or index.resetters),
+                                bool(index.resolving))
+        counts, resolving = kinds[head.type]
+        if counts or resolving:
+            wanted.append((head, counts, resolving))
+    store.seen_pointers(seen)
+    if not wanted:
+        return
+    floor = ""
+    if latest and longest is not None:
+        floor = format_time(parse_time(latest) - longest - timedelta(days=1))
+    chosen = [(h, c, r) for h, c, r in wanted if r or h.accepted >= floor]
+    records = journal.read_many(repo, [h for h, _, _ in chosen])
+    times = [parse_time(rec["event"]["time"])
+             for rec, (_, c, _) in zip(records, chosen, strict=True)
+             if c and "time" in rec.get("event", {})]
+    since = max(times) - longest if times and longest is not None else None
+    for record, (_, counts, resolving) in zip(records, chosen, strict=True):
+        try:
+            event = event_from_dict(record["event"])
+        except AgentopsError:
+            continue
+        if counts and since is not None and event.time > since:
+            observe(policy, store.state, event, ())
+        if resolving:
+            remember_resolution(policy, store.state, event, _decisions(record))
+
+
+def _journal_ref(repo: Path, store: Store, policy: Policy) -> None:
+    """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
+    which older versions wrote on the branch): seen keys with their outcome, the counting
+    records of the longest window, every resolution. Operations only mark their key seen."""
+    commit = oplog.tip(repo)
+    if not commit:
+        return
+    records = list(oplog.read(repo, commit, legacy=False))
     for record in records:
-        etype = record.get("event", {}).get("type")
-        resolving = isinstance(etype, str) and bool(policy.index_for(etype).resolving)
-        if since is None and not resolving:
+        if isinstance(record.get("key"), str):
+            store.seen[record["key"]] = {"event_id": record.get("id"),
+                                         "outcome": record.get("outcome", _empty(record))}
+    events = [r for r in records if isinstance(r.get("event"), dict)]
+    longest = _longest_window(policy)
+    times = [parse_time(r["event"]["time"]) for r in events if "time" in r["event"]]
+    since = max(times) - longest if times and longest is not None else None
+    for record in events:
+        index = policy.index_for(str(record["event"].get("type", "")))
+        counts = longest is not None and bool(index.counted or index.resetters)
+        if not counts and not index.resolving:
             continue
         try:
             event = event_from_dict(record["event"])
         except AgentopsError:
             continue
-        if since is not None and event.time > since:
+        if counts and since is not None and event.time > since:
             observe(policy, store.state, event, ())
-        if resolving:
-            # Every resolution counts, however old: a late firing must find it.
+        if index.resolving:
             remember_resolution(policy, store.state, event, _decisions(record))
+
+
+def _empty(record: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}
 
 
 def _decisions(record: dict[str, Any]) -> list[Decision]:
@@ -126,8 +230,3 @@ def _longest_window(policy: Policy) -> timedelta | None:
     windows = [t.threshold.within for t in policy.triggers if t.threshold]
     windows += [t.aggregate.within for t in policy.triggers if t.aggregate]
     return max(windows) if windows else None
-
-
-def _empty(record: dict[str, object]) -> dict[str, object]:
-    return {"event_id": record.get("id"), "matched": [], "incidents": [],
-            "troubleshooting": [], "memory": []}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -32,7 +32,7 @@ class LazyTable(MutableMapping[Any, V], Generic[V]):
     """A SQLite table seen as a mapping: rows load on first access, changes flush at the end."""
 
     def __init__(self, db: sqlite3.Connection, table: str, *, encode_key: Callable[[Any], str],
-                 dump: Callable[[V], str], load: Callable[[str], V]) -> None:
+                 dump: Callable[[V], str], load: Callable[[str], V | None]) -> None:
         self._db, self._table = db, table
         self._key, self._dump, self._load = encode_key, dump, load
         self._cache: dict[str, V | None] = {}
@@ -145,7 +145,8 @@ def _ident(value: str) -> str:
 class Store:
     """One open cache database plus the engine state and counters built on it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, root: Path | None = None) -> None:
+        self.root = root  # the work tree, for seen keys that point into the journal
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA synchronous=OFF")
@@ -155,7 +156,7 @@ class Store:
         self.db.execute("BEGIN")
         dedup_key = _ident
         self.open: LazyTable[OpenIncident] = LazyTable(
-            self.db, "open", encode_key=dedup_key, dump=_open_dump, load=_open_load)
+            self.db, "open", encode_key=dedup_key, dump=_open_dump, load=self._load_open)
         self.hits: TouchingTable[deque[datetime]] = TouchingTable(
             self.db, "hits", encode_key=_group_key, dump=_times_dump, load=_times_load)
         self.samples: TouchingTable[deque[tuple[datetime, float]]] = TouchingTable(
@@ -165,12 +166,61 @@ class Store:
         self.lessons: LazyTable[str] = LazyTable(
             self.db, "lessons", encode_key=_ident, dump=_ident, load=_ident)
         self.seen: LazyTable[dict[str, Any]] = LazyTable(
-            self.db, "seen", encode_key=_ident, dump=json.dumps, load=json.loads)
+            self.db, "seen", encode_key=_ident, dump=json.dumps, load=self._load_seen)
         self.resolved: LazyTable[Resolution] = LazyTable(
             self.db, "resolved", encode_key=dedup_key, dump=_resolution_dump,
             load=_resolution_load)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
                            known_problems=self.problems, resolved=self.resolved)
+
+    # -- rows a rebuild leaves as pointers ---------------------------------------------
+
+    def open_pointers(self, rows: dict[str, str]) -> None:
+        """Open incidents from a rebuild as dedup key -> incident id (``{"id": ...}``); the
+        entry is read when an event asks for its key (see :mod:`agentops.store.scan`)."""
+        self.db.executemany("INSERT OR REPLACE INTO open (k, v) VALUES (?, ?)",
+                            [(k, f'{{"id":"{v}"}}' if v.isprintable() and '"' not in v
+                              and "\\" not in v else json.dumps({"id": v}))
+                             for k, v in rows.items()])
+
+    def _load_open(self, text: str) -> OpenIncident | None:
+        if not text.startswith("{"):
+            return _open_load(text)
+        inc_id = json.loads(text)["id"]
+        if self.root is None:
+            raise RuntimeError("an open incident points into the ledger: open the Store with root")
+        from agentops import fsutil
+        from agentops.ledger import format as fmt
+        from agentops.store.entries import locate_incident
+        from agentops.store.scan import open_incident
+
+        rel = locate_incident(self.root, inc_id)
+        text = fsutil.read_text(self.root / rel) if rel else ""
+        span = fmt.find_entry("incident", text, inc_id)
+        return open_incident(text[span[0]:span[1]]) if span else None
+
+    # -- seen keys ------------------------------------------------------------------------
+
+    def seen_pointers(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Seen keys from a rebuild, each pointing at its journal line (``{"at": [path,
+        offset]}``): writing ten thousand decoded outcomes would cost more than the rest of
+        the rebuild, and only a key that comes back is ever read."""
+        self.db.executemany("INSERT OR REPLACE INTO seen (k, v) VALUES (?, ?)", rows)
+
+    def _load_seen(self, text: str) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(text)
+        at = value.get("at")
+        if at is None:
+            return value
+        if self.root is None:
+            raise RuntimeError("a seen key points into the journal: open the Store with root")
+        from agentops.store.journal import read_at
+
+        record = read_at(self.root, at[0], at[1])
+        outcome = record.get("outcome") or {
+            "event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}
+        return {"event_id": record.get("id"), "outcome": outcome}
 
     # -- meta and counters ----------------------------------------------------------------
 

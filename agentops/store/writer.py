@@ -9,6 +9,7 @@ written back atomically by :meth:`LedgerWriter.write_all`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -31,12 +32,14 @@ from agentops.ledger.model import (
     template_sections,
     timeline_row,
 )
-from agentops.ledger.safety import escape_block, escape_inline, redact, redact_obj
+from agentops.ledger.safety import escape_block, escape_inline, inline_code, redact, redact_obj
 from agentops.policy.engine import LATE, MEMORY, OPEN, RECUR, RESOLVE, TROUBLESHOOTING, Decision
+from agentops.store import entries
 from agentops.store.state import Store
 from agentops.vocabulary import LEDGER_KINDS
 
 FILES = {name: kind.file_name for name, kind in LEDGER_KINDS.items()}
+_ARCHIVED_ID_RE = re.compile(r"^<!-- agentops:incident (\S+) uid=", re.MULTILINE)
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -68,14 +71,38 @@ class LedgerWriter:
         self._recurring: dict[str, _Recurrences] = {}
         self._linking: dict[str, _Links] = {}
         self._newest: tuple[str, datetime] | None = None  # for the "Last Incident" line
+        # New entries of the batch, per kind, spliced into their files in one pass at finish
+        # (one splice per entry would make a batch of k new incidents cost k whole files).
+        self._new: dict[str, dict[str, str]] = {}
+        self._located: dict[str, str] = {}  # incident id -> the file holding it
+        self._index_stale = False  # MEMORY.md's index, re-rendered once at finish
+        self._archive_ids: dict[str, set[str]] = {}  # ids in each archive file looked at
 
     # -- files ------------------------------------------------------------------------------
 
     def text(self, kind: str) -> str:
-        name = FILES[kind]
-        if name not in self._texts:
-            self._texts[name] = fsutil.read_text(self.repo / name)
-        return self._texts[name]
+        """A ledger file's text as the batch has it so far (pending new entries included)."""
+        self._splice(kind)
+        return self._file(FILES[kind])
+
+    def _file(self, rel: str) -> str:
+        if rel not in self._texts:
+            self._texts[rel] = fsutil.read_text(self.repo / rel)
+        return self._texts[rel]
+
+    def locate(self, kind: str, entry_id: str) -> str | None:
+        """The repository-relative file holding an entry (incidents: INCIDENTS.md or the
+        archive file its id names), or None."""
+        if entry_id in self._new.get(kind, {}):
+            return FILES[kind]
+        if kind != "incident":
+            return FILES[kind] if fmt.find_entry(kind, self._file(FILES[kind]), entry_id) else None  # type: ignore[arg-type]
+        rel = self._located.get(entry_id)
+        if rel is None:
+            rel = entries.locate_incident(self.repo, entry_id, read=self._file)
+            if rel is not None:
+                self._located[entry_id] = rel
+        return rel
 
     def set_text(self, kind: str, text: str) -> None:
         """Replace a whole file's text (e.g. a re-rendered stats block)."""
@@ -97,8 +124,17 @@ class LedgerWriter:
         self._insert(kind, entry_text)
 
     def _set(self, kind: str, text: str) -> None:
-        self._texts[FILES[kind]] = text
-        self._changed.add(FILES[kind])
+        self._set_file(FILES[kind], text)
+
+    def _set_file(self, rel: str, text: str) -> None:
+        self._texts[rel] = text
+        self._changed.add(rel)
+
+    def _splice(self, kind: str) -> None:
+        """Put the batch's new entries of one kind into their file, in one pass."""
+        new = self._new.pop(kind, None)
+        if new:
+            self._set(kind, fmt.insert_entries(kind, self._file(FILES[kind]), new.values()))  # type: ignore[arg-type]
 
     def changed_paths(self) -> list[str]:
         """The files this batch rewrites (call after :meth:`finish`)."""
@@ -108,6 +144,14 @@ class LedgerWriter:
         """Apply everything gathered in memory; afterwards the file texts are final."""
         self._flush_recurrences()
         self._flush_links()
+        for kind in list(self._new):
+            self._splice(kind)
+        if self._index_stale:
+            self._index_stale = False
+            text = self.text("memory")
+            entries_ = [e for e in fmt.parse_file("memory", text).parsed()
+                        if isinstance(e, MemoryEntry)]
+            self._set("memory", fmt.set_memory_index(text, entries_))
         if self._newest is not None:
             inc_id, when = self._newest
             self._set("incident", fmt.set_last_incident(self.text("incident"), inc_id, when))
@@ -120,16 +164,40 @@ class LedgerWriter:
                                   for name in sorted(self._changed)})
 
     def _rotate(self) -> None:
-        """Move old resolved incidents to monthly archives once INCIDENTS.md grows too big."""
+        """Move the oldest incidents to their archive files once INCIDENTS.md holds more than
+        its bound, and refresh the archive index when any archive changed."""
         name = FILES["incident"]
-        if name not in self._changed or not archive.needs_rotation(self._texts[name]):
+        if name in self._changed and archive.needs_rotation(self._texts[name]):
+            kept, archives = archive.rotate(self._texts[name], self._read_archive)
+            self._texts[name] = kept
+            for rel, text in archives.items():
+                self._set_file(rel, text)
+            self._located.clear()
+        changed = [rel for rel in self._changed if rel.startswith(archive.ARCHIVE_DIR + "/")]
+        if not changed:
             return
-        kept, archives = archive.rotate(
-            self._texts[name], lambda rel: fsutil.read_text(self.repo / rel))
-        self._texts[name] = kept
-        for rel, text in archives.items():
-            self._texts[rel] = text
-            self._changed.add(rel)
+        text = self._file(name)
+        counts = archive.parse_index(text)
+        counts.update({rel: archive.count(rel, self._texts[rel]) for rel in changed})
+        files = {p.relative_to(self.repo).as_posix()
+                 for p in (self.repo / archive.ARCHIVE_DIR).glob("*.md")} | set(changed)
+        counts = {k: v for k, v in counts.items() if k in files}
+        new = archive.set_index(text, counts, files=len(files))
+        if new != text:
+            self._set_file(name, new)
+
+    def _archived(self, inc_id: str) -> bool:
+        """Whether an id is taken in the archive file it would move to (ids of each file read
+        once per batch)."""
+        rel = archive.archive_name(inc_id)
+        ids = self._archive_ids.get(rel)
+        if ids is None:
+            text = self._read_archive(rel)
+            ids = self._archive_ids[rel] = set(_ARCHIVED_ID_RE.findall(text))
+        return inc_id in ids
+
+    def _read_archive(self, rel: str) -> str:
+        return self._file(rel) if rel in self._texts or (self.repo / rel).exists() else ""
 
     def _entry(self, kind: str, entry_id: str) -> str:
         if kind == "incident" and entry_id in self._recurring:
@@ -139,18 +207,38 @@ class LedgerWriter:
         return self._raw_entry(kind, entry_id)
 
     def _raw_entry(self, kind: str, entry_id: str) -> str:
-        text = self.text(kind)
-        span = fmt.find_entry(kind, text, entry_id)  # type: ignore[arg-type]
-        if span is None:
+        pending = self._new.get(kind, {}).get(entry_id)
+        if pending is not None:
+            return pending
+        rel = self.locate(kind, entry_id)
+        span = fmt.find_entry(kind, self._file(rel), entry_id) if rel else None  # type: ignore[arg-type]
+        if rel is None or span is None:
             raise LedgerError(f"{FILES[kind]}: {entry_id} not found (was it removed by hand? "
                               "commit the change and retry)")
-        return text[span[0]:span[1]]
+        return self._texts[rel][span[0]:span[1]]
 
     def _replace(self, kind: str, entry_id: str, new_text: str) -> None:
-        self._set(kind, fmt.replace_entry(kind, self.text(kind), entry_id, new_text))  # type: ignore[arg-type]
+        pending = self._new.get(kind, {})
+        if entry_id in pending:
+            new_id = new_text.split(" ", 3)[2]  # the id of the begin marker line
+            if new_id != entry_id:
+                del pending[entry_id]
+            pending[new_id] = new_text
+            return
+        rel = self.locate(kind, entry_id)
+        if rel is None:
+            raise LedgerError(f"{FILES[kind]}: {entry_id} not found")
+        self._set_file(rel, fmt.replace_entry(kind, self._file(rel), entry_id, new_text))  # type: ignore[arg-type]
 
     def _insert(self, kind: str, entry_text: str) -> None:
-        self._set(kind, fmt.insert_entry(kind, self.text(kind), entry_text))  # type: ignore[arg-type]
+        # Ids and uids are checked against the file when spliced (insert_entries); ids come
+        # from the store's counters, which count the archives too.
+        entry_id = entry_text.split(" ", 3)[2]
+        pending = self._new.setdefault(kind, {})
+        if entry_id in pending:
+            raise LedgerError(f"{FILES[kind]}: {entry_id} is already present")
+        pending[entry_id] = entry_text
+        self._changed.add(FILES[kind])
 
     # -- events -----------------------------------------------------------------------------
 
@@ -189,6 +277,8 @@ class LedgerWriter:
     def _open(self, event: Event, d: Decision, touched: Touched) -> str:
         day = event.time.date().isoformat()
         inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
+        while self._archived(inc_id):  # a counter behind the files (a hand edit): skip ahead
+            inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
         known = self.store.state.known_problems.get(d.problem or "") or None
         inc = Incident(
             id=inc_id, uid=stable_uid(event.key, d.rule or "", "incident"),
@@ -229,7 +319,7 @@ class LedgerWriter:
         reported = f"Reported{who} via {escape_inline(event.source)} as `{event.type}`."
         row = timeline_row(event.time, escape_inline(
             f"Detected: {event.type} from {event.source}; opened by rule {d.rule}"))
-        logs = [f"- Event `{event.id}` ({event.type}, key `{escape_inline(event.key, 120)}`)"]
+        logs = [f"- Event `{event.id}` ({event.type}, key {inline_code(event.key, 120)})"]
         for name, value in list(event.attributes.items())[:20]:
             logs.append(f"- {escape_inline(str(name), 60)}: {escape_inline(_show(value), 160)}")
         return {
@@ -296,9 +386,8 @@ class LedgerWriter:
     def _late(self, event: Event, d: Decision, touched: Touched) -> None:
         """Note an out-of-order event on the incident's timeline, at the time it happened."""
         assert d.incident is not None
-        span = fmt.find_entry("incident", self.text("incident"), d.incident)
-        if span is None:
-            return  # archived since: the journal still holds the event
+        if self.locate("incident", d.incident) is None:
+            return  # removed by hand: the journal still holds the event
         entry = self._entry("incident", d.incident)
         new = fmt.append_timeline(entry, event.time, redact(
             f"Late event {event.type} ({event.id}) delivered after newer state; {d.reason}",
@@ -367,7 +456,7 @@ class LedgerWriter:
     def _symptoms(self, event: Event) -> str:
         lines = [f"- Event type `{event.type}`"]
         if event.attributes.get("reason"):
-            lines.append(f"- Reason `{escape_inline(str(event.attributes['reason']), 80)}`")
+            lines.append(f"- Reason {inline_code(str(event.attributes['reason']), 80)}")
         if event.message.strip():
             lines.append("- First message:\n\n" + escape_block(event.message))
         return "\n".join(lines)
@@ -424,10 +513,8 @@ class LedgerWriter:
         touched["memory"].append((mem_id, "seen"))
 
     def _refresh_index(self) -> None:
-        text = self.text("memory")
-        entries = [e for e in fmt.parse_file("memory", text).parsed()
-                   if isinstance(e, MemoryEntry)]
-        self._set("memory", fmt.set_memory_index(text, entries))
+        self._index_stale = True  # rendered once at finish, from every entry
+        self._changed.add(FILES["memory"])
 
 
 class _Links:

@@ -41,6 +41,33 @@ def test_incidents_are_inserted_newest_first_whatever_the_arrival_order() -> Non
         "INC-2026-11-24-002", "INC-2026-11-24-001"]
 
 
+def test_inserting_many_entries_at_once_gives_the_text_of_inserting_them_one_by_one() -> None:
+    existing = ["INC-2026-11-24-002", "INC-2026-11-25-003", "INC-2026-11-26-001"]
+    new = ["INC-2026-11-24-001", "INC-2026-11-27-001", "INC-2026-11-25-001",
+           "INC-2026-11-25-010", "INC-2026-11-24-003"]
+    base = fmt.render_empty_file("incident")
+    for n, entry_id in enumerate(existing):
+        inc = incident_open()._replace(id=entry_id, uid=f"OLD{n}")
+        base = fmt.insert_entry("incident", base, fmt.render_incident(inc))
+    rendered = [fmt.render_incident(incident_open()._replace(id=i, uid=f"NEW{n}"))
+                for n, i in enumerate(new)]
+    one_by_one = base
+    for entry in rendered:
+        one_by_one = fmt.insert_entry("incident", one_by_one, entry)
+    assert fmt.insert_entries("incident", base, rendered) == one_by_one
+    mems = [fmt.render_memory(memory_entries()[0]._replace(id=i, uid=f"M{i}"))
+            for i in ("MEM-0003", "MEM-0001", "MEM-0010")]
+    one_by_one = fmt.render_empty_file("memory")
+    for entry in mems:
+        one_by_one = fmt.insert_entry("memory", one_by_one, entry)
+    assert fmt.insert_entries("memory", fmt.render_empty_file("memory"), mems) == one_by_one
+    with pytest.raises(LedgerError, match="already present"):
+        fmt.insert_entries("incident", base, [rendered[0], rendered[0]])
+    with pytest.raises(LedgerError, match="already present"):
+        fmt.insert_entries("incident", base, [fmt.render_incident(
+            incident_open()._replace(id=existing[0], uid="OTHER"))])
+
+
 def test_memory_entries_are_kept_in_id_order() -> None:
     text = fmt.render_empty_file("memory")
     base = memory_entries()[0]

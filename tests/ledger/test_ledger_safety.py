@@ -106,7 +106,7 @@ def test_redact_obj_walks_json_and_drops_values_under_secret_keys() -> None:
     ("# heading", "\\# heading"),
     ("<!-- agentops:incident X --> hi", "\\<\\!-- agentops:incident X --\\> hi"),
     ("  spaced\t out  ", "spaced out"),
-    ("<b>bold</b>", "\\<b>bold</b>"),
+    ("<b>bold</b>", "\\<b>bold\\</b>"),
     ("nul\x00byte", "nulbyte"),
 ])
 def test_escape_inline(raw: str, expected: str) -> None:
@@ -189,3 +189,33 @@ def test_hostile_event_text_cannot_create_or_end_anything() -> None:
                max_size=120))
 def test_any_event_text_keeps_entries_and_sections_intact(text: str) -> None:
     _check_structure(text, "hypothesis")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("```", "\\`\\`\\`"),
+    ("~~~ fence", "\\~~~ fence"),
+    ("a <img src=x onerror=alert(1)> b", "a \\<img src=x onerror=alert(1)> b"),
+    ("[click](javascript:alert(1))", "\\[click]\\(javascript:alert(1))"),
+    ("[ok](https://example.org)", "\\[ok](https://example.org)"),
+    ("admin\u202eexe.txt", "admin\ufffdexe.txt"),
+    ("zero\u200bwidth\ufeff", "zerowidth"),
+    ("c1\x85line\x9b", "c1 line"),
+    ("title ##", "title \\##"),
+])
+def test_escape_inline_neutralises_what_would_render(raw: str, expected: str) -> None:
+    assert escape_inline(raw) == expected
+    assert escape_inline(expected) == expected  # idempotent
+
+
+def test_inline_code_cannot_be_closed_by_the_text() -> None:
+    from agentops.ledger.safety import inline_code
+
+    assert inline_code("plain") == "`plain`"
+    assert inline_code("a``b") == "```a``b```"
+    assert inline_code("`x") == "`` `x ``"
+
+
+def test_escape_block_breaks_reference_links_and_html() -> None:
+    out = escape_block("[x]: javascript:alert(1)\n<script>alert(1)</script>\nsee [a](data:x)")
+    assert out == ("\\[x]: javascript:alert(1)\n\\<script>alert(1)\\</script>\n"
+                   "see [a]\\(data:x)")

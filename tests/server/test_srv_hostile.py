@@ -30,14 +30,15 @@ FIELDS = [
     "id", "run_attempt", "steps", "deployment", "deployment_status", "state", "environment",
     "reviewers", "reviewer", "approver", "login", "repository", "full_name", "type", "time",
     "source", "subject", "attributes", "key", "app", "phase", "health_status", "finished_at",
-    "trigger", "sync_status", "alertname", "0001-01-01T00:00:00Z", "",
+    "trigger", "sync_status", "alertname", "0001-01-01T00:00:00Z", "", "actor",
 ]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
     st.sampled_from(["firing", "resolved", "error", "info", "completed", "failure", "success",
                      "2026-11-24T08:30:00Z", "-1", "9999-99-99", "deployment.failed", "Failed",
-                     "Degraded", "x.y", "\u2028", "<!-- agentops:end -->"]),
+                     "Degraded", "x.y", "\u2028", "<!-- agentops:end -->", "@", "a\x00b",
+                     "\ud800", "\u202e", "```", "<img src=x onerror=alert(1)>", 1e308]),
 )
 JSON = st.recursive(
     SCALARS,
