@@ -561,6 +561,7 @@ def ensure_current(ctx: Context) -> None:
     A journal fetched from the remote (``git pull``) is merged into ours first, so that what
     other clones recorded counts here too.
     """
+    oplog.fetch_if_missing(ctx.repo, ctx.config.remote)
     oplog.absorb(ctx.repo, ctx.config.remote)
     key = state_key(ctx.repo)
     if ctx.store.is_current(key):

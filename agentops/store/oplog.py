@@ -75,8 +75,19 @@ def _packed(common: Path, ref: str) -> str | None:
     return None
 
 
-def day_file(when: datetime) -> str:
-    return f"{when:%Y-%m-%d}.jsonl"
+def day_file(when: datetime, part: int = 0) -> str:
+    """A day's journal file; a busy day continues in parts (``_001``...) so that an append
+    never rehashes more than :data:`journal.PART_BYTES` of it."""
+    return f"{when:%Y-%m-%d}_{part:03d}.jsonl"
+
+
+def _current_part(entries: dict[str, str], when: datetime) -> tuple[str, int]:
+    prefix = f"{when:%Y-%m-%d}_"
+    parts = sorted(n for n in entries if n.startswith(prefix))
+    if not parts:
+        return day_file(when), 0
+    last = parts[-1]
+    return last, int(last[len(prefix):len(prefix) + 3])
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -153,10 +164,12 @@ def append(repo: Path, lines: Sequence[bytes], *, when: datetime, subject: str,
     """
     ref = ref or ref_name(repo)
     parent = parent if parent is not None else tip(repo, ref)
-    name = day_file(when)
     cache = _Cache(repo, ref)
     entries = dict(cache.entries(parent))
+    name, part = _current_part(entries, when)
     old = cache.day(name, entries.get(name))
+    if old and len(old) >= journal.PART_BYTES:
+        name, old = day_file(when, part + 1), b""
     data = old + b"".join(lines)
     loose = git.LooseWriter(repo)
     if loose.usable():
@@ -287,6 +300,23 @@ def _key(line: bytes) -> str:
     except json.JSONDecodeError:
         return line.decode("utf-8", "replace")
     return str(record.get("key")) if isinstance(record, dict) else str(record)
+
+
+def fetch_if_missing(repo: Path, remote: str) -> None:
+    """A fresh ``git clone`` has the branch but not the journal ref: fetch it once from the
+    remote (when there is one), so that the clone knows every key and counter."""
+    if ref_name(repo) != REF or tip(repo, REF) or tip(repo, tracking_ref(remote)):
+        return
+    marker = git.common_dir(repo) / "agentops" / "journal-fetched"
+    if marker.exists():
+        return
+    if git.remote_url(repo, remote) is not None:
+        try:
+            git.fetch_refs(repo, remote, [f"+{REF}*:{tracking_ref(remote)}*"])
+        except git.GitError:
+            pass  # offline: the clone counts from what it has, and merges the rest later
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_note(marker, "1")
 
 
 def absorb(repo: Path, remote: str) -> bool:
