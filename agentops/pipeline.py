@@ -75,14 +75,19 @@ class Outcome(NamedTuple):
     commit: str | None
     suppressed: tuple[str, ...] = ()
     decisions: tuple[dict[str, Any], ...] = ()
+    # when nothing opened: per trigger that listened, why not (see policy.explain)
+    why_not: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "event_id": self.event_id, "matched": list(self.matched),
             "incidents": [dict(i) for i in self.incidents],
             "troubleshooting": list(self.troubleshooting), "memory": list(self.memory),
             "commit": self.commit,
         }
+        if self.why_not:
+            out["why_not"] = [dict(w) for w in self.why_not]
+        return out
 
     def stored(self) -> dict[str, Any]:
         out = self.to_dict()
@@ -96,7 +101,7 @@ def _outcome_from(stored: dict[str, Any], commit: str | None, *, duplicate: bool
         event_id=stored["event_id"], duplicate=duplicate, matched=tuple(stored["matched"]),
         incidents=tuple(stored["incidents"]), troubleshooting=tuple(stored["troubleshooting"]),
         memory=tuple(stored["memory"]), suppressed=tuple(stored.get("suppressed", ())),
-        commit=commit,
+        commit=commit, why_not=tuple(stored.get("why_not", ())),
     )
 
 
@@ -234,6 +239,11 @@ def _one(ctx: Context, raw: Event) -> Outcome:
         _announce(ctx, touched["incidents"])
     observe(ctx.policy, ctx.store.state, event, decisions, ids=ids, problems=problems)
     outcome = _outcome(event, decisions, touched)
+    if not any(d.action == OPEN for d in decisions):
+        from agentops.policy.explain import why_nothing_opened
+
+        why = why_nothing_opened(ctx.policy, event, decisions, incidents=ids)
+        outcome = outcome._replace(why_not=tuple(w.to_dict() for w in why))
     ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
     ctx.journal_lines.append(journal.encode({
         "id": event.id, "key": event.key, "accepted": format_time(ctx.now), "batch": ctx.batch,

@@ -241,13 +241,14 @@ def test_resolving_a_new_problem_type_adds_a_troubleshooting_entry(repo: Path) -
     assert meta(repo, first)["troubleshooting"] == "null"
     data = ok(repo, "incident", "resolve", first, "--root-cause", "Migration needed approval",
               "--resolution", "Asked for approval first")
-    assert data["troubleshooting"] == {"id": "TS-0001", "action": "new"}
+    assert data["troubleshooting"] == {"id": "TS-0001", "action": "new",
+                                       "filled": ["Diagnosis", "Fix"]}
     ts = meta(repo, name="TROUBLESHOOTING.md")
     assert (ts["problem"], ts["event_type"], ts["occurrences"], ts["incidents"]) == (
         "AUTOMATION_FAILURE/approval-denied", "approval.denied", "1", f"[{first}]")
     troubleshooting = (repo / "TROUBLESHOOTING.md").read_text()
-    assert "#### Diagnosis\n\nMigration needed approval\n" in troubleshooting
-    assert "#### Fix\n\nAsked for approval first\n" in troubleshooting
+    assert f"#### Diagnosis\n\nFrom {first}: Migration needed approval\n" in troubleshooting
+    assert f"#### Fix\n\nFrom {first}: Asked for approval first\n" in troubleshooting
     assert meta(repo, first)["troubleshooting"] == "TS-0001"
     # opened before the problem type was documented: resolving it links it and counts it
     again = ok(repo, "incident", "resolve", second)

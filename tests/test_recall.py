@@ -65,7 +65,13 @@ def test_the_error_text_of_a_known_problem_returns_its_troubleshooting_entry_fir
         "title": "ImagePullBackOff on a tag that was never pushed",
         "text": "Workaround: Roll back to the previous revision.\n\n"
                 "Fix: Check the tag exists in the registry before merging.",
-        "evidence": [f"INC-{DAY}-001"], "score": hits[0]["score"], "signature_match": True}
+        "actions": {"workaround": "Roll back to the previous revision.",
+                    "fix": "Check the tag exists in the registry before merging."},
+        "evidence": [f"INC-{DAY}-001"], "score": hits[0]["score"], "signature_match": True,
+        "why": hits[0]["why"]}
+    assert hits[0]["why"][0] == "its signature pattern matches the query"
+    assert "error class image-pull-backoff (https://kubernetes.io/docs/concepts/containers/" \
+           "images/#imagepullbackoff)" in hits[0]["why"]
     assert hits[0]["score"] > 0
     assert not any(h["signature_match"] for h in hits[1:])
     assert f"INC-{DAY}-001" in [h["id"] for h in hits]

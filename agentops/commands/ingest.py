@@ -59,7 +59,21 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+MAX_WHY_LINES = 50  # events explained in the text output; JSON explains every one
+
+
 def summary_text(result: dict[str, Any]) -> str:
+    from agentops.commands.record import why_not_lines
+
     actions = ", ".join(f"{n} {a}" for a, n in sorted(result["incidents"].items())) or "none"
-    return (f"{result['events']} events ({result['duplicates']} already recorded); "
-            f"incidents: {actions}; {len(result['commits'])} commit(s)")
+    lines = [f"{result['events']} events ({result['duplicates']} already recorded); "
+             f"incidents: {actions}; {len(result['commits'])} commit(s)"]
+    quiet = [o for o in result["outcomes"] if o.get("why_not")]
+    for o in quiet[:MAX_WHY_LINES]:
+        lines.append(f"  {o['event_id']}: no incident opened")
+        lines += [line.replace("why no incident opened:", "why:", 1)
+                  for line in why_not_lines(o["why_not"], "    ")]
+    if len(quiet) > MAX_WHY_LINES:
+        lines.append(f"  and {len(quiet) - MAX_WHY_LINES} more events that opened nothing "
+                     "(--format json explains each)")
+    return "\n".join(lines)

@@ -10,13 +10,14 @@ gets its occurrence counted and the incident linked. Human prose is only ever ad
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
-from agentops.ledger.model import Incident, Signature
+from agentops.ledger.model import PLACEHOLDER, Incident, Signature
 from agentops.ledger.safety import escape_block, escape_inline
 from agentops.store import oplog
 
@@ -60,8 +61,11 @@ def _lesson(e: Edit, line: str, when: datetime, memory: list[str]) -> tuple[str,
     known = e.ctx.store.lessons.get(escape_inline(line).casefold())
     if known and known in memory:  # this incident already counted it (resolved twice)
         return known, "linked"
+    inc = fmt.parse_incident(e.text)
+    why = [f"{h}: {b}" for h in ("Root Cause", "Resolution") if (b := _own(inc, h))]
     return e.ctx.ledger.add_lesson(
         title=line, incident=e.inc.id, when=when, tags=[e.inc.rule] if e.inc.rule else [],
+        body=f"Learned resolving {e.inc.id}." + ("\n\n" + "\n\n".join(why) if why else ""),
         context=f"Learned from {e.inc.id}: {e.inc.title}")
 
 
@@ -70,7 +74,9 @@ def _lesson(e: Edit, line: str, when: datetime, memory: list[str]) -> tuple[str,
 
 def record_problem(e: Edit, when: datetime, *, root_cause: str | None,
                    resolution: str | None) -> None:
-    """Link the incident to its problem type's TROUBLESHOOTING entry, creating it when new.
+    """Link the incident to its problem type's TROUBLESHOOTING entry, creating it when new, and
+    let the entry learn from it: root cause -> Diagnosis, resolution -> Fix, mitigation notes
+    -> Workaround, each attributed to the incident, only where nobody wrote by hand.
 
     An incident that already names its entry was linked, and counted, when it opened (or by a
     person, or by an earlier resolve): it is never counted twice. The entry's ``incidents``
@@ -78,50 +84,77 @@ def record_problem(e: Edit, when: datetime, *, root_cause: str | None,
     """
     if e.inc.troubleshooting:
         e.extra["troubleshooting"] = {"id": e.inc.troubleshooting, "action": "known"}
-        return
-    seen = e.inc.detected or when
-    problem, signature = problem_of(e.ctx, e.inc)
-    ts_id = e.ctx.store.problems.get(problem) or None
-    if ts_id:
-        e.ctx.ledger.link_problem(ts_id, e.inc.id, seen)
-        e.set(troubleshooting=ts_id)
-        e.extra["troubleshooting"] = {"id": ts_id, "action": "linked"}
-    elif e.ctx.policy.sla.requirements.get("troubleshooting_for_new_problem", True):
-        _new(e, problem, signature, seen, sections=_ts_sections(e, root_cause, resolution))
+    else:
+        seen = e.inc.detected or when
+        problem, title, signature = problem_of(e.ctx, e.inc)
+        ts_id = e.ctx.store.problems.get(problem) or None
+        if ts_id:
+            e.ctx.ledger.link_problem(ts_id, e.inc.id, seen)
+            e.set(troubleshooting=ts_id)
+            e.extra["troubleshooting"] = {"id": ts_id, "action": "linked"}
+        elif e.ctx.policy.sla.requirements.get("troubleshooting_for_new_problem", True):
+            _new(e, problem, title, signature, seen,
+                 sections={"Symptoms": escape_block(f"Seen in {e.inc.id}: {e.inc.title}")})
+        else:
+            return
+    _learn(e)
 
 
-def _new(e: Edit, problem: str, signature: Signature, when: datetime, *,
+def _learn(e: Edit) -> None:
+    ts_id = e.extra["troubleshooting"]["id"]
+    inc = fmt.parse_incident(e.text)
+    taught = {heading: body for heading, body in (
+        ("Diagnosis", _own(inc, "Root Cause")), ("Workaround", mitigation_notes(inc)),
+        ("Fix", _own(inc, "Resolution"))) if body}
+    try:
+        filled = e.ctx.ledger.fill_problem(ts_id, e.inc.id, taught) if taught else []
+    except AgentopsError:
+        return  # the entry was removed by hand: the link stays, nothing to fill
+    if filled:
+        e.extra["troubleshooting"]["filled"] = filled
+
+
+def _own(inc: Incident, heading: str) -> str:
+    body = inc.sections.get(heading, "").strip()
+    return "" if body == PLACEHOLDER else body
+
+
+_MITIGATED_RE = re.compile(r"(?:-> Monitoring|^Update \(Monitoring\))(?: by [^:]+)?: (.+)$")
+
+
+def mitigation_notes(inc: Incident) -> str:
+    """The notes people gave when they moved the incident to Monitoring (what stopped the
+    bleeding), one per line."""
+    notes = [m.group(1).strip() for row in inc.timeline
+             if (m := _MITIGATED_RE.search(row.text)) is not None]
+    return "\n".join(dict.fromkeys(n for n in notes if n))
+
+
+def _new(e: Edit, problem: str, title: str, signature: Signature, when: datetime, *,
          sections: dict[str, str]) -> None:
     ts_id = e.ctx.ledger.new_troubleshooting(
-        problem=problem, title=problem, category=e.inc.category, signature=signature,
+        problem=problem, title=title, category=e.inc.category, signature=signature,
         when=when, incident=e.inc.id, sections=sections)
     e.set(troubleshooting=ts_id)
     e.extra["troubleshooting"] = {"id": ts_id, "action": "new"}
 
 
-def _ts_sections(e: Edit, root_cause: str | None, resolution: str | None) -> dict[str, str]:
-    sections = {"Symptoms": escape_block(f"Seen in {e.inc.id}: {e.inc.title}")}
-    if root_cause and root_cause.strip():
-        sections["Diagnosis"] = escape_block(e.prose(root_cause))
-    if resolution and resolution.strip():
-        sections["Fix"] = escape_block(e.prose(resolution))
-    return sections
+def problem_of(ctx: Context, inc: Incident) -> tuple[str, str, Signature]:
+    """The policy's problem key for the incident (its rule's problem signature of the first
+    event), a readable title, and the signature a TROUBLESHOOTING entry should carry."""
+    from agentops.policy.engine import problem_signature
 
-
-def problem_of(ctx: Context, inc: Incident) -> tuple[str, Signature]:
-    """The policy's problem key for the incident (its rule's ``problem`` template applied to the
-    first event), and the signature a TROUBLESHOOTING entry should carry."""
     trigger = next((t for t in ctx.policy.triggers if t.name == inc.rule), None)
     event = first_event(ctx, inc.events[0]) if inc.events else None
     if trigger is not None and event is not None:
-        problem = trigger.problem(event)
-    else:
-        problem = f"{inc.category}/{inc.rule or 'manual'}"
+        sig = problem_signature(trigger, event, title=inc.title)
+        return sig.key, sig.title, Signature(event.type, sig.reason, sig.pattern)
+    problem = f"{inc.category}/{inc.rule or 'manual'}"
     if event is not None:
         reason = event.attributes.get("reason")
-        return problem, Signature(event.type, str(reason) if reason else None)
+        return problem, inc.title, Signature(event.type, str(reason) if reason else None)
     types = trigger.types if trigger is not None else ()
-    return problem, Signature(types[0] if types else inc.rule or "manual")
+    return problem, inc.title, Signature(types[0] if types else inc.rule or "manual")
 
 
 def first_event(ctx: Context, event_id: str) -> Event | None:

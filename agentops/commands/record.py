@@ -121,7 +121,19 @@ def outcome_text(outcome: Outcome) -> str:
         lines.append(f"  troubleshooting {ts}")
     for mem in outcome.memory:
         lines.append(f"  memory   {mem}")
-    if not outcome.incidents:
-        lines.append("  no incident" + (f" (matched: {', '.join(outcome.matched)})"
-                                        if outcome.matched else ""))
+    if not any(i["action"] == "open" for i in outcome.incidents):
+        if not outcome.incidents:
+            lines.append("  no incident" + (f" (matched: {', '.join(outcome.matched)})"
+                                            if outcome.matched else ""))
+        lines += why_not_lines(outcome.why_not)
     return "\n".join(lines)
+
+
+def why_not_lines(why: Sequence[dict[str, Any]], indent: str = "  ") -> list[str]:
+    """``why no incident opened:`` and one line per trigger that listened."""
+    if not why:
+        return []
+    lines = [f"{indent}why no incident opened:"]
+    for w in why:
+        lines.append(f"{indent}  {w['trigger'] + ': ' if w.get('trigger') else ''}{w['reason']}")
+    return lines

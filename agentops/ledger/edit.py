@@ -226,6 +226,56 @@ def fill_section_if_empty(entry_text: str, heading: str, body: str) -> str:
     return _append_paragraph(entry_text, span, body)
 
 
+ATTRIBUTION_RE: Final = re.compile(r"^From (INC-\d{4}-\d{2}-\d{2}-\d{3,}): ", re.M)
+
+
+def attributed(source: str, body: str) -> str:
+    """A paragraph the tool wrote from an incident: ``From INC-...: body``."""
+    return f"From {source}: {body.strip()}"
+
+
+def tool_owned(body: str) -> bool:
+    """True when nobody wrote the section by hand: the placeholder, or only paragraphs the tool
+    attributed to incidents."""
+    body = body.strip()
+    if not body or body == PLACEHOLDER:
+        return True
+    return all(ATTRIBUTION_RE.match(p.strip()) for p in body.split("\n\n") if p.strip())
+
+
+def fill_attributed(entry_text: str, heading: str, source: str, body: str) -> tuple[str, bool]:
+    """Add ``From <source>: body`` to a section nobody wrote by hand; a section with human text
+    is left exactly as it is. Returns the text and whether the section was written."""
+    body = escape_block(body).strip()
+    if not body:
+        return entry_text, False
+    layout = _layout(entry_text)
+    span = layout.section(heading)
+    paragraph = attributed(source, body)
+    if span is None:
+        return _insert_section(entry_text, layout, escape_inline(heading), paragraph), True
+    current = md.section_body(entry_text, span)
+    if not tool_owned(current) or f"From {source}: " in current:
+        return entry_text, False
+    return _append_paragraph(entry_text, span, paragraph), True
+
+
+def add_evidence_line(entry_text: str, line: str, *, heading: str = "Evidence",
+                      keep: int = 20) -> str:
+    """Append ``line`` to a list the tool keeps (the latest ``keep`` of its lines), once."""
+    layout = _layout(entry_text)
+    span = layout.section(heading)
+    if span is None:
+        return _insert_section(entry_text, layout, heading, line)
+    current = md.section_body(entry_text, span)
+    if line in current.split("\n"):
+        return entry_text
+    ours = [x for x in current.split("\n") if x.startswith("- Seen in ")]
+    others = [x for x in current.split("\n") if x and not x.startswith("- Seen in ")]
+    kept = [*others, *([*ours, line][-keep:])] if not others else [*current.split("\n"), line]
+    return entry_text[:span.body] + "\n" + "\n".join(kept) + "\n\n" + entry_text[span.end:]
+
+
 def renumber(entry_text: str, old_id: str, new_id: str) -> str:
     """Give an entry a new id (markers, heading, anchor, metadata); prose is left alone."""
     layout = _layout(entry_text)

@@ -9,8 +9,10 @@ takes and returns ``str``: no git, no file I/O.
 from __future__ import annotations
 
 from agentops.ledger.edit import (
+    add_evidence_line,
     add_followup,
     append_timeline,
+    fill_attributed,
     fill_section_if_empty,
     refresh_summary,
     renumber,
@@ -64,10 +66,10 @@ def lint(kind: Kind, text: str) -> list[str]:
 
 __all__ = [
     "FILE_NAMES", "INDEX_BEGIN", "INDEX_END", "LAST_INCIDENT", "REGION_BEGIN", "REGION_END",
-    "STATS_BEGIN", "STATS_END", "LedgerDoc", "RawEntry", "add_followup", "append_timeline",
-    "begin_marker", "count_entries", "end_marker", "fill_section_if_empty", "find_entry",
-    "format_duration", "incident_summary", "insert_entries", "insert_entry", "lint",
-    "parse_entry", "parse_file", "parse_incident",
+    "STATS_BEGIN", "STATS_END", "LedgerDoc", "RawEntry", "add_evidence_line", "add_followup",
+    "append_timeline", "begin_marker", "count_entries", "end_marker", "fill_attributed",
+    "fill_section_if_empty", "find_entry", "format_duration", "incident_summary",
+    "insert_entries", "insert_entry", "lint", "parse_entry", "parse_file", "parse_incident",
     "parse_memory", "parse_troubleshooting", "read_block", "refresh_summary", "render_empty_file",
     "render_entry", "render_file", "render_incident", "render_memory", "render_memory_index",
     "render_troubleshooting", "renumber", "replace_entry", "set_followup_done",

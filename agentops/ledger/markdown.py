@@ -121,14 +121,19 @@ def load_meta(text: str, where: str) -> dict[str, Any]:
     return fast if fast is not None else _yaml_meta(text, where)
 
 
+_YAML11_WORD = re.compile(
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|null|Null|NULL|~)$")
+
+
 def _fast_meta(text: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for line in text.split("\n"):
         if not line or line.startswith("#"):
             continue
         m = _META_LINE_RE.match(line)
-        if m is None or m.group(1) in out:
-            return None
+        if m is None or m.group(1) in out or _YAML11_WORD.match(m.group(1)):
+            return None  # YAML reads ``on:``/``yes:``/``null:`` keys as non-strings: let it
         value = _fast_scalar(m.group(2))
         if value is _UNSURE:
             return None

@@ -16,6 +16,7 @@ from agentops.vocabulary import MEMORY_STATUSES
 SUMMARY_PREFIX: Final = "**Status:**"
 INDEX_MAX_LINES: Final = 150
 INDEX_EMPTY: Final = "_No lessons yet._"
+GENERATED_TAG: Final = "generated"  # lessons the tool wrote from a rule's template
 
 META: Final = (
     MetaField("id", "str", required=True),
@@ -62,15 +63,22 @@ def parse_memory(text: str) -> MemoryEntry:
                        **meta)
 
 
+def generated(entry: MemoryEntry) -> bool:
+    return GENERATED_TAG in entry.tags
+
+
 def index_line(entry: MemoryEntry) -> str:
+    mark = " _(generated)_" if generated(entry) else ""
     return (f"- [{entry.id}](#{entry.id.lower()}) (seen {entry.seen}×, validated "
-            f"{_day(entry.last_validated)}) {entry.title}")
+            f"{_day(entry.last_validated)}) {entry.title}{mark}")
 
 
 def render_index(entries: Iterable[MemoryEntry]) -> str:
-    """Active lessons, most seen first, then most recently validated; at most 150 lines."""
+    """Active lessons: people's before generated ones, then most seen first, then most recently
+    validated; at most 150 lines."""
     active = sorted((e for e in entries if e.status == "active"),
-                    key=lambda e: (-e.seen, -(e.last_validated or _EPOCH).timestamp(), e.id))
+                    key=lambda e: (generated(e), -e.seen,
+                                   -(e.last_validated or _EPOCH).timestamp(), e.id))
     if not active:
         return INDEX_EMPTY
     if len(active) > INDEX_MAX_LINES:

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from agentops.events import Event, format_time
+from agentops.policy.matchers import getter
 from agentops.policy.model import Policy, Trigger
+from agentops.policy.signature import ProblemSignature, problem_key, signature
 
 OPEN, RECUR, RESOLVE = "open", "recur", "resolve"
 TROUBLESHOOTING, MEMORY = "troubleshooting", "memory"
@@ -41,11 +43,16 @@ class Decision(NamedTuple):
     reason: str = ""
     silence: str | None = None
     hits: int | None = None  # matching events in the threshold window ("count" in JSON)
+    signature: ProblemSignature | None = None  # on troubleshooting: what the problem looks like
+    events: tuple[str, ...] | None = None  # on open: the earlier events that built it
+    correlated: bool | None = None  # on recur: joined by subject from another source
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self._asdict().items() if v is not None and v != ""}
         if "hits" in out:
             out["count"] = out.pop("hits")
+        if "signature" in out:
+            out["signature"] = self.signature.to_dict()  # type: ignore[union-attr]
         return out
 
 
@@ -82,6 +89,21 @@ class State:
     known_problems: MutableMapping[str, str] = field(default_factory=dict)
     # dedup key -> its newest resolution, so that an older firing delivered late stays closed
     resolved: MutableMapping[str, Resolution] = field(default_factory=dict)
+    # the ids of the events counted in ``hits``, in the same order
+    hit_events: MutableMapping[tuple[str, tuple[Any, ...]], deque[str]] = field(
+        default_factory=dict
+    )
+    # subject key -> the incident last heard of about it (for correlation across sources)
+    subjects: MutableMapping[str, SubjectLink] = field(default_factory=dict)
+
+
+class SubjectLink(NamedTuple):
+    """The open incident about a subject: its dedup key, the source that opened it, and when it
+    last heard of the subject."""
+
+    dedup_key: str
+    source: str
+    last_seen: datetime
 
 
 _NOTHING = (Decision(IGNORED, reason="no trigger listens to this event type"),)
@@ -157,17 +179,65 @@ def _fire(
         return [Decision(LATE, trig.name, key, done.incident, reason=(
             f"older than the resolution at {format_time(done.time)} already applied: "
             "not reopening"))]
+    joined = _correlated(policy, state, event)
+    if joined is not None:
+        if joined.dedup_key in opened:
+            return []
+        opened.add(joined.dedup_key)
+        return [Decision(RECUR, trig.name, joined.dedup_key, joined.id, hits=count,
+                         correlated=True,
+                         reason=f"same subject as {joined.id} (opened from another source) "
+                                f"within {_human(policy.correlation.window)}")]
     opened.add(key)
     review = trig.review if trig.review is not None else severity in policy.sla.review_severities
-    problem = trig.problem(event)
-    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, trig.title(event),
-                    problem, review, hits=count)]
+    title = trig.title(event)
+    problem = _problem_key(trig, event)
+    earlier = _earlier_events(state, trig, event) if count is not None else None
+    out = [Decision(OPEN, trig.name, key, None, severity, trig.category, title,
+                    problem, review, hits=count, events=earlier)]
     if "troubleshooting" in trig.write and problem not in state.known_problems:
+        sig = problem_signature(trig, event, title=title)
         out.append(Decision(TROUBLESHOOTING, trig.name, key, category=trig.category,
-                            problem=problem, reason="new problem type"))
+                            title=sig.title, problem=problem, reason="new problem type",
+                            signature=sig))
     if "memory" in trig.write and trig.lesson is not None:
         out.append(Decision(MEMORY, trig.name, key, title=trig.lesson(event)))
     return out
+
+
+def problem_signature(trig: Trigger, event: Event, *, title: str = "") -> ProblemSignature:
+    """The problem an event shows, as the trigger sees it: pinned by its ``problem`` template,
+    else the fingerprint of its ``fingerprint`` fields (type, reason, kind, message template)."""
+    pinned = trig.problem(event) if trig.problem is not None else None
+    return signature(event, fields=trig.fingerprint, pinned=pinned, get=getter, fallback=title)
+
+
+def _problem_key(trig: Trigger, event: Event) -> str:
+    pinned = trig.problem(event) if trig.problem is not None else None
+    return problem_key(event, fields=trig.fingerprint, pinned=pinned, get=getter)
+
+
+def _correlated(policy: Policy, state: State, event: Event) -> OpenIncident | None:
+    """The open incident another source opened about this event's subject, if recent."""
+    skey = policy.correlation.key(event)
+    link = state.subjects.get(skey) if skey is not None else None
+    if link is None or link.source == event.source:
+        return None
+    if event.time - link.last_seen > policy.correlation.window:
+        return None
+    return state.open.get(link.dedup_key)
+
+
+def _earlier_events(state: State, trig: Trigger, event: Event) -> tuple[str, ...]:
+    """The ids of the earlier events a threshold counted (the failed attempts before this)."""
+    th = trig.threshold
+    assert th is not None
+    group = (trig.name, th.group(event))
+    times, ids = state.hits.get(group), state.hit_events.get(group)
+    if not times or not ids or len(times) != len(ids):
+        return ()
+    since = event.time - th.within
+    return tuple(i for t, i in zip(times, ids, strict=True) if t > since and i)
 
 
 def _recent(times: deque[datetime] | None, since: datetime) -> int:
@@ -233,15 +303,37 @@ def observe(
         th = trig.threshold
         if th is not None and th.reset_match(event):
             state.hits.pop((trig.name, th.group(event)), None)
+            state.hit_events.pop((trig.name, th.group(event)), None)
     if index.counted:
         mask = index.match(event)
         for i, trig in index.counted:
             if mask >> i & 1:
                 _remember(state, trig, event)
+    linked = False
     for d in decisions:
         if d.action != IGNORED:
             _apply(state, d, event, ids or {}, problems or {})
+            linked = linked or d.action in (OPEN, RECUR)
+    if linked and policy.correlation.window:
+        _link_subject(policy, state, event, decisions)
     remember_resolution(policy, state, event, decisions)
+
+
+def _link_subject(policy: Policy, state: State, event: Event,
+                  decisions: Iterable[Decision]) -> None:
+    """Remember which open incident heard of the event's subject last."""
+    skey = None
+    for d in decisions:
+        if d.action not in (OPEN, RECUR) or d.dedup_key is None:
+            continue
+        skey = skey or policy.correlation.key(event)
+        if skey is None:
+            return
+        link = state.subjects.get(skey)
+        if d.action == OPEN or link is None or link.dedup_key != d.dedup_key:
+            state.subjects[skey] = SubjectLink(d.dedup_key, event.source, event.time)
+        else:
+            state.subjects[skey] = link._replace(last_seen=max(link.last_seen, event.time))
 
 
 def remember_resolution(policy: Policy, state: State, event: Event,
@@ -268,11 +360,18 @@ def remember_resolution(policy: Policy, state: State, event: Event,
 def _remember(state: State, trig: Trigger, event: Event) -> None:
     if trig.threshold is not None:
         th = trig.threshold
-        times = state.hits.setdefault((trig.name, th.group(event)), deque())
+        group = (trig.name, th.group(event))
+        times = state.hits.setdefault(group, deque())
+        ids = state.hit_events.get(group)
+        if ids is None or len(ids) != len(times):  # lost (an older cache): start afresh
+            ids = deque([""] * len(times))
         times.append(event.time)
+        ids.append(event.id)
         cutoff = event.time - th.within
         while times and times[0] <= cutoff:
             times.popleft()
+            ids.popleft()
+        state.hit_events[group] = ids
     if trig.aggregate is not None:
         agg = trig.aggregate
         value = _number(agg.value(event))

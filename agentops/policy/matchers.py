@@ -271,7 +271,16 @@ def _explain_key(key: str, spec: Any, event: Event) -> str | None:
         )
     if compile_match({key: spec})(event):
         return None
-    return f"{key} is {getter(key)(event)!r}, wanted {_show(spec)}"
+    value = getter(key)(event)
+    if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
+        return f"{key} {_value(value)} is not {spec}"  # environment staging is not production
+    if isinstance(spec, Mapping) and set(spec) == {"in"} and isinstance(spec["in"], list):
+        return f"{key} {_value(value)} is not one of {', '.join(map(str, spec['in']))}"
+    return f"{key} is {value!r}, wanted {_show(spec)}"
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 def _show(spec: Any) -> str:

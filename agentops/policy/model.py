@@ -187,7 +187,7 @@ class Trigger(NamedTuple):
     severity: SeverityRule
     category: str
     title: Template
-    problem: Template
+    problem: Template | None  # the rule pins the problem key; None: the event's fingerprint
     lesson: Template | None
     write: frozenset[str]
     review: bool | None
@@ -196,6 +196,7 @@ class Trigger(NamedTuple):
     path: str  # key path in its file, e.g. triggers[3]
     tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     residual: Predicate | None = None  # all/any/not blocks and the CEL condition
+    fingerprint: tuple[str, ...] = ()  # fields the problem fingerprint is made of (default set)
     outage: bool | None = None  # counts its incidents as downtime (None: by category)
 
 
@@ -250,12 +251,51 @@ class Sla(NamedTuple):
     report_internal: frozenset[str] = frozenset({"actors", "events", "links"})
 
 
+DEFAULT_SUBJECT_KEYS = ("subject.namespace", "subject.kind", "subject.name")
+
+
+_GETTERS: dict[str, Callable[[Event], Any]] = {}
+
+
+def _cached_getter(path: str) -> Callable[[Event], Any]:
+    found = _GETTERS.get(path)
+    if found is None:
+        found = _GETTERS[path] = getter(path)
+    return found
+
+
+class Correlation(NamedTuple):
+    """Events about one subject from different sources join the incident open for it.
+
+    ``keys`` name the subject (all must have a value for an event to correlate); ``window`` is
+    how long after the incident last heard of the subject another source still joins it
+    (zero turns correlation off).
+    """
+
+    window: timedelta = timedelta(minutes=30)
+    keys: tuple[str, ...] = DEFAULT_SUBJECT_KEYS
+    required: tuple[str, ...] = ("subject.kind", "subject.name")
+
+    def key(self, event: Event) -> str | None:
+        """The subject key of an event, or None when it names no subject well enough."""
+        if not self.window:
+            return None
+        values = []
+        for path in self.keys:
+            value = _cached_getter(path)(event)
+            if (value is None or value == "") and path in self.required:
+                return None
+            values.append("" if value is None else str(value))
+        return "/".join(values)
+
+
 class Policy:
     """The whole compiled policy, plus per-event-type indexes built on first use."""
 
     __slots__ = (
         "_env_memo",
         "categories",
+        "correlation",
         "environments",
         "files",
         "indexes",
@@ -269,7 +309,9 @@ class Policy:
     def __init__(self, *, triggers: tuple[Trigger, ...], silences: tuple[Silence, ...],
                  environments: tuple[Environment, ...], categories: tuple[str, ...], sla: Sla,
                  files: tuple[str, ...], uses_cel: bool = False,
-                 notifications: Notifications | None = None) -> None:
+                 notifications: Notifications | None = None,
+                 correlation: Correlation | None = None) -> None:
+        self.correlation = correlation or Correlation()
         self.triggers = triggers
         self.notifications = notifications  # channels and routes; None when there are none
         self.silences = silences

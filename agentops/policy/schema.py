@@ -26,6 +26,7 @@ from agentops.policy.matchers import (
 from agentops.policy.model import (
     WRITES,
     Aggregate,
+    Correlation,
     Environment,
     Policy,
     Resolve,
@@ -54,12 +55,14 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 NOTIFY_KEYS = ("channels", "routes", "notify")  # compiled by policy.notifications
 TOP_KEYS = (
     "triggers", "silences", "maintenance_windows", "environments", "severities", "sla",
-    "requirements", "categories", "severity_aliases", "postmortem", "report", *NOTIFY_KEYS,
+    "requirements", "categories", "correlation", "severity_aliases", "postmortem", "report",
+    *NOTIFY_KEYS,
 )
 
 TRIGGER_KEYS = (
     "name", "description", "on", "match", "when", "threshold", "aggregate", "dedup", "resolve",
-    "severity", "category", "title", "problem", "lesson", "write", "review", "runbook", "outage",
+    "severity", "category", "title", "problem", "fingerprint", "lesson", "write", "review",
+    "runbook", "outage",
 )
 POSTMORTEM_TEMPLATES = ("seeds", "google-sre")
 REPORT_INTERNAL = ("actors", "events", "links")
@@ -131,14 +134,39 @@ def compile_sections(
     envs: list[Environment] = []
     for label, _, item, path in merged["environments"]:
         _guard(errors, label, texts, _extender(envs, _environments, item, path))
+    correlation = Correlation()
+    for label, _, item, path in merged["correlation"]:
+        def corr(item: Any = item, path: str = path) -> None:
+            nonlocal correlation
+            correlation = _correlation(item, path)
+        _guard(errors, label, texts, corr)
     uses_cel = any(t.when is not None for t in triggers)
     # A rule's own `outage:` wins over its category (sla.outage_categories) for its incidents.
     sla = sla._replace(outage_rules={t.name: t.outage for t in triggers if t.outage is not None})
     return Policy(
         triggers=tuple(triggers), silences=tuple(silences), environments=tuple(envs),
         categories=tuple(categories), sla=sla, files=tuple(files), uses_cel=uses_cel,
+        correlation=correlation,
         notifications=_notifications(merged, errors, texts, categories, envs),
     )
+
+
+def _correlation(item: Any, path: str) -> Correlation:
+    """``correlation: {window: 30m, subject_keys: [subject.namespace, ...]}``."""
+    spec = expect_mapping(item, path, ("window", "subject_keys"))
+    window = (parse_duration(spec["window"], f"{path}.window") if "window" in spec
+              else Correlation().window)
+    keys = spec.get("subject_keys", list(Correlation().keys))
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise RuleError(f"{path}.subject_keys", "expected a non-empty list of event fields, e.g. "
+                        "[subject.namespace, subject.kind, subject.name]")
+    for i, key in enumerate(keys):
+        try:
+            check_path(key, f"{path}.subject_keys[{i}]")
+        except MatchSpecError as err:
+            raise RuleError(err.path, str(err)) from None
+    required = tuple(k for k in keys if k in ("subject.kind", "subject.name")) or (keys[-1],)
+    return Correlation(window=window, keys=tuple(keys), required=required)
 
 
 def _notifications(merged: dict[str, list[tuple[str, int, Any, str]]], errors: list[str],
@@ -316,14 +344,32 @@ def _trigger(item: Any, path: str, label: str, text: str, categories: tuple[str,
         category=category,
         title=compile_template(_templates(spec, path, "title", spec.get("description") or name),
                                style="prose"),
-        problem=compile_template(_templates(spec, path, "problem", category + "/{type}"),
-                                 style="plain"),
+        problem=(compile_template(_templates(spec, path, "problem", ""), style="plain")
+                 if "problem" in spec else None),
+        fingerprint=_fingerprint(spec.get("fingerprint"), f"{path}.fingerprint"),
         lesson=compile_template(_templates(spec, path, "lesson", ""), style="prose")
         if lesson else None,
         write=frozenset(write), review=review,
         runbook=str(spec["runbook"]) if spec.get("runbook") else None,
         file=label, path=path, tests=tuple(tests), residual=residual, outage=outage,
     )
+
+
+def _fingerprint(value: Any, path: str) -> tuple[str, ...]:
+    """``fingerprint: [type, attributes.alertname, message]``: the fields a problem is made of
+    (``message`` is the message with its variable parts masked)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise RuleError(path, "expected a non-empty list of event fields, e.g. "
+                              "[type, attributes.reason, message]")
+    for i, field in enumerate(value):
+        if field not in ("message", "type"):
+            try:
+                check_path(field, f"{path}[{i}]")
+            except MatchSpecError as err:
+                raise RuleError(err.path, str(err)) from None
+    return tuple(value)
 
 
 def _optional(spec: Mapping[str, Any], key: str, path: str,

@@ -1,19 +1,29 @@
 """Ranked recall over MEMORY, TROUBLESHOOTING and INCIDENTS for an agent about to act.
 
 An agent asks with what it has in hand: an error string, a Kubernetes reason, a resource kind,
-a command. The ledger is indexed in SQLite FTS5 and ranked with BM25, because an agent waits
-for the answer and parsing ten thousand entries per question would not do. The index lives
-under the git directory and is only a cache: it records what it was built from (HEAD and the
-size and mtime of the three files) and is rebuilt, into a new file swapped in atomically, when
-that changes.
+a command, or a symptom in its own words. The ledger is indexed in SQLite FTS5 and ranked with
+BM25, because an agent waits for the answer and parsing ten thousand entries per question would
+not do. The index lives under the git directory and is only a cache: it records what it was
+built from (HEAD and the size and mtime of the three files) and is rebuilt, into a new file
+swapped in atomically, when that changes.
+
+What lexical search alone lacks is added at index time:
+- stemming (the FTS5 ``porter`` tokenizer): "restarting" finds "restarted", "pulls" "pull";
+- field weights: the title, the error text (symptoms, the messages an entry was made from), the
+  signature (event type, reason, tags), the actionable text (fix, workaround, lesson) and the
+  rest of the prose weigh in that order;
+- enrichment (:mod:`agentops.report.enrichment`): an entry whose reason or error text belongs to
+  a known error class is also indexed with that class's documented meaning, so a described
+  symptom finds the error that has that meaning, and a quoted error finds the class's entries.
 
 Ranking: a known problem whose signature pattern (the regex TROUBLESHOOTING keeps for the
-event message) matches the query comes first: the agent is holding that very error. Then
-BM25, where titles and signatures (event type, reason, pattern, tags) weigh more than prose,
-and TROUBLESHOOTING and MEMORY entries rank above incidents at equal text relevance (a known
-fix or a lesson is what an agent should read first). Superseded and retired lessons are left out
-unless asked for. Identifiers like ``CrashLoopBackOff`` are indexed whole and also split at
-case changes (``crash loop back off``), so either spelling finds them.
+event message) matches the query comes first: the agent is holding that very error. Then BM25
+times a kind boost: TROUBLESHOOTING entries and lessons people wrote rank above incidents at
+equal text relevance, lessons the tool generated from a rule's template in between. Superseded
+and retired lessons are left out unless asked for. Identifiers like ``CrashLoopBackOff`` are
+indexed whole and also split at case changes (``crash loop back off``). Each hit carries its
+actionable text, its evidence, and why it matched (the fields and words, the signature, the
+error classes).
 """
 
 from __future__ import annotations
@@ -23,26 +33,34 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from agentops.errors import AgentopsError
+from agentops.ledger.memory import GENERATED_TAG
 from agentops.ledger.model import PLACEHOLDER, Incident, MemoryEntry, TroubleshootingEntry
+from agentops.report import enrichment
 
-SCHEMA: Final = "2"
-WEIGHTS: Final = (10.0, 6.0, 1.0)  # title, signature, body
-BOOST: Final = {"troubleshooting": 1.5, "memory": 1.5, "incident": 1.0}
+SCHEMA: Final = "3"
+FIELDS: Final = ("title", "error", "signature", "action", "body", "meaning")
+WEIGHTS: Final = (8.0, 4.0, 4.0, 3.0, 1.5, 1.0)
+BOOST: Final = {"troubleshooting": 1.5, "memory": 1.5, "generated": 1.2, "incident": 1.0}
 MAX_QUERY_TERMS: Final = 40
 _WORD_RE: Final = re.compile(r"[^\W_]+")
 _CAMEL_RE: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _STOP: Final = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it",
-    "its", "no", "not", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will",
-    "with",
+    "a", "about", "after", "all", "an", "and", "any", "are", "as", "at", "be", "because",
+    "been", "but", "by", "can", "do", "does", "for", "from", "had", "has", "have", "how", "i",
+    "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our",
+    "so", "some", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+    "to", "us", "was", "we", "were", "what", "when", "which", "while", "who", "why", "will",
+    "with", "you", "your",
 })
-_COLUMNS: Final = ("title", "signature", "body", "id", "kind", "status", "heading", "text",
-                   "evidence", "pattern")
+_STORED: Final = ("id", "kind", "status", "heading", "text", "evidence", "pattern", "boost",
+                  "actions", "classes")
+_COLUMNS: Final = (*FIELDS, *_STORED)
+_MARK_RE: Final = re.compile("\x01(.*?)\x02")
 
 
 class RecallError(AgentopsError):
@@ -51,17 +69,22 @@ class RecallError(AgentopsError):
 
 @dataclass(frozen=True, slots=True)
 class Doc:
-    """One entry as indexed: the three weighted fields and what a hit shows."""
+    """One entry as indexed: the weighted fields and what a hit shows."""
 
     id: str
     kind: str
     status: str
     title: str
+    error: str
     signature: str
+    action: str
     body: str
     text: str
     evidence: tuple[str, ...]
     pattern: str = ""
+    boost: float = 1.0
+    actions: dict[str, str] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,50 +97,87 @@ class Hit:
     evidence: tuple[str, ...]
     score: float
     signature_match: bool = False
+    actions: dict[str, str] = field(default_factory=dict)
+    why: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "status": self.status, "title": self.title,
-                "text": self.text, "evidence": list(self.evidence),
-                "score": round(self.score, 4), "signature_match": self.signature_match}
+                "text": self.text, "actions": dict(self.actions),
+                "evidence": list(self.evidence), "score": round(self.score, 4),
+                "signature_match": self.signature_match, "why": list(self.why)}
 
 
 # --- documents ---------------------------------------------------------------------------------
+
+
+def _section(entry: Incident | TroubleshootingEntry | MemoryEntry, heading: str) -> str:
+    body = entry.sections.get(heading, "").strip()
+    return "" if body == PLACEHOLDER else body
 
 
 def _prose(entry: Incident | TroubleshootingEntry | MemoryEntry, *headings: str,
            labelled: bool = False) -> str:
     parts = []
     for heading in headings:
-        body = entry.sections.get(heading, "").strip()
-        if body and body != PLACEHOLDER:
+        body = _section(entry, heading)
+        if body:
             parts.append(f"{heading}: {body}" if labelled else body)
     return "\n\n".join(parts)
+
+
+def _others(entry: Incident | TroubleshootingEntry | MemoryEntry, known: Sequence[str]) -> str:
+    return _prose(entry, *(h for h in entry.sections if h not in known))
 
 
 def _words(*values: str | None) -> str:
     return " ".join(v for v in values if v)
 
 
+def _actions(entry: Incident | TroubleshootingEntry | MemoryEntry,
+             **headings: str) -> dict[str, str]:
+    return {name: body for name, heading in headings.items() if (body := _section(entry, heading))}
+
+
+_TS_KNOWN: Final = ("Symptoms", "Diagnosis", "Workaround", "Fix")
+
+
 def troubleshooting_doc(ts: TroubleshootingEntry) -> Doc:
     sig = ts.signature
-    return Doc(ts.id, "troubleshooting", "", ts.title,
-               _words(sig.event_type, sig.reason, sig.pattern, ts.problem, ts.category),
-               _prose(ts, "Symptoms", "Diagnosis", "Workaround", "Fix"),
-               _prose(ts, "Workaround", "Fix", labelled=True), ts.incidents, sig.pattern or "")
+    return Doc(ts.id, "troubleshooting", "", ts.title, error=_prose(ts, "Symptoms"),
+               signature=_words(sig.event_type, sig.reason, ts.category),
+               action=_prose(ts, "Fix", "Workaround"),
+               body=_prose(ts, "Diagnosis") + "\n\n" + _others(ts, _TS_KNOWN),
+               text=_prose(ts, "Workaround", "Fix", labelled=True), evidence=ts.incidents,
+               pattern=sig.pattern or "", boost=BOOST["troubleshooting"],
+               actions=_actions(ts, diagnosis="Diagnosis", workaround="Workaround", fix="Fix"),
+               reasons=(sig.reason,) if sig.reason else ())
 
 
 def memory_doc(mem: MemoryEntry) -> Doc:
-    return Doc(mem.id, "memory", mem.status, mem.title, _words(*mem.tags),
-               _prose(mem, "Lesson", "Context"), _prose(mem, "Lesson"), mem.evidence)
+    generated = GENERATED_TAG in mem.tags
+    return Doc(mem.id, "memory", mem.status, mem.title, error="",
+               signature=_words(*(t for t in mem.tags if t != GENERATED_TAG)),
+               action=_prose(mem, "Lesson"), body=_others(mem, ("Lesson",)),
+               text=_prose(mem, "Lesson"), evidence=mem.evidence,
+               boost=BOOST["generated" if generated else "memory"],
+               actions={"lesson": mem.title, **_actions(mem, context="Context")})
+
+
+_INC_KNOWN: Final = ("Description", "Related Logs", "Resolution", "Lessons Learned", "Timeline",
+                     "Follow-up Actions")
 
 
 def incident_doc(inc: Incident) -> Doc:
     related = ((inc.troubleshooting,) if inc.troubleshooting else ()) + inc.memory
     return Doc(inc.id, "incident", inc.status, inc.title,
-               _words(inc.rule, inc.dedup_key, inc.category, inc.subject, inc.root_cause_category),
-               _prose(inc, "Description", "Impact", "Root Cause", "Resolution", "Lessons Learned",
-                      "Related Logs"),
-               _prose(inc, "Root Cause", "Resolution", labelled=True), related)
+               error=_prose(inc, "Description", "Related Logs"),
+               signature=_words(inc.rule, inc.dedup_key, inc.category, inc.subject,
+                                inc.root_cause_category),
+               action=_prose(inc, "Resolution", "Lessons Learned"),
+               body=_others(inc, _INC_KNOWN),
+               text=_prose(inc, "Root Cause", "Resolution", labelled=True), evidence=related,
+               boost=BOOST["incident"],
+               actions=_actions(inc, root_cause="Root Cause", resolution="Resolution"))
 
 
 def documents(*, incidents: Iterable[Incident], troubleshooting: Iterable[TroubleshootingEntry],
@@ -154,11 +214,18 @@ def query_terms(query: str) -> list[str]:
 
 
 def fts_query(query: str) -> str:
-    """An FTS5 expression matching any of the query's words (each quoted, so never syntax)."""
+    """An FTS5 expression matching any of the query's words (each quoted, so never syntax),
+    plus the tokens of the error classes the query quotes."""
     terms = query_terms(query)
     if not terms:
         raise RecallError(f"recall: {query!r} has no words to search for")
-    return " OR ".join(f'"{t}"' for t in terms)
+    tokens = [c.token for c in enrichment.classify(query)]
+    return " OR ".join(f'"{t}"' for t in [*terms, *tokens])
+
+
+def doc_classes(d: Doc) -> list[enrichment.ErrorClass]:
+    """The error classes an entry belongs to: by its reason, its title or its error text."""
+    return enrichment.classify("\n".join((d.title, d.error)), d.reasons)
 
 
 # --- the index ---------------------------------------------------------------------------------
@@ -196,10 +263,10 @@ def _fill(tmp: Path, docs: Iterable[Doc], stamp: str) -> int:
     try:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
-        columns = ", ".join(c if i < 3 else f"{c} UNINDEXED" for i, c in enumerate(_COLUMNS))
+        columns = ", ".join(c if c in FIELDS else f"{c} UNINDEXED" for c in _COLUMNS)
         try:
             db.execute(f"CREATE VIRTUAL TABLE docs USING fts5({columns}, "
-                       "tokenize = 'unicode61 remove_diacritics 2')")
+                       "tokenize = 'porter unicode61 remove_diacritics 2')")
         except sqlite3.OperationalError as exc:
             raise RecallError(f"recall needs SQLite with FTS5 ({exc})") from None
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -213,19 +280,23 @@ def _fill(tmp: Path, docs: Iterable[Doc], stamp: str) -> int:
     return len(rows)
 
 
-def _row(d: Doc) -> tuple[str, ...]:
-    return (expand(d.title), expand(d.signature), expand(d.body), d.id, d.kind, d.status,
-            d.title, d.text, json.dumps(list(d.evidence)), d.pattern)
+def _row(d: Doc) -> tuple[Any, ...]:
+    found = doc_classes(d)
+    meaning = "\n".join(f"{c.token} {c.meaning}" for c in found)
+    classes = json.dumps([[c.id, c.token, c.source] for c in found])
+    return (expand(d.title), expand(d.error), expand(d.signature), expand(d.action),
+            expand(d.body), meaning, d.id, d.kind, d.status, d.title, d.text,
+            json.dumps(list(d.evidence)), d.pattern, d.boost, json.dumps(d.actions), classes)
 
 
-_RANK: Final = f"""bm25(docs, {', '.join(map(str, WEIGHTS))}) * (CASE kind
-  WHEN 'troubleshooting' THEN {BOOST['troubleshooting']}
-  WHEN 'memory' THEN {BOOST['memory']} ELSE {BOOST['incident']} END)"""
-_KIND_ORDER: Final = "CASE kind WHEN 'troubleshooting' THEN 0 WHEN 'memory' THEN 1 ELSE 2 END"
+_HIGHLIGHTS: Final = ", ".join(f"highlight(docs, {i}, char(1), char(2))"
+                               for i in range(len(FIELDS)))
 _SEARCH: Final = f"""
-SELECT rowid, id, kind, status, heading, text, evidence, {_RANK} AS rank FROM docs
+SELECT rowid, id, kind, status, heading, text, evidence, bm25(docs, {', '.join(map(str, WEIGHTS))})
+  * boost AS rank, actions, classes, {_HIGHLIGHTS} FROM docs
 WHERE docs MATCH ? AND (kind != 'memory' OR status = 'active' OR ?) {{extra}}
-ORDER BY rank, {_KIND_ORDER}, id LIMIT ?
+ORDER BY rank, CASE kind WHEN 'troubleshooting' THEN 0 WHEN 'memory' THEN 1 ELSE 2 END, id
+LIMIT ?
 """
 
 
@@ -233,6 +304,7 @@ def search(path: Path, query: str, *, limit: int = 10, include_all: bool = False
     """The best ``limit`` entries for ``query``, known problems whose signature pattern matches
     the query first; the score is -BM25 times the kind's boost."""
     expression = fts_query(query)
+    asked = {c.token for c in enrichment.classify(query)}
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         known = signature_matches(db, query)
@@ -243,7 +315,7 @@ def search(path: Path, query: str, *, limit: int = 10, include_all: bool = False
                                (expression, include_all, *known, len(known))).fetchall()
     finally:
         db.close()
-    hits = {r[1]: _hit(r, r[0] in known) for r in rows}
+    hits = {r[1]: _hit(r, r[0] in known, asked) for r in rows}
     ranked = sorted(hits.values(), key=lambda h: (not h.signature_match, -h.score))
     return ranked[:limit]
 
@@ -261,10 +333,29 @@ def signature_matches(db: sqlite3.Connection, query: str) -> set[int]:
     return found
 
 
-def _hit(row: Sequence[Any], signature_match: bool) -> Hit:
+def _hit(row: Sequence[Any], signature_match: bool, asked: set[str]) -> Hit:
     return Hit(id=row[1], kind=row[2], status=row[3], title=row[4], text=row[5],
                evidence=tuple(json.loads(row[6])), score=-float(row[7]),
-               signature_match=signature_match)
+               signature_match=signature_match, actions=json.loads(row[8]),
+               why=_why(row, signature_match, asked))
+
+
+def _why(row: Sequence[Any], signature_match: bool, asked: set[str]) -> tuple[str, ...]:
+    """The reasons a hit matched: the signature, the words found per field, the error classes
+    (with the documentation their meaning comes from)."""
+    out = ["its signature pattern matches the query"] if signature_match else []
+    classes = json.loads(row[9])
+    tokens = {token for _, token, _ in classes}
+    for name, marked in zip(FIELDS, row[10:], strict=True):
+        words = dict.fromkeys(w.lower() for w in _MARK_RE.findall(marked or "")
+                              if w.lower() not in tokens)
+        if words:
+            label = "documented meaning" if name == "meaning" else name
+            out.append(f"{label}: {', '.join(list(words)[:8])}")
+    for class_id, token, source in classes:
+        if token in asked:
+            out.append(f"error class {class_id} ({source})")
+    return tuple(out)
 
 
 def to_text(hits: Sequence[Hit]) -> str:
@@ -274,8 +365,10 @@ def to_text(hits: Sequence[Hit]) -> str:
     for h in hits:
         status = f" [{h.status}]" if h.status and h.kind == "memory" else ""
         known = ", signature match" if h.signature_match else ""
-        out.append(f"{h.id} ({h.kind}{status}{known}, score {h.score:.2f}) {h.title}")
+        out.append(f"{h.id} ({h.kind}{status}{known}, score {h.score:.3g}) {h.title}")
         out += [f"    {line}" for line in h.text.splitlines() if line.strip()]
         if h.evidence:
             out.append(f"    evidence: {', '.join(h.evidence)}")
+        if h.why:
+            out.append(f"    why: {'; '.join(h.why)}")
     return "\n".join(out)

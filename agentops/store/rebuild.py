@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import event_from_dict, format_time, parse_time
+from agentops.events import Event, event_from_dict, format_time, parse_time
 from agentops.ledger import format as fmt
 from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
     TS_ID_RE,
+    Incident,
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import RESOLVE, Decision, observe, remember_resolution
+from agentops.policy.engine import RESOLVE, Decision, SubjectLink, observe, remember_resolution
 from agentops.policy.model import Policy
 from agentops.store import journal, oplog, scan
 from agentops.store.entries import incident_files
@@ -36,11 +37,12 @@ from agentops.vocabulary import LEDGER_KINDS
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     store.clear()
-    _incidents(repo, store)
+    open_ids = _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
     _journal(repo, store, policy)
     _journal_ref(repo, store, policy)
+    _subjects(repo, store, policy, open_ids)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -48,7 +50,7 @@ def _entries(repo: Path, kind: str) -> list[object]:
     return list(fmt.parse_file(kind, text).parsed())  # type: ignore[arg-type]
 
 
-def _incidents(repo: Path, store: Store) -> None:
+def _incidents(repo: Path, store: Store) -> dict[str, str]:
     """Id sequences and open incidents from every incident file, by a compact scan: the marker
     lines give the ids, and only entries whose status is not Resolved have their few metadata
     lines read (a fresh clone of a repository with ten thousand incidents must not parse them
@@ -72,6 +74,7 @@ def _incidents(repo: Path, store: Store) -> None:
     if highest:
         day = max(highest)
         store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
+    return open_ids
 
 
 def _open_of(text: str, open_ids: dict[str, str]) -> None:
@@ -216,6 +219,45 @@ def _journal_ref(repo: Path, store: Store, policy: Policy) -> None:
 def _empty(record: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": record.get("id"), "matched": [], "incidents": [],
             "troubleshooting": [], "memory": []}
+def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]) -> None:
+    """Which open incident heard of each subject last (for correlation across sources): from
+    the journal records of its events accepted within the correlation window (and a day of
+    slack), the first naming the source that opened it. Open incidents are few; only recent
+    journal lines are decoded."""
+    window = policy.correlation.window
+    if not window or not open_ids:
+        return
+    from agentops import fsutil
+    from agentops.store.entries import locate_incident
+
+    wanted: dict[str, Incident] = {}
+    for inc_id in set(open_ids.values()):
+        rel = locate_incident(repo, inc_id)
+        text = fsutil.read_text(repo / rel) if rel else ""
+        span = fmt.find_entry("incident", text, inc_id)
+        if span is None:
+            continue
+        entry = fmt.parse_incident(text[span[0]:span[1]])
+        wanted.update((eid, entry) for eid in entry.events)
+    heads = list(journal.heads(repo))
+    if not wanted or not heads:
+        return
+    latest = max(h.accepted for h in heads)
+    floor = format_time(parse_time(latest) - window - timedelta(days=1))
+    found: dict[str, list[Event]] = {}
+    for record in journal.read_many(repo, [h for h in heads if h.accepted >= floor]):
+        inc = wanted.get(str(record.get("id")))
+        if inc is not None:
+            try:
+                found.setdefault(inc.id, []).append(event_from_dict(record["event"]))
+            except (AgentopsError, KeyError, TypeError):
+                continue
+    for inc in {i.id: i for i in wanted.values()}.values():
+        events = found.get(inc.id)
+        skey = policy.correlation.key(events[-1]) if events else None
+        if events and skey and inc.dedup_key:
+            last = max([e.time for e in events] + [r.time for r in inc.timeline])
+            store.subjects[skey] = SubjectLink(inc.dedup_key, events[0].source, last)
 
 
 def _decisions(record: dict[str, Any]) -> list[Decision]:

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from agentops.events import format_time, parse_time
-from agentops.policy.engine import OpenIncident, Resolution, State
+from agentops.policy.engine import OpenIncident, Resolution, State, SubjectLink
 
-SCHEMA_VERSION = "2"  # 2: resolutions per dedup key
+SCHEMA_VERSION = "3"  # 2: resolutions per dedup key; 3: threshold event ids, subject links
 V = TypeVar("V")
 _TABLES = (
     "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
+    "hit_events", "subjects",
 )
 
 
@@ -138,6 +139,23 @@ def _samples_load(text: str) -> deque[tuple[datetime, float]]:
     return deque((parse_time(t), float(v)) for t, v in json.loads(text))
 
 
+def _ids_dump(ids: deque[str]) -> str:
+    return json.dumps(list(ids))
+
+
+def _ids_load(text: str) -> deque[str]:
+    return deque(json.loads(text))
+
+
+def _link_dump(link: SubjectLink) -> str:
+    return json.dumps([link.dedup_key, link.source, format_time(link.last_seen)])
+
+
+def _link_load(text: str) -> SubjectLink:
+    key, source, last = json.loads(text)
+    return SubjectLink(key, source, parse_time(last))
+
+
 def _ident(value: str) -> str:
     return value
 
@@ -161,6 +179,10 @@ class Store:
             self.db, "hits", encode_key=_group_key, dump=_times_dump, load=_times_load)
         self.samples: TouchingTable[deque[tuple[datetime, float]]] = TouchingTable(
             self.db, "samples", encode_key=_group_key, dump=_samples_dump, load=_samples_load)
+        self.hit_events: TouchingTable[deque[str]] = TouchingTable(
+            self.db, "hit_events", encode_key=_group_key, dump=_ids_dump, load=_ids_load)
+        self.subjects: LazyTable[SubjectLink] = LazyTable(
+            self.db, "subjects", encode_key=_ident, dump=_link_dump, load=_link_load)
         self.problems: LazyTable[str] = LazyTable(
             self.db, "problems", encode_key=_ident, dump=_ident, load=_ident)
         self.lessons: LazyTable[str] = LazyTable(
@@ -171,7 +193,8 @@ class Store:
             self.db, "resolved", encode_key=dedup_key, dump=_resolution_dump,
             load=_resolution_load)
         self.state = State(open=self.open, hits=self.hits, samples=self.samples,
-                           known_problems=self.problems, resolved=self.resolved)
+                           known_problems=self.problems, resolved=self.resolved,
+                           hit_events=self.hit_events, subjects=self.subjects)
 
     # -- rows a rebuild leaves as pointers ---------------------------------------------
 
@@ -256,7 +279,7 @@ class Store:
 
     def _tables(self) -> tuple[LazyTable[Any], ...]:
         return (self.open, self.hits, self.samples, self.problems, self.lessons, self.seen,
-                self.resolved)
+                self.resolved, self.hit_events, self.subjects)
 
     def _forget(self) -> None:
         for lazy in self._tables():

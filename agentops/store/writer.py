@@ -21,8 +21,10 @@ from agentops.events import Event, sha256
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
 from agentops.ledger.incidents import impact_values
+from agentops.ledger.memory import GENERATED_TAG
 from agentops.ledger.model import (
     IMPACT_FIELDS,
+    PLACEHOLDER,
     TIMELINE_HEADER,
     Incident,
     MemoryEntry,
@@ -42,6 +44,7 @@ FILES = {name: kind.file_name for name, kind in LEDGER_KINDS.items()}
 _ARCHIVED_ID_RE = re.compile(r"^<!-- agentops:incident (\S+) uid=", re.MULTILINE)
 MAX_EVENT_IDS = 10  # an incident lists its first events; occurrences counts them all
 MAX_LINKED = 20  # a troubleshooting entry lists its latest incidents; occurrences counts all
+GENERATED_NOTE = "_Written by agentops from a rule's lesson template; not yet confirmed._"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 Touched = dict[str, list[tuple[str, str]]]
@@ -277,6 +280,7 @@ class LedgerWriter:
     def _open(self, event: Event, d: Decision, touched: Touched) -> str:
         day = event.time.date().isoformat()
         inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
+        built = [*dict.fromkeys((*(d.events or ()), event.id))]  # a threshold's events, all
         while self._archived(inc_id):  # a counter behind the files (a hand edit): skip ahead
             inc_id = f"INC-{day}-{self.store.next_number('INC-' + day):03d}"
         known = self.store.state.known_problems.get(d.problem or "") or None
@@ -284,7 +288,8 @@ class LedgerWriter:
             id=inc_id, uid=stable_uid(event.key, d.rule or "", "incident"),
             title=escape_inline(redact(d.title or d.rule or event.type, self.patterns)),
             severity=d.severity or "MEDIUM", category=d.category or "AUTOMATION_FAILURE",
-            rule=d.rule, dedup_key=d.dedup_key, occurrences=1, events=(event.id,),
+            rule=d.rule, dedup_key=d.dedup_key, occurrences=len(built),
+            events=tuple(built[:MAX_EVENT_IDS]),
             environment=event.environment, subject=subject_text(event), detected=event.time,
             review_required=bool(d.review), troubleshooting=known,
             sections=template_sections("incident", **self._incident_prose(event, d)),
@@ -294,7 +299,7 @@ class LedgerWriter:
         self._last_incident(inc_id, event.time)
         touched["incidents"].append((inc_id, OPEN))
         if known:
-            self._link_problem(known, inc_id, event.time, touched)
+            self._link_problem(known, inc_id, event.time, touched, note=event.message)
         return inc_id
 
     def _impact(self, event: Event) -> dict[str, Any]:
@@ -317,9 +322,13 @@ class LedgerWriter:
         who = f" by {escape_inline(event.actor)}" if event.actor else ""
         description = escape_block(event.message) if event.message.strip() else ""
         reported = f"Reported{who} via {escape_inline(event.source)} as `{event.type}`."
+        earlier = f" after {len(d.events)} earlier events" if d.events else ""
         row = timeline_row(event.time, escape_inline(
-            f"Detected: {event.type} from {event.source}; opened by rule {d.rule}"))
+            f"Detected: {event.type} from {event.source}; opened by rule {d.rule}{earlier}"))
         logs = [f"- Event `{event.id}` ({event.type}, key {inline_code(event.key, 120)})"]
+        if d.events:
+            shown = ", ".join(f"`{i}`" for i in d.events[:MAX_EVENT_IDS - 1])
+            logs.append(f"- Earlier events counted by rule {d.rule}: {shown}")
         for name, value in list(event.attributes.items())[:20]:
             logs.append(f"- {escape_inline(str(name), 60)}: {escape_inline(_show(value), 160)}")
         return {
@@ -353,8 +362,13 @@ class LedgerWriter:
         if len(pending.events) < MAX_EVENT_IDS and event.id not in pending.events:
             pending.events.append(event.id)
         pending.latest = max(pending.latest, event.time)
-        if count <= 5 or count % 100 == 0:
-            text = f"Recurred (occurrence {count}): {event.message or event.type}"
+        if d.correlated:
+            text = (f"Correlated {event.type} from {event.source} (occurrence {count}; rule "
+                    f"{d.rule}): {event.message or event.type}")
+            pending.rows.append((event.time, redact(text, self.patterns)))
+        elif count <= 5 or count % 100 == 0:
+            text = (f"Recurred (occurrence {count}) from {event.source}: "
+                    f"{event.message or event.type}")
             pending.rows.append((pending.latest, redact(text, self.patterns)))
         touched["incidents"].append((inc_id, RECUR))
 
@@ -412,13 +426,31 @@ class LedgerWriter:
         self.store.problems[problem] = ts_id
         return ts_id
 
-    def link_problem(self, ts_id: str, inc_id: str, when: datetime) -> None:
+    def link_problem(self, ts_id: str, inc_id: str, when: datetime, *, note: str = "") -> None:
         """Count one more occurrence of a known problem and link the incident to it."""
-        self._link_problem(ts_id, inc_id, when, {"troubleshooting": []})
+        self._link_problem(ts_id, inc_id, when, {"troubleshooting": []}, note=note)
+
+    def fill_problem(self, ts_id: str, inc_id: str, sections: dict[str, str]) -> list[str]:
+        """What a resolved incident taught about its problem (Diagnosis, Workaround, Fix),
+        attributed to it, into the sections nobody wrote by hand; returns those written."""
+        text = self._entry("troubleshooting", ts_id)
+        written = []
+        for heading, body in sections.items():
+            text, done = fmt.fill_attributed(text, heading, inc_id, redact(body, self.patterns))
+            if done:
+                written.append(heading)
+        if written:
+            self._replace("troubleshooting", ts_id, text)
+        return written
 
     def add_lesson(self, *, title: str, incident: str | None, when: datetime,
-                   tags: Sequence[str] = (), context: str = "") -> tuple[str, str]:
-        """Record a lesson: a repeat of a known one counts it; returns (MEM id, "new"|"seen")."""
+                   tags: Sequence[str] = (), context: str = "", body: str = "",
+                   generated: bool = False) -> tuple[str, str]:
+        """Record a lesson: a repeat of a known one counts it; returns (MEM id, "new"|"seen").
+
+        ``body`` explains the lesson (never the title again); a lesson the tool wrote from a
+        rule's template is ``generated``: tagged so, said so, and ranked below people's.
+        """
         touched: Touched = {"memory": []}
         title = escape_inline(redact(title, self.patterns))
         existing = self.store.lessons.get(title.casefold())
@@ -426,11 +458,15 @@ class LedgerWriter:
             self._confirm_lesson(existing, incident, when, touched)
         else:
             mem_id = _next_id(self.store, "memory")
+            if generated:
+                tags = [*tags, GENERATED_TAG]
+                body = body or GENERATED_NOTE
             entry = MemoryEntry(
                 id=mem_id, uid=stable_uid(title.casefold(), "memory"), title=title, seen=1,
                 first_seen=when, last_validated=when, evidence=(incident,) if incident else (),
-                tags=tuple(tags), sections=template_sections(
-                    "memory", Lesson=title, Context=escape_block(context) or "_To be filled in._"),
+                tags=tuple(dict.fromkeys(tags)), sections=template_sections(
+                    "memory", Lesson=escape_block(redact(body, self.patterns)) or PLACEHOLDER,
+                    Context=escape_block(redact(context, self.patterns)) or PLACEHOLDER),
             )
             self._insert("memory", fmt.render_memory(entry))
             self.store.lessons[title.casefold()] = mem_id
@@ -442,26 +478,37 @@ class LedgerWriter:
                          touched: Touched) -> str:
         problem = d.problem or event.type
         inc_id = ids.get(d.dedup_key or "")
+        sig = d.signature
         reason = event.attributes.get("reason")
+        template = sig.template if sig is not None else ""
         ts_id = self.new_troubleshooting(
-            problem=problem, title=problem, category=d.category or "AUTOMATION_FAILURE",
-            signature=Signature(event.type, str(reason) if reason else None, None),
-            when=event.time, incident=inc_id, sections={"Symptoms": self._symptoms(event)})
+            problem=problem, title=redact(d.title or problem, self.patterns),
+            category=d.category or "AUTOMATION_FAILURE",
+            signature=Signature(event.type, str(reason) if reason else None,
+                                sig.pattern if sig is not None else None),
+            when=event.time, incident=inc_id,
+            sections={"Symptoms": self._symptoms(event, template, inc_id)})
         touched["troubleshooting"].append((ts_id, "new"))
         if inc_id:
             self._replace("incident", inc_id,
                           fmt.update_fields(self._entry("incident", inc_id), troubleshooting=ts_id))
         return ts_id
 
-    def _symptoms(self, event: Event) -> str:
+    def _symptoms(self, event: Event, template: str = "", inc_id: str | None = None) -> str:
         lines = [f"- Event type `{event.type}`"]
         if event.attributes.get("reason"):
             lines.append(f"- Reason {inline_code(str(event.attributes['reason']), 80)}")
+        if event.subject.kind:
+            lines.append(f"- Object kind {inline_code(event.subject.kind, 80)}")
+        if template:
+            lines.append(f"- Message template: {inline_code(redact(template, self.patterns), 300)}")
         if event.message.strip():
-            lines.append("- First message:\n\n" + escape_block(event.message))
+            seen = f" (in {inc_id})" if inc_id else ""
+            lines.append(f"- First message{seen}:\n\n" + escape_block(event.message))
         return "\n".join(lines)
 
-    def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched) -> None:
+    def _link_problem(self, ts_id: str, inc_id: str, when: datetime, touched: Touched, *,
+                      note: str = "") -> None:
         """Count an occurrence of a known problem; gathered per batch like recurrences."""
         pending = self._linking.get(ts_id)
         if pending is None:
@@ -472,6 +519,9 @@ class LedgerWriter:
         pending.count += 1
         if inc_id not in pending.incidents:
             pending.incidents = [*pending.incidents, inc_id][-MAX_LINKED:]
+            first = note.strip().split("\n")[0]
+            said = f": {escape_inline(redact(first, self.patterns), 160)}" if first else ""
+            pending.evidence.append(f"- Seen in {inc_id} ({when.date().isoformat()}){said}")
         pending.last = max(pending.last, when)
         touched["troubleshooting"].append((ts_id, "linked"))
 
@@ -480,18 +530,25 @@ class LedgerWriter:
             pending = self._linking.pop(ts_id, None)
             if pending is None:
                 continue
-            self._replace("troubleshooting", ts_id, fmt.update_fields(
+            new = fmt.update_fields(
                 self._raw_entry("troubleshooting", ts_id), occurrences=pending.base + pending.count,
-                last_seen=pending.last, incidents=pending.incidents))
+                last_seen=pending.last, incidents=pending.incidents)
+            for line in pending.evidence[-MAX_LINKED:]:
+                new = fmt.add_evidence_line(new, line, keep=MAX_LINKED)
+            self._replace("troubleshooting", ts_id, new)
 
     # -- memory -----------------------------------------------------------------------------
 
     def _memory(self, event: Event, d: Decision, ids: dict[str, str], touched: Touched) -> None:
         inc_id = ids.get(d.dedup_key or "")
+        said = event.message.strip().split("\n")[0]
         mem = self.add_lesson(
             title=d.title or "", incident=inc_id, when=event.time,
-            tags=[t for t in (d.rule,) if t],
-            context=f"Learned from {inc_id or event.id} (rule {d.rule}, event {event.type}).")
+            tags=[t for t in (d.rule,) if t], generated=True,
+            body=f"_Written by agentops from the lesson template of rule `{d.rule}`; not yet "
+                 "confirmed by a person: rewrite, confirm or retire it._",
+            context=f"Learned from {inc_id or event.id} (event `{event.type}`)"
+                    + (f": {said}" if said else "."))
         touched["memory"].append(mem)
         if inc_id:
             entry_text = self._entry("incident", inc_id)
@@ -520,13 +577,14 @@ class LedgerWriter:
 class _Links:
     """Occurrences of one known problem gathered during a batch, written once."""
 
-    __slots__ = ("base", "count", "incidents", "last")
+    __slots__ = ("base", "count", "evidence", "incidents", "last")
 
     def __init__(self, *, base: int, incidents: list[str], last: datetime) -> None:
         self.base = base
         self.count = 0
         self.incidents = incidents
         self.last = last
+        self.evidence: list[str] = []
 
 
 class _Recurrences:

@@ -33,7 +33,8 @@ def test_one_event_prints_one_dict_and_redelivery_is_a_duplicate(repo: Path) -> 
     assert first.returncode == 0, first.stderr
     outcome = json.loads(first.stdout)
     assert sorted(outcome) == ["commit", "event_id", "incidents", "matched", "memory",
-                               "troubleshooting"]
+                               "troubleshooting", "why_not"]
+    assert outcome["incidents"] == [] and outcome["why_not"]  # it opened nothing, and says why
     again = run_cli(["hook", "flux", "-", "--repo", str(repo)], input=body)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"{outcome['event_id']}: already recorded")
