@@ -55,7 +55,7 @@ class LazyGroup(click.Group):
             return self.commands.get(cmd_name)
         from agentops import cli_commands
 
-        command: click.Command = getattr(cli_commands, cmd_name)
+        command: click.Command = getattr(cli_commands, cmd_name.replace("-", "_"))
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -88,6 +88,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("Maintenance", "Scaffold a repository: rules and the three ledgers."),
     "lint": ("Maintenance", "Check the ledgers, journal and rules; exit 1 on problems."),
     "demo": ("Maintenance", "Replay a realistic scenario into a fresh repository."),
+    "merge-driver": ("Maintenance", "The git merge driver for the ledger (git runs it)."),
 }
 
 

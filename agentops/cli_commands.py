@@ -51,6 +51,33 @@ def init(repo: Path | None, fmt: str) -> None:
 
 
 @examples(
+    "git merge side   # git runs: python -m agentops merge-driver %O %A %B %P",
+)
+@click.command("merge-driver")
+@click.argument("base", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("ours", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("theirs", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", default="INCIDENTS.md")
+def merge_driver(base: Path, ours: Path, theirs: Path, path: str) -> None:
+    """The git merge driver for the ledger (git runs it; `agentops init` registers it).
+
+    Merges BASE, OURS and THEIRS of the ledger file PATH entry by entry into OURS: entries
+    added on both sides are kept (colliding ids renumbered), a field changed on one side takes
+    that side, derived text is rendered again; only prose changed on both sides in the same
+    section can conflict. Exits 1 with conflict markers in OURS when it does.
+
+    \b
+    In .git/config (written by `agentops init`):
+      [merge "agentops"]
+          driver = python -m agentops merge-driver %O %A %B %P
+    """
+    from agentops.commands import merge as cmd
+
+    if not cmd.merge_files(base, ours, theirs, path):
+        raise SystemExit(1)
+
+
+@examples(
     'kubectl get events -A -o json | agentops ingest',
     'agentops ingest examples/kubectl-events.json --format json',
 )

@@ -149,20 +149,36 @@ class Event(NamedTuple):
 _new_event = tuple.__new__
 
 
+def to_precision(value: datetime) -> datetime:
+    """``value`` cut to the one precision every recorded time keeps: milliseconds.
+
+    One precision everywhere, so that two times taken a moment apart compare the way they
+    read: an ack taken right after a detection can never sort before it because one of them
+    was rounded to seconds and the other kept microseconds.
+    """
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def utcnow() -> datetime:
+    """The current time in UTC at the recorded precision (milliseconds)."""
+    return to_precision(datetime.now(UTC))
+
+
 def format_time(value: datetime) -> str:
-    """UTC, ISO 8601, ``Z`` suffix, microseconds only when present."""
-    value = value.astimezone(UTC)
-    spec = "seconds" if value.microsecond == 0 else "microseconds"
+    """UTC, ISO 8601, ``Z`` suffix, milliseconds (omitted when they are zero, as people type).
+    """
+    value = to_precision(value.astimezone(UTC))
+    spec = "seconds" if value.microsecond == 0 else "milliseconds"
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def parse_time(value: Any, *, where: str = "time") -> datetime:
     """Parse ISO 8601 (any offset, nanoseconds allowed) or epoch seconds into aware UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return to_precision(value if value.tzinfo else value.replace(tzinfo=UTC))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=UTC)
+            return to_precision(datetime.fromtimestamp(value, tz=UTC))
         except (OverflowError, ValueError, OSError):
             raise InvalidEventError(f"{where}: {value!r} is not a time in range") from None
     if not isinstance(value, str) or not value:
@@ -179,7 +195,7 @@ def parse_time(value: Any, *, where: str = "time") -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(UTC)
+        return to_precision(parsed.astimezone(UTC))
     except OverflowError:
         raise InvalidEventError(f"{where}: {value!r} is not a time in range") from None
 
@@ -212,7 +228,7 @@ def make_event(
 ) -> Event:
     """Build a validated event; the single constructor every source goes through."""
     data: dict[str, Any] = {"type": type, "source": source, "message": message}
-    data["time"] = time if time is not None else (now or datetime.now(UTC))
+    data["time"] = time if time is not None else (now or utcnow())
     if subject is not None:
         data["subject"] = subject.to_dict() if isinstance(subject, Subject) else dict(subject)
     data["environment"] = environment
@@ -238,9 +254,8 @@ def event_from_dict(data: Any, *, now: datetime | None = None) -> Event:
             f"event.type: {etype!r} is not a dotted lower-case type like deployment.failed"
         )
     raw_time = data.get("time")
-    when = parse_time(raw_time, where="event.time") if raw_time is not None else (
-        now or datetime.now(UTC)
-    )
+    when = parse_time(raw_time if raw_time is not None else (now or utcnow()),
+                      where="event.time")
     subject = _subject(data.get("subject"))
     source = _text(data, "source", required=True) or "unknown"
     environment = _text(data, "environment")

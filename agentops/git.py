@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 from agentops.errors import AgentopsError, LockTimeout, RepoError
 
@@ -109,6 +109,14 @@ def run(
     if check and proc.returncode != 0:
         raise _error(proc)
     return _text(proc.stdout)
+
+
+def run_bytes(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+    """Like :func:`run`, for output that is data (blobs), not text."""
+    proc = _exec(repo, args, input=input)
+    if proc.returncode != 0:
+        raise _error(proc)
+    return proc.stdout
 
 
 # --- small named queries -----------------------------------------------------------------------
@@ -617,8 +625,13 @@ def parse_push(returncode: int, stdout: str, stderr: str) -> PushResult:
     detail = "\n".join(part for part in (stdout.strip(), stderr.strip()) if part)
     if returncode == 0:
         return PushResult(PushStatus.OK, detail)
-    rejected = [line for line in stdout.splitlines() if line.startswith("!\t")]
+    rejected = [line for line in stdout.splitlines() if line.startswith("!\t")
+                and not line.endswith("(atomic push failed)")]  # refused for another's sake
     if rejected and all(_is_non_fast_forward(line) for line in rejected):
+        return PushResult(PushStatus.REJECTED, detail)
+    # an atomic push that lost a race for a ref lock on the server: retryable like the above
+    lost_race = "cannot lock ref" in stderr and "but expected" in stderr
+    if rejected and lost_race and all("atomic transaction failed" in line for line in rejected):
         return PushResult(PushStatus.REJECTED, detail)
     return PushResult(PushStatus.FAILED, detail)
 
@@ -644,7 +657,256 @@ def fetch(repo: Path, remote: str, branch: str) -> str | None:
     return rev_parse(repo, "FETCH_HEAD")
 
 
-def reset_hard(repo: Path, rev: str) -> None:
-    """Move the branch and work tree to ``rev`` (used to drop local commits before replay)."""
+def push_refs(repo: Path, remote: str, refs: Sequence[str], *, atomic: bool) -> PushResult:
+    """Push each of ``refs`` to the same name on ``remote`` in one ``git push``.
+
+    ``atomic`` asks the remote to take all or none (``--atomic``); a remote that cannot is
+    reported as FAILED with git's message, and the caller may push without it.
+    """
+    _refuse_option(remote, *refs)
+    args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote]
+    proc = _exec(repo, (*args, *(f"{ref}:{ref}" for ref in refs)))
+    return parse_push(proc.returncode, _text(proc.stdout), _text(proc.stderr))
+
+
+def fetch_refs(repo: Path, remote: str, refspecs: Sequence[str]) -> None:
+    """``git fetch`` of explicit refspecs (``+src:dst``); a pattern that matches nothing is
+    fine, a named source ref that is missing fails."""
+    _refuse_option(remote)
+    run(repo, "fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+
+
+class Commit(NamedTuple):
+    """One commit as the replay sees it: its name, parents and full message."""
+
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+
+    def trailers(self, key: str) -> list[str]:
+        """Values of ``key:`` lines in the message (git's trailer syntax, one per line)."""
+        prefix = f"{key}: "
+        return [line[len(prefix):].strip() for line in self.message.splitlines()
+                if line.startswith(prefix)]
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+def commits_between(repo: Path, base: str, tip: str) -> list[Commit]:
+    """The commits reachable from ``tip`` but not ``base``, oldest first (parents first)."""
+    _refuse_option(base, tip)
+    out = run(repo, "log", "--reverse", "--topo-order", "-z", "--format=%H %P%n%B",
+              f"{base}..{tip}")
+    commits = []
+    for record in out.split("\0"):
+        if not record.strip():
+            continue
+        head, _, message = record.lstrip("\n").partition("\n")
+        sha, *parents = head.split()
+        commits.append(Commit(sha, tuple(parents), message))
+    return commits
+
+
+class PickResult(enum.Enum):
+    APPLIED = "applied"
+    EMPTY = "empty"  # its change is already there: nothing to carry
+    CONFLICT = "conflict"
+
+
+def cherry_pick(worktree: Path, commit: Commit) -> tuple[PickResult, str]:
+    """Carry ``commit`` onto the worktree's HEAD with git's merge machinery (and the merge
+    drivers ``.gitattributes`` names). A conflict is aborted, leaving HEAD as it was; the
+    returned text is git's account of it."""
+    args = ["-c", "user.useConfigOnly=true", "cherry-pick", "--allow-empty-message"]
+    if len(commit.parents) > 1:
+        args += ["-m", "1"]  # a merge commit: carry what it brought relative to its first parent
+    env: dict[str, str] = {}
+    for _attempt in range(2):
+        proc = _exec(worktree, (*args, commit.sha), env=env)
+        if proc.returncode == 0:
+            return PickResult.APPLIED, ""
+        if _identity_missing(proc.stderr) and not env:
+            env = _fallback_identity("x")  # committer only: the author is the commit's own
+            continue
+        break
+    detail = "\n".join(p for p in (_text(proc.stdout).strip(), _text(proc.stderr).strip()) if p)
+    if b"now empty" in proc.stderr or b"nothing to commit" in proc.stdout:
+        _exec(worktree, ("cherry-pick", "--skip"))
+        return PickResult.EMPTY, detail
+    conflicted = run(worktree, "diff", "--name-only", "--diff-filter=U", check=False).split()
+    _exec(worktree, ("cherry-pick", "--abort"))
+    if not conflicted:
+        raise _error(proc)
+    return PickResult.CONFLICT, "conflict in " + ", ".join(conflicted) + "\n" + detail
+
+
+def worktree_add(repo: Path, path: Path, rev: str) -> None:
+    """A detached, temporary work tree of ``rev`` at ``path`` (removing a stale one first)."""
     _refuse_option(rev)
-    run(repo, "reset", "-q", "--hard", rev)
+    worktree_remove(repo, path)
+    run(repo, "worktree", "add", "-q", "--detach", str(path), rev)
+    _locate.cache_clear()  # the path may have named another work tree before
+
+
+def worktree_remove(repo: Path, path: Path) -> None:
+    _exec(repo, ("worktree", "remove", "--force", "--force", str(path)))
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    _exec(repo, ("worktree", "prune"))
+
+
+def reset_keep(repo: Path, rev: str) -> None:
+    """Move the branch and work tree to ``rev`` keeping uncommitted changes (``reset --keep``:
+    git refuses, changing nothing, when one of them would be overwritten). Only used to move
+    onto a commit that carries everything the old tip had."""
+    _refuse_option(rev)
+    run(repo, "reset", "-q", "--keep", rev)
+
+
+def merge_file(base: str, ours: str, theirs: str, *, labels: tuple[str, str, str] = (
+        "ours", "base", "theirs")) -> tuple[str, bool]:
+    """Line-based three-way merge of three texts (``git merge-file``): (result, clean).
+
+    A conflict comes back as the usual ``<<<<<<<``/``=======``/``>>>>>>>`` block in the result.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="agentops-merge-") as tmp:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        args = ["merge-file", "-p"]
+        for label in labels:
+            args += ["-L", label]
+        proc = _exec(Path(tmp), (*args, *paths))
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise _error(proc)
+    return _text(proc.stdout), proc.returncode == 0
+
+
+def set_config(repo: Path, key: str, value: str) -> None:
+    """``git config KEY VALUE`` in the repository's own (shared) config."""
+    run(repo, "config", "--local", key, value)
+
+
+def get_config(repo: Path, key: str) -> str | None:
+    proc = _exec(repo, ("config", "--local", "--get", key))
+    return _text(proc.stdout).strip() if proc.returncode == 0 else None
+
+
+# --- objects written directly (the journal's hot path) --------------------------------------
+
+
+class LooseWriter:
+    """Write blobs, flat trees and commits as loose objects, and move one ref, without a git
+    process: what ``hash-object -w``, ``mktree``, ``commit-tree`` and ``update-ref`` would do.
+
+    Why: every ``record`` appends to the journal ref, and four git processes cost more than
+    the rest of the journal write. Only for what git's own code reads the same way everywhere:
+    a SHA-1 repository with the files ref backend and no object-directory overrides;
+    :meth:`usable` says so, and callers use the plumbing otherwise. Objects are renamed into
+    place; the ref is moved with git's lock-file protocol (``REF.lock``, checked against the
+    expected old value, renamed over the loose ref), so a git running at the same time sees the
+    old value or the new one. Files are fsynced when the repository asks git to fsync
+    (``core.fsync*``), as git's own commit does; git's default is not to.
+    """
+
+    def __init__(self, repo: Path) -> None:
+        self.common = common_dir(repo)
+        self.fsync = True
+
+    def usable(self) -> bool:
+        if os.environ.get("GIT_OBJECT_DIRECTORY") or (self.common / "reftable").exists():
+            return False
+        try:
+            config = (self.common / "config").read_text(errors="replace").lower()
+        except OSError:
+            return False
+        self.fsync = "fsync" in config
+        return "objectformat" not in config and "refstorage" not in config
+
+    def write(self, kind: str, body: bytes) -> str:
+        import zlib
+
+        data = f"{kind} {len(body)}\0".encode() + body
+        sha: str = _sha1(data).hexdigest()
+        path = self.common / "objects" / sha[:2] / sha[2:]
+        if path.exists():
+            return sha
+        path.parent.mkdir(exist_ok=True)
+        temp = path.parent / f"tmp_obj_agentops_{os.getpid()}_{threading.get_ident()}"
+        with open(temp, "wb") as fh:
+            fh.write(zlib.compress(data, 1))
+            if self.fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(temp, 0o444)
+        os.replace(temp, path)
+        return sha
+
+    def tree(self, entries: Mapping[str, str]) -> str:
+        """A tree of regular files (no subdirectories): name -> blob."""
+        body = b"".join(f"100644 {name}".encode() + b"\0" + bytes.fromhex(blob)
+                        for name, blob in sorted(entries.items(), key=lambda e: e[0].encode()))
+        return self.write("tree", body)
+
+    def commit(self, tree: str, parents: Sequence[str], message: str, *, ident: str) -> str:
+        stamp = f"{ident} {int(time.time())} +0000"
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {stamp}",
+                 f"committer {stamp}"]
+        return self.write("commit", ("\n".join(lines) + "\n\n" + message.rstrip("\n") + "\n")
+                          .encode())
+
+    def update_ref(self, ref: str, new: str, old: str | None) -> bool:
+        """Move ``ref`` to ``new`` if it is ``old`` (None: absent); False when it is not, or
+        when another writer holds its lock (the caller then asks git)."""
+        path = self.common / ref
+        lock = path.with_name(path.name + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, f"{new}\n".encode())
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self._current(ref) != old:
+            lock.unlink(missing_ok=True)
+            return False
+        os.replace(lock, path)
+        return True
+
+    def _current(self, ref: str) -> str | None:
+        try:
+            value = (self.common / ref).read_text().strip()
+            return value or None
+        except FileNotFoundError:
+            pass
+        try:
+            for line in (self.common / "packed-refs").read_text().splitlines():
+                if line.endswith(f" {ref}") and not line.startswith(("#", "^")):
+                    return line.split()[0]
+        except FileNotFoundError:
+            pass
+        return None
+
+
+def _sha1(data: bytes) -> Any:
+    """CPython's built-in SHA-1 (importing hashlib loads OpenSSL: milliseconds per process)."""
+    try:
+        import _sha1  # type: ignore[import-not-found]
+
+        return _sha1.sha1(data)
+    except ImportError:  # pragma: no cover - other interpreters
+        import hashlib
+
+        return hashlib.sha1(data)  # noqa: S324 - git's object names, not security

@@ -22,14 +22,14 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agentops import fsutil, git
 from agentops.config import Config, load_config
 from agentops.errors import AgentopsError, InvalidEventError, RepoError
-from agentops.events import Event, check_actor, format_time
+from agentops.events import Event, check_actor, format_time, to_precision, utcnow
 from agentops.paths import RULES_DIR
 from agentops.policy.engine import (
     IGNORED,
@@ -46,7 +46,7 @@ from agentops.policy.engine import (
 )
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
-from agentops.store import journal
+from agentops.store import journal, oplog
 from agentops.store.state import Store
 from agentops.store.writer import LedgerWriter
 from agentops.vocabulary import LEDGER_FILES
@@ -120,6 +120,9 @@ class Context:
         self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []
+        # names this batch's commit and journal records, so a replay can tell which
+        # operations a commit was made for
+        self.batch = os.urandom(8).hex()
         self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
@@ -149,7 +152,7 @@ def process(
     """
     _require_initialised(repo)
     check_actor(actor, "--actor")
-    when = now or datetime.now(UTC)
+    when = to_precision(now or utcnow())
     outcomes: list[Outcome] = []
     rest = list(events)
     while True:  # one chunk per lock: a big batch never makes a concurrent record wait long
@@ -159,16 +162,27 @@ def process(
             done, config = _batch(repo, rest, actor=actor, dry_run=dry_run, now=when,
                                   until=limit, environments=environments)
             if config.push and not dry_run:
-                from agentops.push import push_with_replay
-
-                replayed = push_with_replay(repo, config, lambda evs: _batch(
-                    repo, evs, actor=actor, dry_run=False, now=when)[0])
+                replayed = publish(repo, config)
                 done = [replayed.get(o.event_id, o) for o in done]
         outcomes += done
         rest = rest[len(done):]
         if not rest:
             return outcomes
         time.sleep(CHUNK_PAUSE)  # the lock is polled: leave a waiting writer room to take it
+
+
+def publish(repo: Path, config: Config) -> dict[str, Outcome]:
+    """Push the branch (under the lock), rebuilding local work on the remote tip when it moved.
+
+    Returns the outcomes of events that had to be replayed there.
+    """
+    from agentops.push import push_with_replay
+
+    def replay(tree: Path, events: Sequence[Event], accepted: datetime) -> list[Outcome]:
+        return _batch(tree, events, actor=_single_actor(events), dry_run=False, now=accepted)[0]
+
+    with git.locked(repo):
+        return push_with_replay(repo, config, replay)
 
 
 def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: bool,
@@ -218,7 +232,9 @@ def _require_initialised(repo: Path) -> None:
         raise RepoError(f"{repo} is not an agentops repository (missing {', '.join(missing)}); "
                         "run `agentops init` first")
     fsutil.refuse_symlinks(repo, (*LEDGER_FILES, journal.JOURNAL_DIR))
-    if git.is_detached(repo) and not load_config(repo).allow_detached_head:
+    # the push replay's scratch work tree is detached on purpose: its commits become the branch
+    replay = oplog.ref_name(repo) != oplog.REF
+    if not replay and git.is_detached(repo) and not load_config(repo).allow_detached_head:
         raise RepoError(
             f"{repo}: HEAD is detached, so a commit here would belong to no branch and be easy "
             "to lose. Check out a branch (git switch BRANCH), or set git.allow_detached_head: "
@@ -255,7 +271,7 @@ def _one(ctx: Context, raw: Event) -> Outcome:
         outcome = outcome._replace(why_not=tuple(w.to_dict() for w in why))
     ctx.store.seen[event.key] = {"event_id": event.id, "outcome": outcome.stored()}
     ctx.journal_lines.append(journal.encode({
-        "id": event.id, "key": event.key, "accepted": format_time(ctx.now),
+        "id": event.id, "key": event.key, "accepted": format_time(ctx.now), "batch": ctx.batch,
         "event": event.to_dict(), "decisions": [d.to_dict() for d in decisions],
         "outcome": outcome.stored(),
     }))
@@ -314,42 +330,43 @@ def _commit(ctx: Context, outcomes: list[Outcome], *, actor: str | None) -> str 
     sha = commit_changes(ctx, subject=_subject(ctx), body=_body(outcomes),
                          trailers=_dedupe(ctx.trailers), actor=actor, save=False)
     _record_commit(ctx, sha)
-    ctx.store.save(sha)
+    ctx.store.save(state_key(ctx.repo))
     return sha
 
 
 def commit_changes(ctx: Context, *, subject: str, body: str = "",
                    trailers: Sequence[tuple[str, str]] = (), actor: str | None = None,
                    save: bool = True) -> str | None:
-    """Write the batch's files (ledger edits, journal lines) and make its one commit.
+    """Write the batch's ledger edits and commit them on the branch (only when a ledger file
+    changed), then commit its journal lines onto the journal ref; returns the branch commit.
 
-    A ``pending`` note names the paths first, so that a crash anywhere in between is undone by
-    the next run; the cache is saved as describing the new commit.
+    A ``pending`` note names the paths and carries the journal lines first, so that a crash
+    anywhere in between is settled by the next run (see :func:`recover`); the cache is saved as
+    describing the new branch and journal tips.
     """
     check_actor(actor, "--actor")  # the lifecycle commands come here directly
     ctx.ledger.finish()
+    trailers = [*trailers, ("Agentops-Batch", ctx.batch)]
     paths = ctx.ledger.changed_paths()
-    jpath = journal.journal_path(ctx.now, repo=ctx.repo)
-    if ctx.journal_lines:
-        paths = [*paths, jpath]
     if ctx.outbox_lines:
         from agentops.notify.outbox import outbox_path
 
         paths = [*paths, opath := outbox_path(ctx.now)]
-    if not paths:
+    if not paths and not ctx.journal_lines:
         ctx.store.discard()
         return None
+    ref = oplog.ref_name(ctx.repo)
     fsutil.refuse_symlinks(ctx.repo, paths)
     before = _snapshot(ctx.repo, paths)
-    _begin_pending(ctx, paths)
+    _begin_pending(ctx, paths, ref=ref, subject=subject)
+    sha = None
     try:
-        ctx.ledger.write_all()
-        if ctx.journal_lines:
-            fsutil.append_durable(ctx.repo / jpath, b"".join(ctx.journal_lines))
-        if ctx.outbox_lines:
-            fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
-        sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body, trailers=trailers,
-                         author=ctx.config.author(actor))
+        if paths:
+            ctx.ledger.write_all()
+            if ctx.outbox_lines:
+                fsutil.append_durable(ctx.repo / opath, b"".join(ctx.outbox_lines))
+            sha = git.commit(ctx.repo, paths=paths, subject=subject, body=body,
+                             trailers=trailers, author=ctx.config.author(actor))
     except BaseException as exc:
         ctx.store.discard()
         restored = _restore(ctx.repo, paths, before)
@@ -358,10 +375,38 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
                 f"git commit failed, so nothing was recorded; the ledger and journal are back "
                 f"as they were ({', '.join(paths)}). Fix the cause and retry.\n{exc}") from exc
         raise
+    if ctx.journal_lines:
+        # after the branch commit: a journal ahead of the branch would answer a retry with an
+        # incident the branch does not have (recover() completes this step after a crash)
+        oplog.append(ctx.repo, ctx.journal_lines, when=ctx.now, ref=ref,
+                     subject=_journal_subject(subject, ctx.batch, sha))
     if save:
-        ctx.store.save(sha)
+        ctx.store.save(state_key(ctx.repo))
     ctx.pending_path.unlink(missing_ok=True)
     return sha
+
+
+def _journal_subject(subject: str, batch: str, sha: str | None) -> str:
+    # the journal commit names its batch (and the branch commit it goes with, if any)
+    return f"{subject} [batch {batch}" + (f", {sha[:12]}]" if sha else "]")
+
+
+def journal_operation(ctx: Context, name: str, args: dict[str, Any], *, actor: str | None,
+                      outcome: dict[str, Any] | None = None, key: str | None = None) -> str:
+    """Journal a write that is not an event (ack, resolve, stats --write...) in this batch.
+
+    What was asked, by whom, when, under an idempotency key: enough for a replay on another
+    tip to redo it (see :func:`agentops.push.apply_operation`). Returns the key.
+    """
+    from agentops.events import derive_key
+
+    key = key or derive_key({"op": name, "args": args, "actor": actor,
+                             "accepted": format_time(ctx.now), "batch": ctx.batch})
+    ctx.journal_lines.append(journal.encode({
+        "op": name, "key": key, "accepted": format_time(ctx.now), "actor": actor,
+        "args": args, "batch": ctx.batch, "outcome": outcome or {},
+    }))
+    return key
 
 
 @contextmanager
@@ -371,7 +416,7 @@ def transaction(repo: Path, *, now: datetime | None = None) -> Iterator[Context]
     _require_initialised(repo)
     with git.locked(repo):
         recover(repo)
-        ctx = Context(repo, now=now or datetime.now(UTC))
+        ctx = Context(repo, now=to_precision(now or utcnow()))
         try:
             ensure_current(ctx)
             yield ctx
@@ -420,11 +465,16 @@ def _dedupe(trailers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- crash recovery and the cache ----------------------------------------------------------
 
 
-def _begin_pending(ctx: Context, paths: list[str]) -> None:
+def _begin_pending(ctx: Context, paths: list[str], *, ref: str, subject: str) -> None:
     # Written in place: a torn note means we died before touching the work tree, and
-    # recover() then just removes it. It names its writer (pid and start time) for lint.
-    note = {"paths": paths, "pid": git.process_identity(os.getpid())}
-    fsutil.write_note(ctx.pending_path, json.dumps(note))
+    # recover() then just removes it. It names its writer (pid and start time) for lint, and
+    # carries the batch's journal lines, so that recover() can finish a batch whose branch
+    # commit was made.
+    fsutil.write_note(ctx.pending_path, json.dumps({
+        "paths": paths, "pid": git.process_identity(os.getpid()), "batch": ctx.batch,
+        "ref": ref, "parent": oplog.tip(ctx.repo, ref), "when": format_time(ctx.now),
+        "subject": subject, "lines": [line.decode("utf-8") for line in ctx.journal_lines],
+    }))
 
 
 _Snapshot = dict[str, "bytes | int | None"]
@@ -476,10 +526,12 @@ def pending_note(repo: Path) -> dict[str, Any] | None:
 
 
 def recover(repo: Path) -> list[str]:
-    """Undo a batch that was cut short: restore its paths from HEAD. Returns those paths.
+    """Settle a batch that was cut short; returns the ledger paths it restored from HEAD.
 
-    Runs first in every writing command, under the repository lock: a stale ``index.lock``
-    left by a killed git is removed before anything else touches the index.
+    If its branch commit was made (or it needed none), the journal lines are committed now:
+    the batch happened. Otherwise its paths are restored from HEAD: it did not. Runs first in
+    every writing command, under the repository lock: a stale ``index.lock`` left by a killed
+    git is removed before anything else touches the index.
     """
     git.clear_stale_index_lock(repo)
     pending = pending_path(repo)
@@ -488,6 +540,11 @@ def recover(repo: Path) -> list[str]:
         pending.unlink(missing_ok=True)
         return []
     paths = [str(p) for p in note["paths"]]
+    batch = note.get("batch")
+    if isinstance(batch, str) and (not paths or _head_has_batch(repo, batch)):
+        _finish_journal(repo, note)
+        pending.unlink(missing_ok=True)
+        return []
     if not paths:
         pending.unlink(missing_ok=True)
         return []
@@ -509,12 +566,42 @@ def recover(repo: Path) -> list[str]:
     return list(paths)
 
 
+def _head_has_batch(repo: Path, batch: str) -> bool:
+    message = git.run(repo, "log", "-1", "--format=%B", "HEAD", check=False)
+    return f"Agentops-Batch: {batch}" in message
+
+
+def _finish_journal(repo: Path, note: dict[str, Any]) -> None:
+    """Commit the journal lines of a batch that got as far as its branch commit."""
+    ref = str(note.get("ref") or oplog.REF)
+    lines = note.get("lines") or []
+    if not lines or oplog.tip(repo, ref) != note.get("parent"):
+        return  # nothing to journal, or it was journaled before the crash
+    from agentops.events import parse_time
+
+    oplog.append(repo, [(line if line.endswith("\n") else line + "\n").encode()
+                        for line in lines],
+                 when=parse_time(note["when"]), ref=ref, parent=note.get("parent"),
+                 subject=f"{note.get('subject', 'agentops')} [recovered]")
+
+
+def state_key(repo: Path) -> str:
+    """What the cache describes: the branch tip and the journal tip."""
+    return f"{git.read_head(repo) or ''}+{oplog.tip(repo) or ''}"
+
+
 def ensure_current(ctx: Context) -> None:
-    """Rebuild the cache from the journal and the ledger unless it describes HEAD."""
-    head = git.read_head(ctx.repo)
-    if ctx.store.is_current(head):
+    """Rebuild the cache from the journal and the ledger unless it describes both tips.
+
+    A journal fetched from the remote (``git pull``) is merged into ours first, so that what
+    other clones recorded counts here too.
+    """
+    oplog.fetch_if_missing(ctx.repo, ctx.config.remote)
+    oplog.absorb(ctx.repo, ctx.config.remote)
+    key = state_key(ctx.repo)
+    if ctx.store.is_current(key):
         return
     from agentops.store.rebuild import rebuild
 
     rebuild(ctx.repo, ctx.store, ctx.policy)
-    ctx.store.save(head)
+    ctx.store.save(key)

@@ -83,6 +83,17 @@ def interleaved(floor_repo: Path, repo: Path, runs: int) -> tuple[float, float]:
     return statistics.median(floors), statistics.median(records)
 
 
+def journal_keys(repo: Path) -> list[str]:
+    """The keys on the journal ref (refs/agentops/journal), read with git."""
+    def show(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    return [json.loads(line)["key"]
+            for name in show("ls-tree", "--name-only", "refs/agentops/journal").split()
+            for line in show("show", f"refs/agentops/journal:{name}").splitlines()]
+
+
 def seed_incidents(repo: Path, count: int) -> None:
     """Write ``count`` resolved incidents straight into INCIDENTS.md and commit once."""
     from agentops.ledger import format as fmt
@@ -126,9 +137,7 @@ def concurrent(base: Path, workers: int, per: int) -> dict[str, float]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         errors = sum(pool.map(work, range(workers)))
     wall = time.perf_counter() - start
-    keys = []
-    for path in (repo / ".agentops" / "journal").glob("*.jsonl"):
-        keys += [json.loads(line)["key"] for line in path.read_text().splitlines()]
+    keys = journal_keys(repo)
     from agentops.store.entries import incident_files
 
     ids = [i for path in incident_files(repo) for i in re.findall(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli, run_process, start_process
+from journal_helpers import journal_keys
 
 from agentops.store.entries import incident_files
 
@@ -23,11 +23,6 @@ def git(repo: Path, *args: str) -> str:
                           check=True).stdout
 
 
-def journal_keys(repo: Path) -> list[str]:
-    keys = []
-    for path in sorted((repo / ".agentops" / "journal").glob("*.jsonl")):
-        keys += [json.loads(line)["key"] for line in path.read_text().splitlines()]
-    return keys
 
 
 def incident_ids(repo: Path) -> list[str]:

@@ -533,10 +533,15 @@ def test_push_rejected_non_fast_forward_then_replay(
 
     tip = git.fetch(git_repo, "origin", "main")
     assert tip is not None and tip == theirs
-    git.reset_hard(git_repo, tip)
-    assert git.head(git_repo) == theirs
-    (git_repo / "ours.md").write_text("ours\n")
-    git.commit(git_repo, paths=["ours.md"], subject="ours, replayed")
+    ours = git.commits_between(git_repo, tip, "HEAD")
+    assert [c.subject for c in ours] == ["ours"]
+    scratch = tmp_path / "scratch"
+    git.worktree_add(git_repo, scratch, tip)
+    assert git.cherry_pick(scratch, ours[0])[0] is git.PickResult.APPLIED
+    git.reset_keep(git_repo, git.rev_parse(scratch, "HEAD"))
+    git.worktree_remove(git_repo, scratch)
+    assert (git_repo / "ours.md").read_text() == "ours\n"
+    assert (git_repo / "theirs.md").read_text() == "theirs\n"
     assert git.push(git_repo, "origin", "main").ok
 
 

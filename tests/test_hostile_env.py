@@ -74,8 +74,8 @@ def test_kill_9_during_git_commit_then_the_next_record_succeeds(repo: Path,
         marker.unlink(missing_ok=True)
         slow.touch()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agentops", "record", "attempt", "-f", "outcome=failed",
-             "-f", "agent=a", "-f", f"task=t{trial}", "--key", f"killed-{trial}",
+            [sys.executable, "-m", "agentops", "record", "deletion", "-f",
+             f"resource=Pod/t{trial}", "-f", "namespace=prod", "--key", f"killed-{trial}",
              "--repo", str(repo)], start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -97,8 +97,8 @@ def test_kill_9_during_git_commit_then_the_next_record_succeeds(repo: Path,
     assert lint.returncode == 0, lint.stdout + lint.stderr
     log = git(repo, "log", "--format=%B")
     assert all(f"next-{t}" not in log for t in range(TRIALS))  # keys live in the journal
-    journal = git(repo, "grep", "-h", "-o", '"key": *"[a-z0-9-]*"', "HEAD", "--",
-                  ".agentops/journal")
+    journal = git(repo, "grep", "-h", "-o", '"key": *"[a-z0-9-]*"',
+                  "refs/agentops/journal")  # the journal's own ref
     assert all(f"next-{t}" in journal for t in range(TRIALS))
     assert all(f"killed-{t}" not in journal for t in range(TRIALS))
 
@@ -109,7 +109,7 @@ def test_lint_reports_a_stale_index_lock_and_a_pending_recovery(repo: Path,
     hook(repo, f'touch "{marker}"; sleep 5\n')
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentops", "record", "deployment", "-f", "status=failed",
-         "--key", "k1", "--repo", str(repo)], start_new_session=True,
+         "-e", "production", "--key", "k1", "--repo", str(repo)], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -153,7 +153,7 @@ def test_an_uncommitted_edit_in_worktree_b_survives_a_failed_batch_in_worktree_a
     assert record(repo, "a-refused").returncode == 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentops", "record", "deployment", "-f", "status=failed",
-         "--key", "a-killed", "--repo", str(repo)], start_new_session=True,
+         "-e", "production", "--key", "a-killed", "--repo", str(repo)], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker.unlink(missing_ok=True)
     deadline = time.monotonic() + 60

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 from conftest import fixture_path
+from journal_helpers import journal_records
 
 SCENARIOS: list[tuple[str, list[str], str, str]] = [
     # (record args, production fields, severity, category)
@@ -188,5 +189,4 @@ def test_ingest_kubectl_eventlist_deduplicates_on_replay(repo: Path) -> None:
     assert result["events"] == 17 and result["duplicates"] == 0
     again = json.loads(run_cli(["ingest", str(source), "--format", "json"], repo=repo).stdout)
     assert again["duplicates"] == 17 and again["commits"] == []  # a replay commits nothing
-    journal = list((repo / ".agentops" / "journal").glob("*.jsonl"))
-    assert sum(len(p.read_text().splitlines()) for p in journal) == 17
+    assert len(journal_records(repo)) == 17

@@ -11,42 +11,70 @@ written, so HEAD and the work tree stay as they were. The post-incident writes o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from agentops import git
 from agentops import lifecycle as lc
 from agentops.commands.incident_edit import Change, Edit
-from agentops.events import format_time
+from agentops.events import format_time, parse_time, to_precision, utcnow
 from agentops.ledger import format as fmt
 from agentops.ledger.model import INCIDENT_ID_RE, Incident
 from agentops.paths import find_repo
-from agentops.pipeline import Context, commit_changes, transaction
+from agentops.pipeline import Context, commit_changes, journal_operation, publish, transaction
 from agentops.policy.engine import OpenIncident
 
 Step = Callable[[Edit], None]
 
 
+class Op(NamedTuple):
+    """A lifecycle write as an operation: its journal name, the arguments that redo it, and
+    the replay's options (the original key; no push from inside a replay)."""
+
+    name: str
+    args: dict[str, Any]
+    key: str | None = None
+    push: bool = True
+
+
 def write(repo: Path | None, inc_id: str, *, action: str, actor: str | None,
-          now: datetime | None, step: Step) -> Change:
-    """Run one lifecycle step on one incident under the lock and commit it."""
-    # Timeline rows read as people write them, to the second; rounded up, so that resolving
-    # an incident opened in this very second does not put the resolution before its detection.
-    when = now or datetime.now(UTC)
-    if when.microsecond:
-        when = when.replace(microsecond=0) + timedelta(seconds=1)
-    with transaction(find_repo(repo), now=when) as ctx:
-        edit = Edit(ctx, *_load(ctx, inc_id))
-        step(edit)
-        ctx.ledger.replace("incident", inc_id, edit.text)
-        if ctx.policy.notifications is not None:
-            _announce(ctx, edit, action)
-        sha = commit_changes(ctx, subject=f"agentops: {action} {inc_id}",
-                             body=_body(edit.fields), trailers=[("Agentops-Incident", inc_id)],
-                             actor=actor.lstrip("@") if actor else None)
-        status = fmt.parse_incident(edit.text).status
+          now: datetime | None, step: Step, op: Op) -> Change:
+    """Run one lifecycle step on one incident under the lock, journal it as an operation and
+    commit both; then push when the repository pushes."""
+    when = to_precision(now or utcnow())  # the precision of every recorded time
+    root = find_repo(repo)
+    with git.locked(root):
+        with transaction(root, now=when) as ctx:
+            edit = Edit(ctx, *_load(ctx, inc_id))
+            step(edit)
+            ctx.ledger.replace("incident", inc_id, edit.text)
+            if ctx.policy.notifications is not None:
+                _announce(ctx, edit, action)
+            status = fmt.parse_incident(edit.text).status
+            journal_operation(ctx, op.name, {"id": inc_id, "uid": edit.inc.uid, **op.args},
+                              actor=actor, key=op.key,
+                              outcome={"status": status, "fields": _plain(edit.fields)})
+            sha = commit_changes(ctx, subject=f"agentops: {action} {inc_id}",
+                                 body=_body(edit.fields),
+                                 trailers=[("Agentops-Incident", inc_id)],
+                                 actor=actor.lstrip("@") if actor else None)
+            config = ctx.config
+        if op.push and config.push:
+            publish(root, config)
     return Change(inc_id, action, status, sha, edit.fields, edit.extra)
+
+
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: format_time(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+
+
+def _args(impact: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Impact fields as the journal keeps them (JSON), for a replay to pass back."""
+    return {k: format_time(v) if isinstance(v, datetime) else v
+            for k, v in impact.items()} if impact else None
 
 
 def load_entry(ctx: Context, inc_id: str) -> tuple[Incident, str]:
@@ -92,7 +120,8 @@ def _by(actor: str | None, note: str | None) -> str:
 
 def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
         actor: str | None, now: datetime | None = None,
-        impact: Mapping[str, Any] | None = None) -> Change:
+        impact: Mapping[str, Any] | None = None, key: str | None = None,
+        push: bool = True) -> Change:
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
         if e.inc.acknowledged is not None:
@@ -103,15 +132,19 @@ def ack(repo: Path | None, inc_id: str, *, time: str | None, note: str | None,
         e.row(when, "Acknowledged" + _by(actor, note))
         e.impact(impact, when)
 
-    return write(repo, inc_id, action="ack", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="ack", actor=actor, now=now, step=step,
+                 op=Op("incident.ack", {"time": time, "note": note, "impact": _args(impact)},
+                       key, push))
 
 
 def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, time: str | None,
            actor: str | None = None, now: datetime | None = None,
-           impact: Mapping[str, Any] | None = None) -> Change:
+           impact: Mapping[str, Any] | None = None, key: str | None = None,
+           push: bool = True) -> Change:
     new = lc.normalize_status(status)
     if new == lc.RESOLVED:
-        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, impact=impact)
+        return resolve(repo, inc_id, time=time, actor=actor, note=note, now=now, impact=impact,
+                       key=key, push=push)
 
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
@@ -127,7 +160,9 @@ def update(repo: Path | None, inc_id: str, *, status: str, note: str | None, tim
             _advance(e, new, when, note, actor)
         e.impact(impact, when)
 
-    return write(repo, inc_id, action="update", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="update", actor=actor, now=now, step=step,
+                 op=Op("incident.update", {"status": status, "note": note, "time": time,
+                                           "impact": _args(impact)}, key, push))
 
 
 def _advance(e: Edit, new: str, when: datetime, note: str | None, actor: str | None) -> None:
@@ -160,7 +195,8 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
             note: str | None = None, root_cause: str | None = None,
             resolution: str | None = None, lessons: str | None = None,
             root_cause_category: str | None = None, now: datetime | None = None,
-            impact: Mapping[str, Any] | None = None) -> Change:
+            impact: Mapping[str, Any] | None = None, key: str | None = None,
+            push: bool = True) -> Change:
     from agentops.commands import postincident as post
 
     def step(e: Edit) -> None:
@@ -180,7 +216,11 @@ def resolve(repo: Path | None, inc_id: str, *, time: str | None, actor: str | No
         e.row(when, "Resolved" + _by(actor, note))
         post.close_open(e)
 
-    return write(repo, inc_id, action="resolve", actor=actor, now=now, step=step)
+    args = {"time": time, "note": note, "root_cause": root_cause, "resolution": resolution,
+            "lessons": lessons, "root_cause_category": root_cause_category,
+            "impact": _args(impact)}
+    return write(repo, inc_id, action="resolve", actor=actor, now=now, step=step,
+                 op=Op("incident.resolve", args, key, push))
 
 
 # --- follow-ups and reviews ------------------------------------------------------------------
@@ -194,7 +234,8 @@ def parse_due(value: str) -> date:
 
 
 def followup_add(repo: Path | None, inc_id: str, text: str, *, owner: str, due: str,
-                 actor: str | None = None, now: datetime | None = None) -> Change:
+                 actor: str | None = None, now: datetime | None = None, key: str | None = None,
+                 push: bool = True) -> Change:
     day = parse_due(due)
 
     def step(e: Edit) -> None:
@@ -205,11 +246,14 @@ def followup_add(repo: Path | None, inc_id: str, text: str, *, owner: str, due: 
         e.extra["followup"] = number
         e.row(e.ctx.now, f"Follow-up {number} added: {text} (@{owner.lstrip('@')}, due {day})")
 
-    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step,
+                 op=Op("incident.followup.add", {"text": text, "owner": owner, "due": due},
+                       key, push))
 
 
 def followup_done(repo: Path | None, inc_id: str, number: int, *, actor: str | None = None,
-                  now: datetime | None = None) -> Change:
+                  now: datetime | None = None, key: str | None = None,
+                  push: bool = True) -> Change:
     def step(e: Edit) -> None:
         items = e.inc.followups
         if not 1 <= number <= len(items):
@@ -221,11 +265,13 @@ def followup_done(repo: Path | None, inc_id: str, number: int, *, actor: str | N
         e.extra["followup"] = number
         e.row(e.ctx.now, f"Follow-up {number} done: {items[number - 1].text}" + _by(actor, None))
 
-    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="followup", actor=actor, now=now, step=step,
+                 op=Op("incident.followup.done", {"number": number}, key, push))
 
 
 def review_schedule(repo: Path | None, inc_id: str, *, at: str | None,
-                    actor: str | None = None, now: datetime | None = None) -> Change:
+                    actor: str | None = None, now: datetime | None = None,
+                    key: str | None = None, push: bool = True) -> Change:
     def step(e: Edit) -> None:
         if e.inc.review_done is not None:
             raise lc.LifecycleError(
@@ -237,11 +283,13 @@ def review_schedule(repo: Path | None, inc_id: str, *, at: str | None,
         e.set(review_scheduled=when)
         e.row(e.ctx.now, f"Review scheduled for {format_time(when)}" + _by(actor, None))
 
-    return write(repo, inc_id, action="review", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="review", actor=actor, now=now, step=step,
+                 op=Op("incident.review.schedule", {"at": at}, key, push))
 
 
 def review_done(repo: Path | None, inc_id: str, *, time: str | None, actor: str | None = None,
-                now: datetime | None = None) -> Change:
+                now: datetime | None = None, key: str | None = None,
+                push: bool = True) -> Change:
     def step(e: Edit) -> None:
         when = lc.parse_when(time, now=e.ctx.now)
         if e.inc.review_done is not None:
@@ -252,7 +300,60 @@ def review_done(repo: Path | None, inc_id: str, *, time: str | None, actor: str 
         e.set(review_done=when)
         e.row(when, "Post-incident review done" + _by(actor, None))
 
-    return write(repo, inc_id, action="review", actor=actor, now=now, step=step)
+    return write(repo, inc_id, action="review", actor=actor, now=now, step=step,
+                 op=Op("incident.review.done", {"time": time}, key, push))
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+REPLAY: dict[str, Callable[..., Change]] = {
+    "incident.ack": ack, "incident.update": update, "incident.resolve": resolve,
+    "incident.review.schedule": review_schedule, "incident.review.done": review_done,
+}
+
+
+def replay_operation(tree: Path, record: dict[str, Any]) -> None:
+    """Redo a journaled lifecycle write on another tip (see :mod:`agentops.push`).
+
+    The incident is found by its stable uid, since the replay of the event that opened it may
+    have given it another number. A write the new tip no longer allows (the other writer
+    acknowledged or resolved it first) is journaled as skipped, with the reason, and reported.
+    """
+    name, args = str(record["op"]), dict(record["args"])
+    inc_id, uid = args.pop("id"), args.pop("uid", None)
+    inc_id = _id_of_uid(tree, uid) or inc_id
+    common = {"actor": record.get("actor"), "now": parse_time(record["accepted"]),
+              "key": record["key"], "push": False}
+    try:
+        if name == "incident.followup.add":
+            followup_add(tree, inc_id, args.pop("text"), **args, **common)
+        elif name == "incident.followup.done":
+            followup_done(tree, inc_id, int(args["number"]), **common)
+        else:
+            REPLAY[name](tree, inc_id, **args, **common)
+    except lc.LifecycleError as exc:
+        print(f"agentops: warning: {name} {inc_id} not redone on the new tip: {exc}",
+              file=sys.stderr)
+        _journal_skipped(tree, record, str(exc))
+
+
+def _id_of_uid(tree: Path, uid: str | None) -> str | None:
+    if not uid:
+        return None
+    needle = f" uid={uid} -->"
+    for line in (tree / "INCIDENTS.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("<!-- agentops:incident ") and line.endswith(needle):
+            return line.split()[2]
+    return None
+
+
+def _journal_skipped(tree: Path, record: dict[str, Any], reason: str) -> None:
+    with transaction(tree, now=parse_time(record["accepted"])) as ctx:
+        journal_operation(ctx, str(record["op"]), dict(record["args"]),
+                          actor=record.get("actor"), key=record["key"],
+                          outcome={"skipped": reason})
+        commit_changes(ctx, subject=f"agentops: journal {record['op']} (not redone: "
+                       f"{reason[:80]})".replace("\n", " "))
 
 
 # --- output ----------------------------------------------------------------------------------

@@ -16,10 +16,15 @@ from agentops.store.writer import FILES
 
 
 def init(repo: Path) -> dict[str, Any]:
-    """Create what is missing; commit it. Running it again changes nothing."""
+    """Create what is missing; commit it. Running it again changes nothing (but registers the
+    merge driver in a fresh clone, whose .git/config is its own)."""
+    from agentops.commands.merge import register
+
     root = git.find_root(repo)
     with git.locked(root):
-        created = _rules(root) + _ledgers(root) + _config(root) + _attributes(root)
+        made = _rules(root) + _ledgers(root) + _config(root) + _attributes(root)
+        created = list(dict.fromkeys(made + register(root)))  # .gitattributes: both add lines
+        _fetch_journal(root)
         sha = None
         if created:
             sha = git.commit(root, paths=created, subject="agentops: init",
@@ -56,6 +61,19 @@ def _config(root: Path) -> list[str]:
     return [CONFIG_PATH]
 
 
+def _fetch_journal(root: Path) -> None:
+    """Make ``git fetch``/``pull`` bring the remote's journal (refs/agentops/journal) too, so
+    that thresholds count what other clones recorded. Only when the remote exists."""
+    from agentops.config import load_config
+    from agentops.store import oplog
+
+    remote = load_config(root).remote
+    if git.remote_url(root, remote) is None:
+        return
+    key = f"remote.{remote}.fetch"
+    current = git.run(root, "config", "--local", "--get-all", key, check=False).split("\n")
+    if oplog.fetch_refspec(remote) not in current:
+        git.run(root, "config", "--local", "--add", key, oplog.fetch_refspec(remote))
 ATTRIBUTES_MARK = "# agentops: LF line endings for the ledger, whatever core.autocrlf says"
 
 

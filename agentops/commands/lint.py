@@ -10,6 +10,7 @@ from agentops.errors import InvalidRulesError, LedgerError
 from agentops.ledger import archive
 from agentops.ledger import format as fmt
 from agentops.paths import RULES_DIR, find_repo
+from agentops.store import oplog
 from agentops.store.entries import incident_files
 from agentops.store.journal import lint_journal
 from agentops.store.writer import FILES
@@ -39,7 +40,7 @@ def lint(*, repo: Path | None) -> dict[str, Any]:
         counts[rel] = archive.count(rel, text)
     if (root / FILES["incident"]).exists():
         problems += _index_drift((root / FILES["incident"]).read_text(encoding="utf-8"), counts)
-    problems += lint_journal(root)
+    problems += lint_journal(root) + oplog.records_lint(root)
     if (root / RULES_DIR).is_dir():
         from agentops.policy.loader import load_policy
 

@@ -113,8 +113,8 @@ def update_incident(args: Args, repo: Path) -> Any:
         return cmd.ack(repo, inc, **common).to_dict()
     if action == "update":
         return cmd.update(repo, inc, status=args["status"], **common).to_dict()
-    post = {k: args.get(k) for k in ("root_cause", "resolution", "lessons",
-                                     "root_cause_category")}
+    post: dict[str, Any] = {k: args.get(k) for k in ("root_cause", "resolution", "lessons",
+                                                     "root_cause_category")}
     return cmd.resolve(repo, inc, **common, **post).to_dict()
 
 

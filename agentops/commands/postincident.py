@@ -19,7 +19,7 @@ from agentops.events import Event, event_from_dict
 from agentops.ledger import format as fmt
 from agentops.ledger.model import PLACEHOLDER, Incident, Signature
 from agentops.ledger.safety import escape_block, escape_inline
-from agentops.store import journal
+from agentops.store import oplog
 
 if TYPE_CHECKING:
     from agentops.commands.incident_edit import Edit
@@ -159,7 +159,7 @@ def problem_of(ctx: Context, inc: Incident) -> tuple[str, str, Signature]:
 
 def first_event(ctx: Context, event_id: str) -> Event | None:
     record: dict[str, Any]
-    for record in journal.read_all(ctx.repo):
+    for record in oplog.read(ctx.repo):
         if record.get("id") == event_id:
             try:
                 return event_from_dict(record["event"])

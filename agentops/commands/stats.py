@@ -63,10 +63,10 @@ def problem_titles(root: Path) -> dict[str, str]:
 def samples_of(root: Path) -> list[report.Sample]:
     """The availability samples of the journal, for the months' uptime."""
     from agentops.durations import seconds
-    from agentops.store import journal
+    from agentops.store import oplog
 
     out = []
-    for record in journal.read_containing(root, b'"availability.sample"'):
+    for record in oplog.read(root, needle=b'"availability.sample"'):
         event = record.get("event")
         if not isinstance(event, dict) or event.get("type") != "availability.sample":
             continue
@@ -107,32 +107,49 @@ def stats(*, repo: Path | None, since: str | None = None, until: str | None = No
                                  samples=samples_of(root), problems=problem_titles(root),
                                  since=window["since"], until=window["until"])
         return {"stats": figures, "commit": None}
-    return _write(root, sla, when, window)
+    return _write(root, sla, when, window, args={"since": since, "until": until})
 
 
 _COMPUTED_RE = re.compile(r"; computed \S+ by ")
 
 
-def _write(root: Path, sla: Sla, now: datetime,
-           window: dict[str, datetime | None]) -> dict[str, Any]:
-    from agentops.pipeline import commit_changes, transaction
+def _write(root: Path, sla: Sla, now: datetime, window: dict[str, datetime | None], *,
+           args: dict[str, Any], key: str | None = None, push: bool = True) -> dict[str, Any]:
+    """Render the block and commit it, journaled as the operation ``stats.write`` (so that a
+    replay on another tip renders it again from that tip's incidents)."""
+    from agentops.pipeline import commit_changes, journal_operation, publish, transaction
 
-    with transaction(root, now=now) as ctx:
-        text = ctx.ledger.text("incident")
-        figures = report.compute(incidents_of(text, root), sla=sla, now=now,
-                                 samples=samples_of(root), problems=problem_titles(root),
-                                 since=window["since"], until=window["until"])
-        block = report.to_markdown(figures)
-        old = fmt.read_block(text, fmt.STATS_BEGIN, fmt.STATS_END)
-        # The heading says when the figures were computed; a block whose figures did not
-        # change keeps its old time, so an unchanged --write commits nothing.
-        same = old is not None and _COMPUTED_RE.sub("", old) == _COMPUTED_RE.sub("", block)
-        new = text if same else fmt.set_stats_block(text, block)
-        sha = None
-        if new != text:
-            ctx.ledger.set_text("incident", new)
-            sha = commit_changes(ctx, subject=f"agentops: stats ({figures.total} incidents)")
+    with git.locked(root):
+        with transaction(root, now=now) as ctx:
+            text = ctx.ledger.text("incident")
+            figures = report.compute(incidents_of(text, root), sla=sla, now=now,
+                                     samples=samples_of(root), problems=problem_titles(root),
+                                     since=window["since"], until=window["until"])
+            block = report.to_markdown(figures)
+            old = fmt.read_block(text, fmt.STATS_BEGIN, fmt.STATS_END)
+            # The heading says when the figures were computed; a block whose figures did not
+            # change keeps its old time, so an unchanged --write commits nothing.
+            same = old is not None and _COMPUTED_RE.sub("", old) == _COMPUTED_RE.sub("", block)
+            new = text if same else fmt.set_stats_block(text, block)
+            sha = None
+            if new != text:
+                ctx.ledger.set_text("incident", new)
+                journal_operation(ctx, "stats.write", args, actor=None, key=key,
+                                  outcome={"total": figures.total})
+                sha = commit_changes(ctx, subject=f"agentops: stats ({figures.total} incidents)")
+            config = ctx.config
+        if sha and push and config.push:
+            publish(root, config)
     return {"stats": figures, "commit": sha, "written": True}
+
+
+def replay_operation(tree: Path, record: dict[str, Any]) -> None:
+    """Redo ``stats --write`` on another tip: the same window, that tip's incidents."""
+    args = record["args"]
+    window = {"since": parse_when(args.get("since"), where="--since"),
+              "until": parse_when(args.get("until"), where="--until", end_of_day=True)}
+    _write(tree, load_sla(tree), parse_time(record["accepted"]), window, args=args,
+           key=record["key"], push=False)
 
 
 def render(result: dict[str, Any], out: str) -> str:

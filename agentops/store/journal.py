@@ -1,4 +1,8 @@
-"""The journal: every accepted event, append-only JSON lines under ``.agentops/journal/``.
+"""The journal: every accepted event and operation, append-only JSON lines.
+
+An event record holds ``event``, ``decisions`` and ``outcome``; an operation record (a
+lifecycle write, ``stats --write``) holds ``op``, ``args``, ``actor`` and ``outcome``. Both
+carry ``key`` (idempotency), ``accepted`` (when) and ``batch`` (the commit they were made in).
 
 One file per month (by the time the event was accepted), split into parts of bounded size
 (:func:`journal_path`), keeps each file small enough for git to hash quickly. A record holds
@@ -170,6 +174,12 @@ def read_containing(repo: Path, needle: bytes) -> Iterator[dict[str, Any]]:
 def _read(path: Path, needle: bytes = b"") -> Iterator[dict[str, Any]]:
     with path.open("rb") as fh:
         data = fh.read()
+    yield from parse_lines(data, where=str(path), needle=needle)
+
+
+def parse_lines(data: bytes, *, where: str, needle: bytes = b"") -> Iterator[dict[str, Any]]:
+    """The records of one journal file's bytes (only lines containing ``needle``); a torn
+    last line (a crash) is skipped."""
     lines = data.split(b"\n")
     for n, line in enumerate(lines, start=1):
         if not line.strip() or needle not in line:
@@ -179,19 +189,36 @@ def _read(path: Path, needle: bytes = b"") -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError:
             if n == len(lines):  # an unterminated last line: a write cut short
                 return
-            raise LedgerError(f"{path}:{n}: journal line is not JSON") from None
+            raise LedgerError(f"{where}:{n}: journal line is not JSON") from None
         if isinstance(record, dict):
             yield record
 
 
-def lint_journal(repo: Path) -> list[str]:
-    """Problems in the journal files: non-JSON lines, missing fields, duplicate keys."""
-    problems: list[str] = []
-    seen: dict[str, str] = {}
+def legacy_keys(repo: Path) -> dict[str, str]:
+    """Keys of the journal files on the branch (written by older versions): key -> where."""
+    found: dict[str, str] = {}
     folder = repo / JOURNAL_DIR
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        rel = f"{JOURNAL_DIR}/{path.name}"
-        data = path.read_bytes()
+        for n, record in enumerate(_read(path), start=1):
+            if isinstance(record.get("key"), str):
+                found.setdefault(record["key"], f"{JOURNAL_DIR}/{path.name}:{n}")
+    return found
+
+
+def lint_journal(repo: Path) -> list[str]:
+    """Problems in the journal files on the branch: non-JSON lines, missing fields, duplicate
+    keys."""
+    folder = repo / JOURNAL_DIR
+    return lint_texts([(f"{JOURNAL_DIR}/{path.name}", path.read_bytes())
+                       for path in (sorted(folder.glob("*.jsonl")) if folder.is_dir() else [])])
+
+
+def lint_texts(files: list[tuple[str, bytes]], *, seen: dict[str, str] | None = None
+               ) -> list[str]:
+    """Problems in journal files given as (name, bytes); ``seen``: keys already found."""
+    problems: list[str] = []
+    seen = dict(seen or {})
+    for rel, data in files:
         if data and not data.endswith(b"\n"):
             problems.append(f"{rel}: last line is not terminated (a torn write)")
         for n, line in enumerate(data.splitlines(), start=1):
@@ -201,8 +228,8 @@ def lint_journal(repo: Path) -> list[str]:
                 problems.append(f"{rel}:{n}: not JSON")
                 continue
             key = record.get("key") if isinstance(record, dict) else None
-            if not isinstance(key, str) or "event" not in record:
-                problems.append(f"{rel}:{n}: a record needs 'key' and 'event'")
+            if not isinstance(key, str) or ("event" not in record and "op" not in record):
+                problems.append(f"{rel}:{n}: a record needs 'key' and 'event' or 'op'")
             elif key in seen:
                 problems.append(f"{rel}:{n}: key {key!r} already journaled at {seen[key]}")
             else:

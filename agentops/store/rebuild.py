@@ -28,7 +28,7 @@ from agentops.ledger.model import (
 )
 from agentops.policy.engine import RESOLVE, Decision, SubjectLink, observe, remember_resolution
 from agentops.policy.model import Policy
-from agentops.store import journal, scan
+from agentops.store import journal, oplog, scan
 from agentops.store.entries import incident_files
 from agentops.store.state import Store
 from agentops.store.writer import FILES
@@ -41,6 +41,7 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     _troubleshooting(repo, store)
     _memory(repo, store)
     _journal(repo, store, policy)
+    _journal_ref(repo, store, policy)
     _subjects(repo, store, policy, open_ids)
 
 
@@ -184,6 +185,40 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             remember_resolution(policy, store.state, event, _decisions(record))
 
 
+def _journal_ref(repo: Path, store: Store, policy: Policy) -> None:
+    """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
+    which older versions wrote on the branch): seen keys with their outcome, the counting
+    records of the longest window, every resolution. Operations only mark their key seen."""
+    commit = oplog.tip(repo)
+    if not commit:
+        return
+    records = list(oplog.read(repo, commit, legacy=False))
+    for record in records:
+        if isinstance(record.get("key"), str):
+            store.seen[record["key"]] = {"event_id": record.get("id"),
+                                         "outcome": record.get("outcome", _empty(record))}
+    events = [r for r in records if isinstance(r.get("event"), dict)]
+    longest = _longest_window(policy)
+    times = [parse_time(r["event"]["time"]) for r in events if "time" in r["event"]]
+    since = max(times) - longest if times and longest is not None else None
+    for record in events:
+        index = policy.index_for(str(record["event"].get("type", "")))
+        counts = longest is not None and bool(index.counted or index.resetters)
+        if not counts and not index.resolving:
+            continue
+        try:
+            event = event_from_dict(record["event"])
+        except AgentopsError:
+            continue
+        if counts and since is not None and event.time > since:
+            observe(policy, store.state, event, ())
+        if index.resolving:
+            remember_resolution(policy, store.state, event, _decisions(record))
+
+
+def _empty(record: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}
 def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]) -> None:
     """Which open incident heard of each subject last (for correlation across sources): from
     the journal records of its events accepted within the correlation window (and a day of

@@ -218,8 +218,10 @@ def read_golden(name: str) -> str:
 
 # --- hypothesis strategies ------------------------------------------------------------------
 
+# recorded times keep milliseconds (agentops.events.to_precision), so generated ones do too
 UTC_TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1),
-                         timezones=st.just(UTC))
+                         timezones=st.just(UTC)).map(
+    lambda t: t.replace(microsecond=t.microsecond - t.microsecond % 1000))
 OPT_TIMES = st.none() | UTC_TIMES
 ANY_TEXT = st.text(max_size=60)
 OPT_TEXT = st.none() | ANY_TEXT

@@ -201,14 +201,11 @@ def make_managed_repo(path: Path) -> Path:
     return path
 
 
-def journal_records(repo: Path, rev: str = "HEAD") -> list[dict[str, Any]]:
-    """Every journal record committed at ``rev``."""
-    names = git(repo, "ls-tree", "-r", "--name-only", rev, "--", ".agentops/journal").split()
-    records = []
-    for name in sorted(names):
-        text = git(repo, "show", f"{rev}:{name}")
-        records += [json.loads(line) for line in text.splitlines() if line.strip()]
-    return records
+def journal_records(repo: Path) -> list[dict[str, Any]]:
+    """Every journal record committed (on the journal ref)."""
+    from journal_helpers import journal_records as records
+
+    return records(repo)
 
 
 def commit_count(repo: Path) -> int:

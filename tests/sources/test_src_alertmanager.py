@@ -28,7 +28,7 @@ def test_trimmed_body_without_version_or_group_key_gives_one_firing_event() -> N
     assert event.type == "alert.firing"
     assert event.source == "alertmanager"
     assert event.subject.to_dict() == {"namespace": "pp1", "kind": "Pod", "name": "dd1-0"}
-    assert event.key == "alertmanager:a4c6c4f7a49ca0ae:firing:2020-02-26T07:05:04.989876Z"
+    assert event.key == "alertmanager:a4c6c4f7a49ca0ae:firing:2020-02-26T07:05:04.989Z"
     assert event.message == "Pod pp1/dd1-0 (busybox-3jb7u6) is restarting 1.07 times / 5 minutes."
     assert event.attributes["alertname"] == "KubePodCrashLooping"
     assert event.attributes["severity"] == "critical"
@@ -38,8 +38,8 @@ def test_trimmed_body_without_version_or_group_key_gives_one_firing_event() -> N
 def test_zero_ends_at_of_firing_alert_is_omitted_and_time_is_starts_at() -> None:
     [event] = parse_payload("alertmanager", body("kubesphere-KubePodCrashLooping-firing.json"))
     assert "ends_at" not in event.attributes
-    assert event.attributes["starts_at"] == "2020-02-26T07:05:04.989876Z"
-    assert event.time.isoformat() == "2020-02-26T07:05:04.989876+00:00"
+    assert event.attributes["starts_at"] == "2020-02-26T07:05:04.989Z"
+    assert event.time.isoformat() == "2020-02-26T07:05:04.989000+00:00"
 
 
 def test_escaped_ampersand_in_generator_url_is_decoded() -> None:
@@ -114,18 +114,18 @@ def test_firing_group_with_one_resolved_alert_gives_resolved_event() -> None:
     assert [e.type for e in events] == ["alert.firing", "alert.resolved"]
     resolved = events[1]
     assert resolved.subject.to_dict() == {"kind": "Instance", "name": "10.30.1.161"}
-    assert resolved.attributes["ends_at"] == "2021-03-30T13:17:50.814674Z"
+    assert resolved.attributes["ends_at"] == "2021-03-30T13:17:50.814Z"
 
 
 def test_duplicate_fingerprints_with_identical_keys_are_reported_once() -> None:
     events = parse_payload("alertmanager", body("vmalert-v4-CPUHigh-resolved.json"))
     assert len(events) == 1
-    assert events[0].key == "alertmanager:83eb2c81e0da3faf:resolved:2021-03-30T12:17:50.814674Z"
+    assert events[0].key == "alertmanager:83eb2c81e0da3faf:resolved:2021-03-30T12:17:50.814Z"
 
 
 def test_non_utc_offset_and_nanoseconds_are_normalised_to_utc() -> None:
     [event] = parse_payload("alertmanager", body("vmalert-v4-CPUHigh-resolved.json"))
-    assert event.attributes["starts_at"] == "2021-03-30T12:17:50.814674Z"
+    assert event.attributes["starts_at"] == "2021-03-30T12:17:50.814Z"
     assert event.message == "cpu usage is high than 20% for 5 minutes"
 
 
@@ -135,7 +135,7 @@ def test_alert_without_fingerprint_gets_the_one_alertmanager_computes() -> None:
     [event] = parse_payload("alertmanager", data)
     [again] = parse_payload("alertmanager", data)
     # The capture's own fingerprint, recomputed from its labels as Alertmanager does.
-    assert event.key == "alertmanager:a4c6c4f7a49ca0ae:firing:2020-02-26T07:05:04.989876Z"
+    assert event.key == "alertmanager:a4c6c4f7a49ca0ae:firing:2020-02-26T07:05:04.989Z"
     assert event.key == again.key
     assert event.attributes["fingerprint"] == "a4c6c4f7a49ca0ae"
     assert event.attributes["fingerprint_computed"] is True

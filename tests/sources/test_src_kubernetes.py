@@ -84,7 +84,7 @@ def test_event_with_only_event_time_uses_it_and_reporting_component() -> None:
                    if e.attributes["reason"] == "Scheduled"][:1]
     assert scheduled.attributes["component"] == "default-scheduler"
     assert scheduled.attributes["count"] == 1
-    assert scheduled.time.isoformat() == "2023-07-10T05:31:39.694297+00:00"
+    assert scheduled.time.isoformat() == "2023-07-10T05:31:39.694000+00:00"
 
 
 def test_init_container_backoff_warning_is_reported() -> None:

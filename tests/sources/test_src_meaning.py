@@ -328,8 +328,10 @@ def test_protection_rule_request_is_recorded_but_opens_nothing(repo: Path) -> No
     body = fixture("github", "derived-deployment_protection_rule.requested.json")
     [outcome] = hook(repo, "github", body, event="deployment_protection_rule")
     assert outcome["event_id"].startswith("ev-") and outcome["incidents"] == []
-    log = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%s"],
-                         capture_output=True, text=True, check=True).stdout
+    # journaled on the journal ref; the branch gets no commit for an event that opens nothing
+    log = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%s",
+                          "refs/agentops/journal"], capture_output=True, text=True,
+                         check=True).stdout
     assert "approval.requested" in log
 
 
