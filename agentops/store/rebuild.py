@@ -41,8 +41,8 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     _troubleshooting(repo, store)
     _memory(repo, store)
     _journal(repo, store, policy)
-    _journal_ref(repo, store, policy)
-    _subjects(repo, store, policy, open_ids)
+    ref_records = _journal_ref(repo, store, policy)
+    _subjects(repo, store, policy, open_ids, ref_records)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -185,13 +185,13 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             remember_resolution(policy, store.state, event, _decisions(record))
 
 
-def _journal_ref(repo: Path, store: Store, policy: Policy) -> None:
+def _journal_ref(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
     """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
     which older versions wrote on the branch): seen keys with their outcome, the counting
     records of the longest window, every resolution. Operations only mark their key seen."""
     commit = oplog.tip(repo)
     if not commit:
-        return
+        return []
     records = list(oplog.read(repo, commit, legacy=False))
     for record in records:
         if isinstance(record.get("key"), str):
@@ -214,12 +214,16 @@ def _journal_ref(repo: Path, store: Store, policy: Policy) -> None:
             observe(policy, store.state, event, ())
         if index.resolving:
             remember_resolution(policy, store.state, event, _decisions(record))
+    return records
 
 
 def _empty(record: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": record.get("id"), "matched": [], "incidents": [],
             "troubleshooting": [], "memory": []}
-def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]) -> None:
+
+
+def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],
+              ref_records: list[dict[str, Any]]) -> None:
     """Which open incident heard of each subject last (for correlation across sources): from
     the journal records of its events accepted within the correlation window (and a day of
     slack), the first naming the source that opened it. Open incidents are few; only recent
@@ -239,13 +243,15 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
             continue
         entry = fmt.parse_incident(text[span[0]:span[1]])
         wanted.update((eid, entry) for eid in entry.events)
-    heads = list(journal.heads(repo))
-    if not wanted or not heads:
+    heads = list(journal.heads(repo))  # the journal files older versions kept on the branch
+    accepted = [h.accepted for h in heads] + [str(r.get("accepted", "")) for r in ref_records]
+    if not wanted or not any(accepted):
         return
-    latest = max(h.accepted for h in heads)
-    floor = format_time(parse_time(latest) - window - timedelta(days=1))
+    floor = format_time(parse_time(max(accepted)) - window - timedelta(days=1))
+    recent = [*journal.read_many(repo, [h for h in heads if h.accepted >= floor]),
+              *(r for r in ref_records if str(r.get("accepted", "")) >= floor)]
     found: dict[str, list[Event]] = {}
-    for record in journal.read_many(repo, [h for h in heads if h.accepted >= floor]):
+    for record in recent:
         inc = wanted.get(str(record.get("id")))
         if inc is not None:
             try:
