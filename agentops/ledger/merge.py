@@ -38,6 +38,7 @@ TIME_FIELDS: Final = frozenset({
 })
 COUNT_FIELDS: Final = frozenset({"occurrences", "seen"})
 TIMELINE: Final = "Timeline"
+EVIDENCE: Final = "Evidence"  # "- Seen in INC-..." lines the tool appends to a known problem
 
 
 class Merged(NamedTuple):
@@ -212,6 +213,8 @@ def _merge_sections(base: str, lb: md.Layout, ours: str, lo: md.Layout, theirs: 
             part = t
         elif heading == TIMELINE and o is not None and t is not None:
             part = _union_rows(b or "", o, t)
+        elif heading == EVIDENCE and o is not None and t is not None:
+            part = _union_seen(b or "", o, t)
         else:
             part, ok = merge3(b or "", o or "", t or "")
             clean = clean and ok
@@ -235,6 +238,16 @@ def _union_rows(base: str, ours: str, theirs: str) -> str:
     table = sorted([lines[i] for i in rows] + added, key=lambda r: _row_time(r) or "")
     out = lines[:first] + table + lines[last + 1:]
     return "\n".join(out) + "\n"
+
+
+def _union_seen(base: str, ours: str, theirs: str) -> str:
+    """The evidence lines either side appended; any other change there is merged as prose."""
+    old = set(base.splitlines())
+    body = ours.rstrip("\n")
+    lines = body.split("\n")
+    added = [line for line in theirs.splitlines()
+             if line.startswith("- Seen in ") and line not in old and line not in lines]
+    return "\n".join(lines + added) + (ours[len(body):] or "\n")
 
 
 def _row_time(line: str) -> str | None:
