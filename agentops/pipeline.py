@@ -122,7 +122,8 @@ class Context:
         self.journal_lines: list[bytes] = []
         # names this batch's commit and journal records, so a replay can tell which
         # operations a commit was made for
-        self.batch = os.urandom(8).hex()
+        # a word, not bare hex: secret scanners take a quoted 16-digit hex string for a key
+        self.batch = "b-" + os.urandom(8).hex()
         self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
@@ -399,12 +400,16 @@ def journal_operation(ctx: Context, name: str, args: dict[str, Any], *, actor: s
     tip to redo it (see :func:`agentops.push.apply_operation`). Returns the key.
     """
     from agentops.events import derive_key
+    from agentops.ledger.safety import redact_obj
 
     key = key or derive_key({"op": name, "args": args, "actor": actor,
                              "accepted": format_time(ctx.now), "batch": ctx.batch})
+    # What a person typed (a note, a root cause) is committed too: redacted like the ledger,
+    # so a replay redoes exactly what the ledger shows.
     ctx.journal_lines.append(journal.encode({
         "op": name, "key": key, "accepted": format_time(ctx.now), "actor": actor,
-        "args": args, "batch": ctx.batch, "outcome": outcome or {},
+        "args": redact_obj(args, ctx.ledger.patterns), "batch": ctx.batch,
+        "outcome": redact_obj(outcome or {}, ctx.ledger.patterns),
     }))
     return key
 

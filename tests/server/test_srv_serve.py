@@ -214,7 +214,9 @@ def assert_committed_once(repo: Path, keys: list[str]) -> None:
 def test_metrics_count_duplicates_in_a_group_and_replays_and_commits_only_real_ones(
         repo: Path) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    event = json.loads(generic("dup-1"))
+    # an event that opens an incident: one that opens nothing commits only to the journal ref
+    event = {"type": "deployment.failed", "source": "ci", "key": "dup-1",
+             "environment": "production", "subject": {"name": "api"}}
     server = ServeProcess(repo, env=ENV)
 
     def metrics() -> list[str]:
