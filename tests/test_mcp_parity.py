@@ -19,7 +19,7 @@ LESSONS = "Check for long-running backup locks before migrating"
 ACCEPTED = re.compile(r'"accepted":"[^"]*"')
 BLOB_LINE = re.compile(r"^index [0-9a-f]+\.\.[0-9a-f]+.*$", re.MULTILINE)
 # Each commit names its batch (a random id the journal records carry, for the push replay).
-BATCH = re.compile(r"^Agentops-Batch: [0-9a-f]+$", re.MULTILINE)
+BATCH = re.compile(r"^Agentops-Batch: b-[0-9a-f]+$", re.MULTILINE)
 
 
 def by_cli(repo: Path) -> None:
