@@ -32,7 +32,6 @@ BEGIN_RE: Final = re.compile(
 )
 END_RE: Final = re.compile(r"^<!-- /agentops:(incident|troubleshooting|memory) (\S+) -->$",
                            re.MULTILINE)
-_FENCE_RE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def begin_prefix(kind: Kind, entry_id: str | None = None) -> str:
@@ -128,7 +127,15 @@ _YAML11_WORD = re.compile(
 
 def _fast_meta(text: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
+    memo = _LINE_MEMO
     for line in text.split("\n"):
+        known = memo.get(line)
+        if known is not None:  # most lines repeat across entries: ``status: Investigating``
+            name, value = known
+            if name in out:
+                return None
+            out[name] = value
+            continue
         if not line or line.startswith("#"):
             continue
         m = _META_LINE_RE.match(line)
@@ -138,7 +145,17 @@ def _fast_meta(text: str) -> dict[str, Any] | None:
         if value is _UNSURE:
             return None
         out[m.group(1)] = value
+        if not isinstance(value, list) and len(memo) < _LINE_MEMO_MAX:
+            memo[line] = (m.group(1), value)  # lists are mutable: never shared
     return out
+
+
+# Metadata line -> (key, value) for the lines already read: ten thousand entries written by
+# the tool share most of their lines, and a dict lookup is twenty times cheaper than reading
+# the line again. Only immutable values are kept. Once full it stops learning (the common
+# lines come first, in the first entries read): a long-lived server stays small.
+_LINE_MEMO: Final[dict[str, tuple[str, Any]]] = {}
+_LINE_MEMO_MAX: Final = 20_000
 
 
 def _fast_scalar(raw: str) -> Any:
@@ -178,6 +195,9 @@ def _yaml_meta(text: str, where: str) -> dict[str, Any]:
 
 def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, Any]:
     """Load the YAML block and check each known key; unknown keys (human notes) are ignored."""
+    canonical = _canonical_meta(text, fields, where)
+    if canonical is not None:
+        return canonical
     data = load_meta(text, where)
     out: dict[str, Any] = {}
     for f in fields:
@@ -187,6 +207,52 @@ def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, 
             continue
         out[f.name] = _check(f, data[f.name], f"{where}: metadata.{f.name}")
     return out
+
+
+def _canonical_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, Any] | None:
+    """The block exactly as :func:`render_meta` writes it (these keys in this order, optional
+    ones only when set) read with one regex match, or None to read it line by line.
+
+    Each field remembers the values it has checked: ten thousand incidents share most of them
+    (``status: Investigating``, ``acknowledged: null``), so a fresh clone's ``stats`` or
+    ``incident list`` checks each distinct value once.
+    """
+    pattern, memos = _canonical_of(fields)
+    m = pattern.fullmatch(text)
+    if m is None:
+        return None
+    out: dict[str, Any] = {}
+    for f, raw, memo in zip(fields, m.groups(), memos, strict=True):
+        if raw is None:
+            continue  # an optional key that is not set
+        value = memo.get(raw, _UNSURE)
+        if value is _UNSURE:
+            scalar = _fast_scalar(raw)
+            if scalar is _UNSURE:
+                return None
+            value = _check(f, scalar, f"{where}: metadata.{f.name}")
+            if len(memo) < _MEMO_MAX:
+                memo[raw] = value  # checked values are immutable (lists become tuples)
+        out[f.name] = value
+    return out
+
+
+def _canonical_of(fields: Sequence[MetaField]) -> tuple[re.Pattern[str], list[dict[str, Any]]]:
+    found = _CANONICAL.get(id(fields))
+    if found is None or found[0] is not fields:
+        lines = "".join(f"(?:{re.escape(f.name)}: (.*)\n)?" if f.optional
+                        else f"{re.escape(f.name)}: (.*)\n" for f in fields)
+        found = (fields, re.compile(lines), [{} for _ in fields])
+        _CANONICAL[id(fields)] = found
+    return found[1], found[2]
+
+
+# fields (by identity: the kinds' META tables live as long as the process) -> the regex of
+# their canonical block and one memo of checked values per field, bounded for a long-lived
+# server (once full a memo stops learning; the common values come first).
+_CANONICAL: Final[dict[int, tuple[Sequence[MetaField], re.Pattern[str],
+                                  list[dict[str, Any]]]]] = {}
+_MEMO_MAX: Final = 4096
 
 
 def _check(f: MetaField, value: Any, where: str) -> Any:
@@ -282,13 +348,8 @@ def _scan_head(
 ) -> tuple[tuple[int, int] | None, tuple[int, int] | None, tuple[int, int] | None, int]:
     """Heading, summary line and YAML block, then the offset where sections may begin."""
     heading = summary = meta = None
-    meta_start = -1
     for a, b in lines(text, start, stop):
         line = text[a:b]
-        if meta_start >= 0:
-            if line == META_CLOSE:
-                return heading, summary, (meta_start, a), b + 1
-            continue
         if line.startswith(SECTION_PREFIX):
             return heading, summary, meta, a
         if heading is None and line.startswith(HEADING_PREFIX):
@@ -296,27 +357,63 @@ def _scan_head(
         elif summary is None and summary_prefix and line.startswith(summary_prefix):
             summary = (a, b)
         elif line == META_OPEN:
-            meta_start = b + 1
+            pos = b  # the block's closing fence, found with str.find, not line by line
+            while (close := text.find("\n" + META_CLOSE, pos, stop)) >= 0:
+                after = close + 1 + len(META_CLOSE)
+                if after == stop or text[after] == "\n":
+                    return heading, summary, (b + 1, close + 1), min(after + 1, stop)
+                pos = after
+            return heading, summary, meta, stop
     return heading, summary, meta, stop
 
 
 def _scan_sections(text: str, start: int, stop: int) -> tuple[tuple[SectionSpan, ...], bool]:
     """Section headings outside code fences; also whether a fence is left open."""
-    found: list[tuple[str, int, int]] = []
-    fence = ""
-    for a, b in lines(text, start, stop):
-        line = text[a:b]
-        match = _FENCE_RE.match(line)
-        if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = "" if not line.strip().strip(fence[0]) else fence
-        elif match:
-            fence = match.group(1)
-        elif line.startswith(SECTION_PREFIX):
-            found.append((line[len(SECTION_PREFIX):], a, min(b + 1, stop)))
+    if text.find("```", start, stop) < 0 and text.find("~~~", start, stop) < 0:
+        found, fence = _headings(text, start, stop), ""  # no fence: every heading counts
+    else:
+        found, fence = _headings_outside_fences(text, start, stop)
     ends = [s for _, s, _ in found[1:]] + [stop]
     spans = tuple(SectionSpan(h, s, body, e) for (h, s, body), e in zip(found, ends, strict=True))
     return spans, bool(fence)
+
+
+def _headings_outside_fences(text: str, start: int,
+                             stop: int) -> tuple[list[tuple[str, int, int]], str]:
+    """Like :func:`_headings`, skipping fenced code; also the fence left open, if any."""
+    found: list[tuple[str, int, int]] = []
+    fence = ""
+    for m in _SECTION_OR_FENCE_RE.finditer(text, start, stop):  # just fence and heading lines
+        marks = m.group(1)
+        if fence:
+            if marks and marks[0] == fence[0] and len(marks) >= len(fence):
+                fence = "" if not m.group(0).strip().strip(fence[0]) else fence
+        elif marks:
+            fence = marks
+        else:
+            found.append((m.group(2), m.start(), min(m.end() + 1, stop)))
+    return found, fence
+
+
+def _headings(text: str, start: int, stop: int) -> list[tuple[str, int, int]]:
+    """(heading, line start, body start) of each ``#### `` line in text[start:stop]."""
+    found: list[tuple[str, int, int]] = []
+    line = start if text.startswith(SECTION_PREFIX, start, stop) else -1
+    pos = start
+    while True:
+        if line < 0:
+            nl = text.find("\n" + SECTION_PREFIX, pos, stop)
+            if nl < 0:
+                return found
+            line = nl + 1
+        end = text.find("\n", line, stop)
+        end = stop if end < 0 else end
+        found.append((text[line + len(SECTION_PREFIX):end], line, min(end + 1, stop)))
+        pos, line = end, -1
+
+
+_SECTION_OR_FENCE_RE: Final = re.compile(r"^(?: {0,3}(`{3,}|~{3,}).*|#### (.*))$",
+                                         re.MULTILINE)
 
 
 def section_body(text: str, span: SectionSpan) -> str:
