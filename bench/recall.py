@@ -1,11 +1,15 @@
-"""Recall quality on the held-out set in bench/recall_eval.yaml: recall@1 and recall@3.
+"""Recall quality on a held-out set (default bench/recall_eval.yaml): recall@1 and recall@3.
 
 The corpus of the set becomes TROUBLESHOOTING and MEMORY entries (rendered and parsed back by the
 ledger, as a repository would hold them), indexed by ``agentops.report.recall``; each query's
 expected entry should come first. Figures are printed for the two halves: queries quoting an
 error message and queries describing the symptom in other words.
 
-    python bench/recall.py [--show-misses]
+    python bench/recall.py [--set PATH] [--show-misses]
+
+A set either holds its corpus or names, as ``corpus: <file>``, the set whose corpus its queries
+are asked against (bench/recall_holdout.yaml does: a second set written blind against the same
+ledger), resolved relative to the repository root.
 """
 
 from __future__ import annotations
@@ -58,12 +62,17 @@ def memory_entry(item: dict[str, Any]) -> MemoryEntry:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="path", type=Path, default=EVAL,
+                        help="query set (YAML); default bench/recall_eval.yaml")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
-    data = yaml.safe_load(EVAL.read_text())
+    data = yaml.safe_load(args.path.read_text())
+    corpus = data["corpus"]
+    if isinstance(corpus, str):  # a held-out set asked against another set's corpus
+        corpus = yaml.safe_load((ROOT / corpus).read_text())["corpus"]
     docs = list(recall.documents(
-        incidents=[], troubleshooting=[ts_entry(t) for t in data["corpus"]["troubleshooting"]],
-        memories=[memory_entry(m) for m in data["corpus"]["memory"]]))
+        incidents=[], troubleshooting=[ts_entry(t) for t in corpus["troubleshooting"]],
+        memories=[memory_entry(m) for m in corpus["memory"]]))
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "recall.sqlite"
         recall.build(index, docs, stamp="bench")
@@ -77,7 +86,7 @@ def main() -> None:
             row[2] += q["expect"] in got
             if got[:1] != [q["expect"]]:
                 misses.append((q["kind"], q["expect"], got, q["q"]))
-    print(f"recall on {EVAL.name}: {len(docs)} entries, {len(data['queries'])} queries")
+    print(f"recall on {args.path.name}: {len(docs)} entries, {len(data['queries'])} queries")
     print(f"{'half':<12}{'queries':>8}{'recall@1':>10}{'recall@3':>10}")
     for kind, (n, at1, at3) in sorted(totals.items()):
         print(f"{kind:<12}{n:>8}{at1 / n:>10.2f}{at3 / n:>10.2f}")
