@@ -291,11 +291,12 @@ def incident_list(status: str | None, severity: str | None, since: str | None, q
 
     found = view.list_incidents(repo, status=status, severity=severity, since=since)
     if quiet:
-        for brief in (view.brief(i) for i in found):
-            click.echo(brief["id"])
-        return
-    emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]},
-         view.list_text(found))
+        if found:
+            click.echo("\n".join(i.id for i in found))
+    elif fmt == "json":  # ten thousand lines in an alert storm: build only what is printed
+        emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]}, "")
+    else:
+        click.echo(view.list_text(found))
 
 
 @examples(

@@ -9,7 +9,7 @@ from typing import Any, Final
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import Incident
+from agentops.ledger.model import Incident, Sections
 from agentops.ledger.safety import escape_inline
 from agentops.vocabulary import CATEGORIES, IMPACT_FIELDS, SEVERITIES, STATUSES
 
@@ -100,6 +100,18 @@ def parse_incident(text: str) -> Incident:
     meta = md.read_meta(text, layout, META)
     return Incident(title=md.read_title(text, layout), sections=md.read_sections(text, layout),
                     **meta)
+
+
+def parse_incident_head(text: str) -> Incident:
+    """The incident's title and metadata only, its ``sections`` empty (so no timeline and no
+    follow-ups): for views that show a line per incident, at half the cost of a full parse."""
+    head = md.read_head(text, "incident", META)
+    if head is not None:
+        return Incident(title=head[0], sections=Sections(), **head[1])
+    layout = md.scan_head(text, SUMMARY_PREFIX)
+    md.expect_kind(layout, "incident")
+    meta = md.read_meta(text, layout, META)
+    return Incident(title=md.read_title(text, layout), sections=Sections(), **meta)
 
 
 def impact_values(raw: Mapping[str, Any], *, where: str,

@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
-import yaml
-
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
 from agentops.ledger.model import ID_RES, Sections
@@ -109,6 +107,7 @@ def render_meta(fields: Sequence[MetaField], values: Mapping[str, Any]) -> list[
 
 _META_LINE_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.*)\Z")
 _INT_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_SIMPLE_QUOTED_RE: Final = re.compile(r'"[^"\\\x00-\x1f\x7f]*"')
 _UNSURE: Final = object()
 
 
@@ -163,6 +162,8 @@ def _fast_scalar(raw: str) -> Any:
     if raw in ("null", "true", "false"):
         return None if raw == "null" else raw == "true"
     if raw.startswith('"'):
+        if _SIMPLE_QUOTED_RE.fullmatch(raw):
+            return raw[1:-1]  # nothing escaped: what JSON would decode, without decoding
         try:
             value = json.loads(raw)
         except ValueError:
@@ -183,6 +184,8 @@ def _fast_scalar(raw: str) -> Any:
 
 
 def _yaml_meta(text: str, where: str) -> dict[str, Any]:
+    import yaml  # only for blocks a person wrote: the tool's own are read without it
+
     try:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
@@ -217,12 +220,30 @@ def _canonical_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[
     (``status: Investigating``, ``acknowledged: null``), so a fresh clone's ``stats`` or
     ``incident list`` checks each distinct value once.
     """
-    pattern, memos = _canonical_of(fields)
-    m = pattern.fullmatch(text)
-    if m is None:
+    canonical = _canonical_of(fields)
+    m = canonical.block.fullmatch(text)
+    return None if m is None else _decode(canonical.slots, m.groups(), where)
+
+
+def read_head(text: str, kind: Kind,
+              fields: Sequence[MetaField]) -> tuple[str, dict[str, Any]] | None:
+    """The title and metadata of an entry whose head (begin marker to the end of the block)
+    is exactly as :func:`render` writes it, in one regex match; None for anything else."""
+    canonical = _canonical_of(fields)
+    m = canonical.head.match(text)
+    if m is None or m.group(1) != kind:
         return None
+    entry_id, heading = m.group(2), m.group(3)
+    meta = _decode(canonical.slots, m.groups()[3:], entry_id)
+    if meta is None:
+        return None
+    prefix = f"{entry_id} {DASH} "
+    return (heading[len(prefix):] if heading.startswith(prefix) else heading), meta
+
+
+def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
-    for f, raw, memo in zip(fields, m.groups(), memos, strict=True):
+    for (name, f, memo), raw in zip(slots, raws):  # one group per field, by construction
         if raw is None:
             continue  # an optional key that is not set
         value = memo.get(raw, _UNSURE)
@@ -230,28 +251,40 @@ def _canonical_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[
             scalar = _fast_scalar(raw)
             if scalar is _UNSURE:
                 return None
-            value = _check(f, scalar, f"{where}: metadata.{f.name}")
+            value = _check(f, scalar, f"{where}: metadata.{name}")
             if len(memo) < _MEMO_MAX:
                 memo[raw] = value  # checked values are immutable (lists become tuples)
-        out[f.name] = value
+        out[name] = value
     return out
 
 
-def _canonical_of(fields: Sequence[MetaField]) -> tuple[re.Pattern[str], list[dict[str, Any]]]:
+_Slot: TypeAlias = tuple[str, MetaField, dict[str, Any]]  # a field's name, itself, its memo
+
+
+class _Canonical(NamedTuple):
+    fields: Sequence[MetaField]
+    block: re.Pattern[str]  # the metadata block's lines
+    head: re.Pattern[str]  # begin marker, anchor, heading, summary line, then the block
+    slots: list[_Slot]  # per field: raw value -> checked value
+
+
+def _canonical_of(fields: Sequence[MetaField]) -> _Canonical:
     found = _CANONICAL.get(id(fields))
-    if found is None or found[0] is not fields:
+    if found is None or found.fields is not fields:
         lines = "".join(f"(?:{re.escape(f.name)}: (.*)\n)?" if f.optional
                         else f"{re.escape(f.name)}: (.*)\n" for f in fields)
-        found = (fields, re.compile(lines), [{} for _ in fields])
+        head = (r"<!-- agentops:(\w+) (\S+) uid=\S+ -->\n(?:<a id=\"[^\"\n]*\"></a>\n\n)?"
+                r"### (.*)\n\n.*\n\n```yaml\n" + lines + "```\n")
+        found = _Canonical(fields, re.compile(lines), re.compile(head),
+                           [(f.name, f, {}) for f in fields])
         _CANONICAL[id(fields)] = found
-    return found[1], found[2]
+    return found
 
 
-# fields (by identity: the kinds' META tables live as long as the process) -> the regex of
-# their canonical block and one memo of checked values per field, bounded for a long-lived
-# server (once full a memo stops learning; the common values come first).
-_CANONICAL: Final[dict[int, tuple[Sequence[MetaField], re.Pattern[str],
-                                  list[dict[str, Any]]]]] = {}
+# fields (by identity: the kinds' META tables live as long as the process) -> their regexes
+# and memos, each memo bounded for a long-lived server (once full it stops learning; the
+# common values come first).
+_CANONICAL: Final[dict[int, _Canonical]] = {}
 _MEMO_MAX: Final = 4096
 
 
@@ -341,6 +374,16 @@ def scan(text: str, summary_prefix: str | None = None) -> Layout:
     head = _scan_head(text, begin.end() + 1, end, summary_prefix)
     sections, open_fence = _scan_sections(text, head[3], end)
     return Layout(kind, entry_id, uid, head[0], head[1], head[2], sections, end, open_fence)
+
+
+def scan_head(text: str, summary_prefix: str | None = None) -> Layout:
+    """Like :func:`scan` up to the metadata block; ``sections`` is left empty."""
+    begin = BEGIN_RE.match(text)
+    if begin is None:
+        raise LedgerError(f"entry does not start with a begin marker: {text[:80]!r}")
+    kind: Kind = begin.group(1)  # type: ignore[assignment]
+    head = _scan_head(text, begin.end() + 1, len(text), summary_prefix)
+    return Layout(kind, begin.group(2), begin.group(3), head[0], head[1], head[2], (), len(text))
 
 
 def _scan_head(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -89,11 +88,14 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
 
 
 def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
-                     gitdir: Path | None) -> list[Entry]:
+                     gitdir: Path | None, heads: bool = False) -> list[Entry]:
     """The incidents of every incident file whose status ``keep`` accepts, newest file first.
 
     The status line is read from each entry's text before anything is parsed, so listing the
-    few open incidents of a ledger of ten thousand resolved ones parses only those few.
+    few open incidents of a ledger of ten thousand resolved ones parses only those few. With
+    ``heads`` an entry the cache does not hold is read up to its metadata only
+    (:func:`~agentops.ledger.incidents.parse_incident_head`: empty sections) and not cached,
+    which is what a one-line-per-incident view needs in a fresh clone.
     """
     raws = [r for path in incident_files(repo)
             for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
@@ -103,9 +105,14 @@ def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
     out: list[Entry] = []
     misses = 0
     for raw in raws:
+        if heads and not known:  # a fresh clone: nothing to look up, nothing to save
+            out.append(fmt.parse_incident_head(raw.text))
+            continue
         digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
         entry = known.get(digest)
-        if entry is None:
+        if entry is None and heads:
+            entry = fmt.parse_incident_head(raw.text)
+        elif entry is None:
             entry, misses = raw.parse(), misses + 1
             known[digest] = entry
         out.append(entry)
@@ -114,12 +121,14 @@ def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
     return out
 
 
-_STATUS_RE = re.compile(r"^status: (\S+)$", re.MULTILINE)
-
-
 def _status(text: str) -> str | None:
-    m = _STATUS_RE.search(text)
-    return m.group(1) if m else None
+    """The value of the entry's first ``status:`` line if it is one plain word."""
+    at = text.find("\nstatus: ")
+    if at < 0:
+        return None
+    end = text.find("\n", at + 9)
+    value = text[at + 9:end if end >= 0 else len(text)]
+    return value if value and " " not in value else None
 
 
 def archive_texts(repo: Path) -> list[str]:
