@@ -55,7 +55,8 @@ def list_incidents(repo: Path | None, *, status: str | None = None,
     out = []
     _incidents_text(repo)
     root = find_repo(repo)
-    def keep(found: str | None) -> bool:  # a cheap first cut by the status line; parsed below
+    def keep(text: str) -> bool:  # a cheap first cut by the status line; parsed below
+        found = entries.status_line(text)
         if not status or found is None or not found.isalpha():
             return True  # quoted or missing: the parsed entry decides
         return found == wanted if wanted else found != lc.RESOLVED

@@ -47,5 +47,17 @@ def classes() -> tuple[ErrorClass, ...]:
 def classify(text: str, reasons: Iterable[str] = ()) -> list[ErrorClass]:
     """The classes an error text (or one of the Kubernetes reasons) belongs to."""
     given = {r for r in reasons if r}
+    if not _any_pattern().search(text):  # most texts match none: one search, not a hundred
+        return [c for c in classes() if c.reasons & given] if given else []
     return [c for c in classes()
             if c.reasons & given or any(p.search(text) for p in c.patterns)]
+
+
+@cache
+def _any_pattern() -> re.Pattern[str]:
+    """Every class's patterns in one alternation: it matches when any of them does."""
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for c in classes() for p in c.patterns),
+                          re.I)
+    except re.error:  # a pattern that cannot be combined (inline flags): no shortcut
+        return re.compile("")

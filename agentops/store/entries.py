@@ -87,11 +87,12 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
     return out
 
 
-def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
+def select_incidents(repo: Path, keep: Callable[[str], bool], *,
                      gitdir: Path | None, heads: bool = False) -> list[Entry]:
-    """The incidents of every incident file whose status ``keep`` accepts, newest file first.
+    """The incidents of every incident file whose entry text ``keep`` accepts, newest file
+    first.
 
-    The status line is read from each entry's text before anything is parsed, so listing the
+    ``keep`` looks at the text before anything is parsed (:func:`status_line`), so listing the
     few open incidents of a ledger of ten thousand resolved ones parses only those few. With
     ``heads`` an entry the cache does not hold is read up to its metadata only
     (:func:`~agentops.ledger.incidents.parse_incident_head`: empty sections) and not cached,
@@ -99,7 +100,7 @@ def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
     """
     raws = [r for path in incident_files(repo)
             for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
-            if keep(_status(r.text))]
+            if keep(r.text)]
     cache = cache_path(gitdir, "incident") if gitdir is not None else None
     known = _load(cache)
     out: list[Entry] = []
@@ -121,8 +122,8 @@ def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
     return out
 
 
-def _status(text: str) -> str | None:
-    """The value of the entry's first ``status:`` line if it is one plain word."""
+def status_line(text: str) -> str | None:
+    """The value of an entry's first ``status:`` line if it is one plain word (else None)."""
     at = text.find("\nstatus: ")
     if at < 0:
         return None
