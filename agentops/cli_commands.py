@@ -293,10 +293,9 @@ def incident_list(status: str | None, severity: str | None, since: str | None, q
     if quiet:
         if found:
             click.echo("\n".join(i.id for i in found))
-    elif fmt == "json":  # ten thousand lines in an alert storm: build only what is printed
-        emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]}, "")
     else:
-        click.echo(view.list_text(found))
+        emit(fmt, lambda: {"count": len(found), "incidents": [view.brief(i) for i in found]},
+             lambda: view.list_text(found))
 
 
 @examples(
@@ -684,7 +683,7 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
     from agentops.commands import check as cmd
 
     result = cmd.check(repo=repo, now=now)
-    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+    emit(fmt, lambda: cmd.as_json(result), lambda: cmd.as_text(result))
     if not result["ok"]:
         sys.exit(1)
 

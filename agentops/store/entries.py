@@ -69,10 +69,16 @@ def read_ledger(repo: Path, kind: Kind) -> str:
     return fsutil.read_text(path)
 
 
-def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) -> list[Entry]:
-    """Every entry of several files of one kind (INCIDENTS.md and its archives), in order."""
+def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None,
+                heads: bool = False) -> list[Entry]:
+    """Every entry of several files of one kind (INCIDENTS.md and its archives), in order.
+
+    ``heads`` (incidents): when nothing is cached, read each entry up to its metadata only
+    (as :func:`select_incidents` does), for figures that need no prose."""
     raws = [r for text in texts for r in fmt.parse_file(kind, text).entries]
     known = _load(cache)
+    if heads and kind == "incident" and not known:
+        return [fmt.parse_incident_head(r.text) for r in raws]
     digests = [hashlib.blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
     out: list[Entry] = []
     misses = 0
