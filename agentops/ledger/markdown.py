@@ -126,15 +126,7 @@ _YAML11_WORD = re.compile(
 
 def _fast_meta(text: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
-    memo = _LINE_MEMO
     for line in text.split("\n"):
-        known = memo.get(line)
-        if known is not None:  # most lines repeat across entries: ``status: Investigating``
-            name, value = known
-            if name in out:
-                return None
-            out[name] = value
-            continue
         if not line or line.startswith("#"):
             continue
         m = _META_LINE_RE.match(line)
@@ -144,17 +136,7 @@ def _fast_meta(text: str) -> dict[str, Any] | None:
         if value is _UNSURE:
             return None
         out[m.group(1)] = value
-        if not isinstance(value, list) and len(memo) < _LINE_MEMO_MAX:
-            memo[line] = (m.group(1), value)  # lists are mutable: never shared
     return out
-
-
-# Metadata line -> (key, value) for the lines already read: ten thousand entries written by
-# the tool share most of their lines, and a dict lookup is twenty times cheaper than reading
-# the line again. Only immutable values are kept. Once full it stops learning (the common
-# lines come first, in the first entries read): a long-lived server stays small.
-_LINE_MEMO: Final[dict[str, tuple[str, Any]]] = {}
-_LINE_MEMO_MAX: Final = 20_000
 
 
 def _fast_scalar(raw: str) -> Any:
