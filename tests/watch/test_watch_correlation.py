@@ -9,6 +9,10 @@ the pod is built to match it (namespace pp1, pod dd1-0, container busybox-3jb7u6
 crash is dated next to the alert's ``startsAt`` (2020-02-26T07:05:04Z), because the event time
 of a crash-looping pod is when its container last terminated and the correlation window
 (30 minutes in the default policy) is measured between event times.
+
+A real cluster also records the kubelet's Warning BackOff Event for such a pod, which the
+watcher reads on its events stream: the last test adds it (the checked-in EventList item about
+pp1/dd1-0) and still expects one incident.
 """
 
 from __future__ import annotations
@@ -52,11 +56,10 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_fixture_names_the_pod_this_test_builds() -> None:
-    alert = json.loads(ALERT.read_text())["alerts"][0]
-    labels = alert["labels"]
+    labels = json.loads(ALERT.read_text())["alerts"][0]["labels"]
     assert (labels["alertname"], labels["namespace"], labels["pod"], labels["container"]) == (
         "KubePodCrashLooping", NAMESPACE, POD, CONTAINER)
-    assert BEFORE_ALERT < alert["startsAt"] < AFTER_ALERT
+    assert BEFORE_ALERT < alert_starts_at() < AFTER_ALERT
 
 
 def crashlooping_pod(*, crashed_at: str | None) -> Obj:
@@ -187,3 +190,50 @@ def test_alert_then_watch_warning_for_the_same_pod_is_one_incident(
         "Correlated workload.degraded from kubernetes (occurrence 2; rule "
         f"production-workload-degraded): container {CONTAINER} of pod {NAMESPACE}/{POD} is "
         "CrashLoopBackOff: back-off")
+
+
+def kubelet_backoff_warning() -> Obj:
+    """The kubelet's Warning BackOff Event for pp1/dd1-0 (the checked-in fixture's one item),
+    which a real cluster records next to the pod's CrashLoopBackOff status."""
+    doc = json.loads(fixture_path("kubernetes", "eventlist-BackOff-pod-dd1-0.json").read_text())
+    [item] = doc["items"]
+    for key in ("resourceVersion", "uid"):  # the API server assigns them
+        item["metadata"].pop(key, None)
+    assert (item["involvedObject"]["namespace"], item["involvedObject"]["name"]) == (
+        NAMESPACE, POD)
+    assert item["lastTimestamp"] < alert_starts_at()
+    event: Obj = {"apiVersion": "v1", "kind": "Event", **item}
+    return event
+
+
+def alert_starts_at() -> str:
+    starts: str = json.loads(ALERT.read_text())["alerts"][0]["startsAt"]
+    return starts
+
+
+def test_pod_status_kubelet_warning_and_alert_for_one_pod_are_one_incident(
+        api: FakeApiServer, repo: Path, watch: Watch) -> None:
+    """What a real cluster shows the watcher about a crash-looping pod is two signals from one
+    source: the pod's status (CrashLoopBackOff) and the kubelet's BackOff warning Event. They
+    arrive on two watch streams in either order; with the alert they are still one incident."""
+    api.wait_for_watch("events", timeout=30)
+    go_into_crashloop(api, crashed_at=BEFORE_ALERT)
+    api.create(kubelet_backoff_warning())
+    wait_until(lambda: sum(occurrences(repo)) == 2, timeout=30)
+    hook_alert(repo)
+    summary = watch.stop()
+
+    assert len(incidents(repo)) == 1, [(i.title, i.rule) for i in incidents(repo)]
+    [inc] = incidents(repo)
+    assert inc.occurrences == 3 and len(set(inc.events)) == 3
+    assert summary["incidents_opened"] == 1
+    assert inc.title in (f"Pod {NAMESPACE}/{POD}: CrashLoopBackOff",  # whichever stream came first
+                         f"Pod {NAMESPACE}/{POD}: BackOff")
+    rows = [r.text for r in inc.timeline]
+    assert len(rows) == 3
+    assert rows[0].startswith(("Detected: workload.degraded from kubernetes;",
+                               "Detected: k8s.warning from kubernetes;"))
+    assert rows[1].startswith("Recurred (occurrence 2) from kubernetes: ")
+    assert rows[2].startswith("Correlated alert.firing from alertmanager (occurrence 3; ")
+    lint = run_cli(["lint"], repo=repo)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
