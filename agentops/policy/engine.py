@@ -347,11 +347,18 @@ def link_subject(policy: Policy, state: State, event: Event,
         skey = skey or policy.correlation.key(event)
         if skey is None:
             return
-        link = state.subjects.get(skey)
-        if d.action == OPEN or link is None or link.dedup_key != d.dedup_key:
-            state.subjects[skey] = SubjectLink(d.dedup_key, event.source, event.time)
-        else:
-            state.subjects[skey] = link._replace(last_seen=max(link.last_seen, event.time))
+        state.subjects[skey] = next_link(state.subjects.get(skey), event, d.action,
+                                         d.dedup_key)
+
+
+def next_link(link: SubjectLink | None, event: Event, action: str,
+              dedup_key: str) -> SubjectLink:
+    """A subject's link after an event that opened (``open``) or joined (``recur``) the
+    incident of ``dedup_key``: a new incident takes the subject over, the same one hears of
+    it later."""
+    if action == OPEN or link is None or link.dedup_key != dedup_key:
+        return SubjectLink(dedup_key, event.source, event.time)
+    return link._replace(last_seen=max(link.last_seen, event.time))
 
 
 def remember_resolution(policy: Policy, state: State, event: Event,

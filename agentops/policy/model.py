@@ -280,13 +280,27 @@ class Correlation(NamedTuple):
         """The subject key of an event, or None when it names no subject well enough."""
         if not self.window:
             return None
-        values = []
-        for path in self.keys:
-            value = _cached_getter(path)(event)
+        return self._join([(path, _cached_getter(path)(event)) for path in self.keys])
+
+    @property
+    def by_subject(self) -> bool:
+        """Whether the key is made of the event's subject fields only (the default)."""
+        return all(p.startswith("subject.") for p in self.keys)
+
+    def subject_key(self, subject: Mapping[str, Any]) -> str | None:
+        """:meth:`key` from an event's subject alone (a journal line's ``subject`` object),
+        when :attr:`by_subject`."""
+        if not self.window:
+            return None
+        return self._join([(path, subject.get(path[8:])) for path in self.keys])
+
+    def _join(self, values: list[tuple[str, Any]]) -> str | None:
+        out = []
+        for path, value in values:
             if (value is None or value == "") and path in self.required:
                 return None
-            values.append("" if value is None else str(value))
-        return "/".join(values)
+            out.append("" if value is None else str(value))
+        return "/".join(out)
 
 
 class Policy:

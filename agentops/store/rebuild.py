@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import event_from_dict, event_from_journal, format_time, parse_time
+from agentops.events import (
+    Event,
+    event_from_dict,
+    event_from_journal,
+    format_time,
+    parse_time,
+)
 from agentops.ledger import format as fmt
 from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
@@ -30,8 +36,6 @@ from agentops.policy.engine import (
     RECUR,
     RESOLVE,
     Decision,
-    State,
-    link_subject,
     observe,
     remember_resolution,
 )
@@ -49,8 +53,8 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     _troubleshooting(repo, store)
     _memory(repo, store)
     _journal(repo, store, policy)
-    ref_records = _journal_ref(repo, store, policy)
-    _subjects(repo, store, policy, open_ids, ref_records)
+    ref_lines, ref_latest = _journal_ref(repo, store, policy)
+    _subjects(repo, store, policy, open_ids, ref_lines, ref_latest)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -193,17 +197,18 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             remember_resolution(policy, store.state, event, _decisions(record))
 
 
-def _journal_ref(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
+def _journal_ref(repo: Path, store: Store,
+                 policy: Policy) -> tuple[list[tuple[journal.Head, bytes]], str]:
     """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
     which older versions wrote on the branch), in the same way: seen keys as pointers to their
     line (``{"blob": id, "at": offset}``: a part's blob never changes), the counting records
-    of the longest window, every resolution. Returns the other records :func:`_subjects`
-    needs, decoded: those accepted within the correlation window (and a day) that open or
-    join an incident. Ten thousand lines from an alert storm are read by a regex, not decoded.
+    of the longest window, every resolution. Returns the lines :func:`_subjects` needs (those
+    accepted within the correlation window and a day that open or join an incident) and the
+    latest acceptance time. Ten thousand lines of an alert storm are read by regexes only.
     """
     commit = oplog.tip(repo)
     if not commit:
-        return []
+        return [], ""
     longest = _longest_window(policy)
     window = policy.correlation.window
     seen: list[tuple[str, str]] = []
@@ -227,20 +232,18 @@ def _journal_ref(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any
                 lines.append((head, line, counts, resolving, links))
     store.seen_pointers(seen)
     if not lines:
-        return []
+        return [], latest
     floor = format_time(parse_time(latest) - longest - timedelta(days=1)) if (
         latest and longest is not None) else ""
     link_floor = format_time(parse_time(latest) - window - timedelta(days=1)) if (
         latest and window) else ""
-    chosen = [(json.loads(line), c, r, k and h.accepted >= link_floor)
-              for h, line, c, r, k in lines
-              if r or (c and h.accepted >= floor) or (k and h.accepted >= link_floor)]
-    times = [parse_time(rec["event"]["time"]) for rec, c, _, _ in chosen
+    linking = [(h, line) for h, line, _, _, k in lines if k and h.accepted >= link_floor]
+    chosen = [(json.loads(line), c, r) for h, line, c, r, _ in lines
+              if r or (c and h.accepted >= floor)]
+    times = [parse_time(rec["event"]["time"]) for rec, c, _ in chosen
              if c and isinstance(rec.get("event"), dict) and "time" in rec["event"]]
     since = max(times) - longest if times and longest is not None else None
-    for record, counts, resolving, _ in chosen:
-        if not (counts or resolving):
-            continue
+    for record, counts, resolving in chosen:
         try:
             event = event_from_dict(record["event"])
         except (AgentopsError, KeyError):
@@ -249,40 +252,90 @@ def _journal_ref(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any
             observe(policy, store.state, event, ())
         if resolving:
             remember_resolution(policy, store.state, event, _decisions(record))
-    return [record for record, _, _, links in chosen if links]
+    return linking, latest
 
 
 def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],
-              ref_records: list[dict[str, Any]]) -> None:
-    """Which open incident heard of each subject last (for correlation across sources): the
-    engine's own linking replayed over the journal records accepted within the correlation
-    window (and a day of slack), for the dedup keys still open. No ledger entry is read:
-    after an alert storm ten thousand incidents are open, and a fresh clone's first
-    ``record`` must not read them all."""
+              ref_lines: list[tuple[journal.Head, bytes]], ref_latest: str) -> None:
+    """Which open incident heard of each subject last (for correlation across sources), left
+    as the journal lines that linked each subject (accepted within the correlation window
+    and a day of slack, for dedup keys still open): the store replays a subject's lines with
+    the engine's own step the first time an event asks for it (``Store.pending_links``).
+    After an alert storm ten thousand subjects were linked and a fresh clone's ``record``
+    needs one; the lines are read by a regex (:func:`_link_of_line`), no ledger entry is."""
     window = policy.correlation.window
     if not window or not open_ids:
         return
     heads = list(journal.heads(repo))  # the journal files older versions kept on the branch
-    accepted = [h.accepted for h in heads] + [str(r.get("accepted", "")) for r in ref_records]
-    if not any(accepted):
+    latest = max([h.accepted for h in heads] + [ref_latest])
+    if not latest:
         return
-    floor = format_time(parse_time(max(accepted)) - window - timedelta(days=1))
-    recent = [*journal.read_many(repo, [h for h in heads if h.accepted >= floor]),
-              *(r for r in ref_records if str(r.get("accepted", "")) >= floor)]
-    links = State(subjects={})  # in memory, then written at once: the table starts empty
-    for record in recent:
-        linking = [Decision(str(d["action"]), dedup_key=str(d["dedup_key"]))
-                   for d in record.get("decisions") or ()
-                   if isinstance(d, dict) and d.get("action") in (OPEN, RECUR)
-                   and d.get("dedup_key") in open_ids]
-        if not linking:
-            continue
-        try:
-            event = event_from_journal(record["event"], str(record.get("id", "")))
-        except (AgentopsError, KeyError, TypeError, ValueError):
-            continue
-        link_subject(policy, links, event, linking)
-    store.add_subjects(links.subjects)
+    floor = format_time(parse_time(latest) - window - timedelta(days=1))
+    recent = [h for h in heads if h.accepted >= floor]
+    items: list[tuple[journal.Head, dict[str, Any] | bytes]] = [
+        *zip(recent, journal.read_many(repo, recent), strict=True), *ref_lines]
+    by_subject = policy.correlation.by_subject
+    pending: dict[str, list[list[Any]]] = {}
+    for head, item in items:
+        fast = _link_of_line(item) if by_subject and isinstance(item, bytes) else None
+        if fast is not None:
+            subject, linked = fast
+            keys = [k for k in linked if k in open_ids]
+            skey = policy.correlation.subject_key(subject) if keys else None
+        else:
+            record = json.loads(item) if isinstance(item, bytes) else item
+            found = _link_of_record(record) if isinstance(record, dict) else None
+            if found is None:
+                continue
+            event, decisions = found
+            keys = [str(d.dedup_key) for d in decisions if d.dedup_key in open_ids]
+            skey = policy.correlation.key(event) if keys else None
+        if skey is not None:
+            pending.setdefault(skey, []).append([head.rel, head.offset, keys])
+    store.pending_links(pending)
+
+
+def _link_of_record(record: dict[str, Any]) -> tuple[Event, list[Decision]] | None:
+    """The event and its open/recur decisions of one decoded journal record."""
+    decisions = [Decision(str(d["action"]), dedup_key=str(d["dedup_key"]))
+                 for d in record.get("decisions") or ()
+                 if isinstance(d, dict) and d.get("action") in (OPEN, RECUR)
+                 and isinstance(d.get("dedup_key"), str)]
+    if not decisions:
+        return None
+    try:
+        return event_from_journal(record["event"], str(record.get("id", ""))), decisions
+    except (AgentopsError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _link_of_line(line: bytes) -> tuple[dict[str, Any], list[str]] | None:
+    """The event's subject and the dedup keys its decisions opened or joined, read from an
+    undecoded line written as the pipeline writes it by two regexes; None: decode the line."""
+    m = _EVENT_HEAD_RE.search(line)
+    at = line.find(b',"decisions":[')
+    if m is None or at < 0 or line.startswith(b',"subject":', m.end()):
+        return None  # (a subject the regex could not take whole: braces in a name)
+    try:
+        subject = json.loads(m.group(1).decode()) if m.group(1) else {}
+    except ValueError:
+        return None
+    keys = [_json_string(key) for key in _LINKING_RE.findall(line, at)]
+    return (subject, keys) if keys and isinstance(subject, dict) else None
+
+
+def _json_string(literal: bytes) -> str:
+    inner = literal[1:-1]
+    return inner.decode() if b"\\" not in inner else str(json.loads(literal.decode()))
+
+
+# An event as ``Event.to_dict`` writes it starts with its type, time, source and subject; a
+# decision as ``Decision.to_dict`` writes it with its action, rule and dedup key. Inside a
+# JSON string a quote is always escaped, so neither can match the text of a message.
+_EVENT_HEAD_RE = re.compile(rb'"event":\{"type":"[^"\\]*","time":"[^"\\]*",'
+                            rb'"source":"(?:[^"\\]|\\.)*"(?:,"subject":(\{[^{}]*\}))?')
+_LINKING_RE = re.compile(rb'\{"action":"(?:open|recur)"(?:,"rule":"(?:[^"\\]|\\.)*")?,'
+                         rb'"dedup_key":("(?:[^"\\]|\\.)*")')
 
 
 def _decisions(record: dict[str, Any]) -> list[Decision]:

@@ -25,7 +25,7 @@ SCHEMA_VERSION = "3"  # 2: resolutions per dedup key; 3: threshold event ids, su
 V = TypeVar("V")
 _TABLES = (
     "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
-    "hit_events", "subjects",
+    "hit_events", "subjects", "subject_lines",
 )
 
 
@@ -33,9 +33,11 @@ class LazyTable(MutableMapping[Any, V], Generic[V]):
     """A SQLite table seen as a mapping: rows load on first access, changes flush at the end."""
 
     def __init__(self, db: sqlite3.Connection, table: str, *, encode_key: Callable[[Any], str],
-                 dump: Callable[[V], str], load: Callable[[str], V | None]) -> None:
+                 dump: Callable[[V], str], load: Callable[[str], V | None],
+                 missing: Callable[[str], V | None] | None = None) -> None:
         self._db, self._table = db, table
         self._key, self._dump, self._load = encode_key, dump, load
+        self._missing = missing  # a row not written yet: derive it (then it is written)
         self._cache: dict[str, V | None] = {}
         self._dirty: set[str] = set()
 
@@ -43,6 +45,10 @@ class LazyTable(MutableMapping[Any, V], Generic[V]):
         if k not in self._cache:
             row = self._db.execute(f"SELECT v FROM {self._table} WHERE k = ?", (k,)).fetchone()
             self._cache[k] = self._load(row[0]) if row else None
+            if row is None and self._missing is not None:
+                self._cache[k] = self._missing(k)
+                if self._cache[k] is not None:
+                    self._dirty.add(k)
         return self._cache[k]
 
     def __getitem__(self, key: Any) -> V:
@@ -187,7 +193,8 @@ class Store:
         self.hit_events: TouchingTable[deque[str]] = TouchingTable(
             self.db, "hit_events", encode_key=_group_key, dump=_ids_dump, load=_ids_load)
         self.subjects: LazyTable[SubjectLink] = LazyTable(
-            self.db, "subjects", encode_key=_ident, dump=_link_dump, load=_link_load)
+            self.db, "subjects", encode_key=_ident, dump=_link_dump, load=_link_load,
+            missing=self._pending_link)
         self.problems: LazyTable[str] = LazyTable(
             self.db, "problems", encode_key=_ident, dump=_ident, load=_ident)
         self.lessons: LazyTable[str] = LazyTable(
@@ -227,10 +234,40 @@ class Store:
         span = fmt.find_entry("incident", text, inc_id)
         return open_incident(text[span[0]:span[1]]) if span else None
 
-    def add_subjects(self, links: Mapping[str, SubjectLink]) -> None:
-        """Subject links from a rebuild, written in one statement."""
-        self.db.executemany("INSERT OR REPLACE INTO subjects (k, v) VALUES (?, ?)",
-                            [(k, _link_dump(v)) for k, v in links.items()])
+    # -- subject links a rebuild leaves as journal lines ----------------------------------
+
+    def pending_links(self, rows: Mapping[str, list[list[Any]]]) -> None:
+        """Subject key -> the journal lines that linked it (``[where, offset, dedup keys]``,
+        oldest first; ``where`` a part's blob id or a branch journal file): after an alert
+        storm ten thousand subjects were linked, and a fresh clone's ``record`` needs one."""
+        self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in rows.items()])
+
+    def _pending_link(self, skey: str) -> SubjectLink | None:
+        """Replay the lines a rebuild left for ``skey`` with the engine's own step, once."""
+        row = self.db.execute("SELECT v FROM subject_lines WHERE k = ?", (skey,)).fetchone()
+        if row is None or self.root is None:
+            return None
+        from agentops.errors import AgentopsError
+        from agentops.events import event_from_journal
+        from agentops.policy.engine import OPEN, RECUR, next_link
+        from agentops.store.journal import read_at
+        from agentops.store.oplog import record_at
+
+        link: SubjectLink | None = None
+        for where, offset, keys in json.loads(row[0]):
+            try:
+                record = (read_at(self.root, where, offset) if where.endswith(".jsonl")
+                          else record_at(self.root, where, offset))
+                event = event_from_journal(record["event"], str(record.get("id", "")))
+            except (AgentopsError, KeyError, TypeError, ValueError):
+                continue  # a line that cannot be read links nothing (lint reports it)
+            for d in record.get("decisions") or ():
+                if (isinstance(d, dict) and d.get("action") in (OPEN, RECUR)
+                        and d.get("dedup_key") in keys):
+                    link = next_link(link, event, str(d["action"]), str(d["dedup_key"]))
+        self.db.execute("DELETE FROM subject_lines WHERE k = ?", (skey,))
+        return link
 
     # -- seen keys ------------------------------------------------------------------------
 
