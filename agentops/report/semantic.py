@@ -177,9 +177,10 @@ def _key(text: str) -> str:
     return _sha256(f"{MODEL_SHA256}\0{text}".encode())
 
 
-def vectors(m: Model, texts: dict[str, str], cache: Path | None) -> dict[str, Any]:
+def vectors(m: Model, texts: dict[str, str], cache: Path | None) -> tuple[dict[str, Any], int]:
     """A unit vector per entry id, from the cache where it holds the same text; the others are
-    embedded and stored (a cache that cannot be written is only skipped)."""
+    embedded and stored (a cache that cannot be written is only skipped). Also returns how many
+    had to be embedded."""
     keys = {doc_id: _key(text) for doc_id, text in texts.items()}
     found: dict[str, Any] = {}
     db = _open_cache(cache)
@@ -202,11 +203,11 @@ def vectors(m: Model, texts: dict[str, str], cache: Path | None) -> dict[str, An
                                     for d in missing])
                     db.commit()
                 except sqlite3.Error:
-                    pass  # read-only or busy: the vectors were computed all the same
+                    pass  # busy: the vectors were computed all the same
     finally:
         if db is not None:
             db.close()
-    return found
+    return found, len(missing)
 
 
 def _open_cache(path: Path | None) -> sqlite3.Connection | None:
@@ -214,10 +215,40 @@ def _open_cache(path: Path | None) -> sqlite3.Connection | None:
         return None
     try:
         db = sqlite3.connect(path, timeout=5)
-        db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB)")
-        return db
     except sqlite3.Error:
         return None
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB)")
+    except sqlite3.Error:
+        db.close()  # a read-only git directory: embed without a cache
+        return None
+    return db
+
+
+def prune(index: Path, cache: Path) -> int:
+    """Drop the vectors of texts no entry has any more (edited or removed entries), once the
+    cache holds more than twice as many vectors as the index has entries; returns how many."""
+    db = _open_cache(cache)
+    if db is None:
+        return 0
+    try:
+        stored = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        index_db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+        try:
+            ids = [r[0] for r in index_db.execute("SELECT id FROM docs")]
+        finally:
+            index_db.close()
+        if stored <= 2 * len(ids) + 64:
+            return 0
+        live = {_key(text) for text in doc_texts(index, ids).values()}
+        dead = [k for (k,) in db.execute("SELECT key FROM vectors") if k not in live]
+        db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in dead])
+        db.commit()
+        return len(dead)
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
 
 
 # --- ranking -----------------------------------------------------------------------------------
@@ -232,7 +263,9 @@ def search(index: Path, query: str, *, limit: int = 10, include_all: bool = Fals
         return hits
     m = m or model()
     texts = doc_texts(index, [h.id for h in hits])
-    found = vectors(m, texts, cache)
+    found, embedded = vectors(m, texts, cache)
+    if embedded and cache is not None:
+        prune(index, cache)
     asked = m.embed([query])[0]
     top = max(h.score for h in hits) or 1.0
     ranked = []
