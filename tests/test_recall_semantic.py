@@ -116,3 +116,24 @@ def test_the_default_path_imports_no_model_code(repo: Path) -> None:
                          env=env, check=True)
     assert out.stdout.splitlines()[-1] == "[]"
     assert "TS-0001" in out.stdout
+
+
+def test_vectors_of_texts_no_entry_has_are_pruned(repo: Path) -> None:
+    needs_the_extra()
+    from agentops.report import semantic
+
+    query = "the worker process ran out of RAM and the kernel killed it"
+    first(repo, query, "--semantic")
+    gitdir = Path(git(repo, "rev-parse", "--absolute-git-dir").strip())
+    cache = gitdir / "agentops" / "recall-vectors.sqlite"
+    db = sqlite3.connect(cache)
+    try:
+        live = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        # vectors of old texts of edited entries, as months of edits would leave them
+        db.executemany("INSERT INTO vectors VALUES (?, ?)",
+                       [(f"old{i}", b"") for i in range(200)])
+        db.commit()
+        assert semantic.prune(gitdir / "agentops" / "recall.sqlite", cache) == 200
+        assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == live
+    finally:
+        db.close()
