@@ -291,11 +291,11 @@ def incident_list(status: str | None, severity: str | None, since: str | None, q
 
     found = view.list_incidents(repo, status=status, severity=severity, since=since)
     if quiet:
-        for brief in (view.brief(i) for i in found):
-            click.echo(brief["id"])
-        return
-    emit(fmt, {"count": len(found), "incidents": [view.brief(i) for i in found]},
-         view.list_text(found))
+        if found:
+            click.echo("\n".join(i.id for i in found))
+    else:
+        emit(fmt, lambda: {"count": len(found), "incidents": [view.brief(i) for i in found]},
+             lambda: view.list_text(found))
 
 
 @examples(
@@ -683,7 +683,7 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
     from agentops.commands import check as cmd
 
     result = cmd.check(repo=repo, now=now)
-    emit(fmt, cmd.as_json(result), cmd.as_text(result))
+    emit(fmt, lambda: cmd.as_json(result), lambda: cmd.as_text(result))
     if not result["ok"]:
         sys.exit(1)
 

@@ -7,6 +7,7 @@ the same fact seen twice is recorded once.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -39,6 +40,7 @@ def sha256(data: bytes) -> Any:
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+\Z")
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
+_WRITTEN_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z")
 SUBJECT_FIELDS = ("cluster", "namespace", "kind", "name")
 TOP_FIELDS = (
     "type", "time", "source", "subject", "environment", "actor", "message", "attributes", "key",
@@ -174,6 +176,10 @@ def format_time(value: datetime) -> str:
 
 def parse_time(value: Any, *, where: str = "time") -> datetime:
     """Parse ISO 8601 (any offset, nanoseconds allowed) or epoch seconds into aware UTC."""
+    if type(value) is str and _WRITTEN_TIME_RE.fullmatch(value):
+        # what format_time writes (every time in the ledger): already UTC and milliseconds
+        with contextlib.suppress(ValueError):  # 2026-02-30: the general path says why
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
     if isinstance(value, datetime):
         return to_precision(value if value.tzinfo else value.replace(tzinfo=UTC))
     if isinstance(value, (int, float)) and not isinstance(value, bool):

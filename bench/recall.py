@@ -1,4 +1,4 @@
-"""Recall quality on the held-out set in bench/recall_eval.yaml: recall@1 and recall@3.
+"""Recall quality on a held-out set (default bench/recall_eval.yaml): recall@1 and recall@3.
 
 The corpus of the set becomes TROUBLESHOOTING and MEMORY entries (rendered and parsed back by the
 ledger, as a repository would hold them), indexed by ``agentops.report.recall``; each query's
@@ -10,7 +10,11 @@ semantic re-ranker (:mod:`agentops.report.semantic`) against the lexical baselin
 model's load time and the cost per query of each (the entry vectors are embedded on the first
 pass and cached, as ``agentops recall`` caches them; the timed pass reads them from the cache).
 
-    python bench/recall.py [--show-misses] [--semantic [--weight W] [--depth K]]
+    python bench/recall.py [--set PATH] [--show-misses] [--semantic [--weight W] [--depth K]]
+
+A set either holds its corpus or names, as ``corpus: <file>``, the set whose corpus its queries
+are asked against (bench/recall_holdout.yaml does: a second set written blind against the same
+ledger), resolved relative to the repository root.
 """
 
 from __future__ import annotations
@@ -90,16 +94,21 @@ def measure(name: str, search: Search, index: Path, queries: list[dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="path", type=Path, default=EVAL,
+                        help="query set (YAML); default bench/recall_eval.yaml")
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--semantic", action="store_true",
                         help="also measure the semantic re-ranker (the 'semantic' extra)")
     parser.add_argument("--weight", type=float, help="cosine weight in the blend")
     parser.add_argument("--depth", type=int, help="lexical candidates re-ranked")
     args = parser.parse_args()
-    data = yaml.safe_load(EVAL.read_text())
+    data = yaml.safe_load(args.path.read_text())
+    corpus = data["corpus"]
+    if isinstance(corpus, str):  # a held-out set asked against another set's corpus
+        corpus = yaml.safe_load((ROOT / corpus).read_text())["corpus"]
     docs = list(recall.documents(
-        incidents=[], troubleshooting=[ts_entry(t) for t in data["corpus"]["troubleshooting"]],
-        memories=[memory_entry(m) for m in data["corpus"]["memory"]]))
+        incidents=[], troubleshooting=[ts_entry(t) for t in corpus["troubleshooting"]],
+        memories=[memory_entry(m) for m in corpus["memory"]]))
     queries = data["queries"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +136,7 @@ def main() -> None:
                 reranked(index, q["q"])
             warm = (time.perf_counter() - first) * 1000
             rows += measure("semantic", reranked, index, queries, args.show_misses)
-    print(f"recall on {EVAL.name}: {len(docs)} entries, {len(queries)} queries")
+    print(f"recall on {args.path.name}: {len(docs)} entries, {len(queries)} queries")
     print(f"{'half':<12}{'ranking':<10}{'queries':>8}{'recall@1':>10}{'recall@3':>10}"
           f"{'ms/query':>10}")
     print("\n".join(sorted(rows)))

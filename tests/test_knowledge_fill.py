@@ -107,3 +107,17 @@ def test_generated_lessons_are_marked_and_ranked_below_peoples(repo: Path) -> No
     hits = agentops_json(repo, "recall", "migrate-db lock")["hits"]
     ranked = [h["id"] for h in hits if h["kind"] == "memory"]
     assert ranked.index(human.id) < ranked.index(mem[0].id)
+
+
+def test_recall_finds_an_untouched_incident_through_its_problem_and_a_written_one_itself(
+        repo: Path) -> None:
+    inc = opened(deploy_failed(repo, "api", pull("registry.example.com/payments/api:v2.3.1")))
+    hits = agentops_json(repo, "recall", "failed to pull image 401 Unauthorized")["hits"]
+    # as the tool opened it, the incident adds nothing its TROUBLESHOOTING entry lacks
+    assert [h["id"] for h in hits] == ["TS-0001"]
+    assert inc in hits[0]["evidence"]
+    out = agentops(repo, "incident", "resolve", inc, "--root-cause", ROOT_CAUSE,
+                   "--resolution", FIX)
+    assert out.returncode == 0, out.stderr
+    hits = agentops_json(repo, "recall", "regcred robot token rotated")["hits"]
+    assert inc in [h["id"] for h in hits]  # a person wrote in it: it is a document of its own

@@ -7,7 +7,7 @@ filtered list, one entry as data plus its markdown, or the text of a status comm
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,14 @@ def list_incidents(repo: Path | None, *, status: str | None = None,
     out = []
     _incidents_text(repo)
     root = find_repo(repo)
-    def keep(found: str | None) -> bool:  # a cheap first cut by the status line; parsed below
+    def keep(text: str) -> bool:  # a cheap first cut by the status line; parsed below
+        found = entries.status_line(text)
         if not status or found is None or not found.isalpha():
             return True  # quoted or missing: the parsed entry decides
         return found == wanted if wanted else found != lc.RESOLVED
 
-    for inc in entries.select_incidents(root, keep, gitdir=git.common_dir(root)):
+    gitdir = git.common_dir(root)
+    for inc in entries.select_incidents(root, keep, gitdir=gitdir, heads=True):
         assert isinstance(inc, Incident)
         if status and (inc.status != wanted if wanted else inc.status == lc.RESOLVED):
             continue
@@ -79,11 +81,22 @@ def parse_since(value: str) -> datetime:
 
 
 def brief(inc: Incident) -> dict[str, Any]:
-    data = entry_to_dict(inc)
-    keys = ("id", "title", "status", "severity", "category", "detected", "acknowledged",
-            "mitigated", "resolved", "time_to_acknowledge", "time_to_resolve",
-            "troubleshooting", "memory")
-    return {k: data[k] for k in keys}
+    """One incident's line as data: its metadata and spans, no prose, no timeline (built
+    field by field: ten thousand of them in an alert storm)."""
+    return {"id": inc.id, "title": inc.title, "status": inc.status, "severity": inc.severity,
+            "category": inc.category, "detected": _time(inc.detected),
+            "acknowledged": _time(inc.acknowledged), "mitigated": _time(inc.mitigated),
+            "resolved": _time(inc.resolved), "time_to_acknowledge": _span(inc.time_to_acknowledge),
+            "time_to_resolve": _span(inc.time_to_resolve), "troubleshooting": inc.troubleshooting,
+            "memory": list(inc.memory)}
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
+
+
+def _span(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
 
 
 def list_text(incidents: list[Incident]) -> str:

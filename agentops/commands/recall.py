@@ -21,6 +21,7 @@ from typing import Any
 
 from agentops import git
 from agentops.ledger import format as fmt
+from agentops.ledger.incidents import as_opened
 from agentops.ledger.model import Incident, MemoryEntry, TroubleshootingEntry
 from agentops.paths import find_repo
 from agentops.report import recall as report
@@ -60,7 +61,11 @@ def ensure_index(root: Path) -> tuple[Path, bool]:
         return path, False
     gitdir = git.common_dir(root)
     loaded = {k: entries.load_entries(root, k, gitdir=gitdir)  # type: ignore[arg-type]
-              for k in fmt.FILE_NAMES}
+              for k in fmt.FILE_NAMES if k != "incident"}
+    # An incident nobody has written in is found through its problem's TROUBLESHOOTING entry,
+    # which lists it: ten thousand of them from an alert storm are not parsed nor indexed.
+    loaded["incident"] = entries.select_incidents(
+        root, lambda text: not as_opened(text), gitdir=gitdir)
     docs = report.documents(
         incidents=[e for e in loaded["incident"] if isinstance(e, Incident)],
         troubleshooting=[e for e in loaded["troubleshooting"]

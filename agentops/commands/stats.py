@@ -45,10 +45,12 @@ def load_sla(root: Path) -> Sla:
     return load_policy([root / RULES_DIR], base=root, cache=cache).sla
 
 
-def incidents_of(text: str, root: Path) -> list[Incident]:
-    """The incidents of INCIDENTS.md (given as ``text``) and of its archive files."""
+def incidents_of(text: str, root: Path, *, prose: bool = True) -> list[Incident]:
+    """The incidents of INCIDENTS.md (given as ``text``) and of its archive files; without
+    ``prose`` their sections may be left empty (the figures read metadata only)."""
     found = entries.parse_files("incident", [text, *entries.archive_texts(root)],
-                                cache=entries.cache_path(git.common_dir(root), "incident"))
+                                cache=entries.cache_path(git.common_dir(root), "incident"),
+                                heads=not prose)
     return [e for e in found if isinstance(e, Incident)]
 
 
@@ -103,7 +105,7 @@ def stats(*, repo: Path | None, since: str | None = None, until: str | None = No
     sla = load_sla(root)
     if not write:
         text = entries.read_ledger(root, "incident")
-        figures = report.compute(incidents_of(text, root), sla=sla, now=when,
+        figures = report.compute(incidents_of(text, root, prose=False), sla=sla, now=when,
                                  samples=samples_of(root), problems=problem_titles(root),
                                  since=window["since"], until=window["until"])
         return {"stats": figures, "commit": None}
@@ -122,7 +124,7 @@ def _write(root: Path, sla: Sla, now: datetime, window: dict[str, datetime | Non
     with git.locked(root):
         with transaction(root, now=now) as ctx:
             text = ctx.ledger.text("incident")
-            figures = report.compute(incidents_of(text, root), sla=sla, now=now,
+            figures = report.compute(incidents_of(text, root, prose=False), sla=sla, now=now,
                                      samples=samples_of(root), problems=problem_titles(root),
                                      since=window["since"], until=window["until"])
             block = report.to_markdown(figures)

@@ -9,7 +9,7 @@ from typing import Any, Final
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import Incident
+from agentops.ledger.model import INCIDENT_SECTIONS, PLACEHOLDER, Incident, Sections
 from agentops.ledger.safety import escape_inline
 from agentops.vocabulary import CATEGORIES, IMPACT_FIELDS, SEVERITIES, STATUSES
 
@@ -100,6 +100,38 @@ def parse_incident(text: str) -> Incident:
     meta = md.read_meta(text, layout, META)
     return Incident(title=md.read_title(text, layout), sections=md.read_sections(text, layout),
                     **meta)
+
+
+def parse_incident_head(text: str) -> Incident:
+    """The incident's title and metadata only, its ``sections`` empty (so no timeline and no
+    follow-ups): for views that show a line per incident, at half the cost of a full parse."""
+    head = md.read_head(text, "incident", META)
+    if head is not None:
+        return Incident(title=head[0], sections=Sections(), **head[1])
+    layout = md.scan_head(text, SUMMARY_PREFIX)
+    md.expect_kind(layout, "incident")
+    meta = md.read_meta(text, layout, META)
+    return Incident(title=md.read_title(text, layout), sections=Sections(), **meta)
+
+
+def as_opened(text: str) -> bool:
+    """Whether an incident entry is still just what the tool opened it as: linked to a
+    TROUBLESHOOTING entry, the sections a person fills still placeholders, one timeline row,
+    no section of anyone's own. Such an entry adds nothing to ``recall`` that its problem's
+    entry does not hold (which lists it as evidence). Read from the text without parsing it;
+    anything unusual counts as written in."""
+    if "\ntroubleshooting: TS-" not in text or text.count("\n" + md.SECTION_PREFIX) != len(
+            INCIDENT_SECTIONS):
+        return False
+    if not all(f"\n{md.SECTION_PREFIX}{h}\n\n{PLACEHOLDER}\n\n" in text for h in _PERSON_OWNED):
+        return False
+    start = text.find(f"\n{md.SECTION_PREFIX}Timeline\n")
+    end = text.find("\n" + md.SECTION_PREFIX, start + 1)
+    return start >= 0 and end >= 0 and text.count("\n| ", start, end) == 2  # header, one row
+
+
+_PERSON_OWNED: Final = ("Impact", "Root Cause", "Resolution", "Follow-up Actions",
+                        "Lessons Learned")
 
 
 def impact_values(raw: Mapping[str, Any], *, where: str,

@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
-import yaml
-
 from agentops.errors import AgentopsError, LedgerError
 from agentops.events import format_time, parse_time
 from agentops.ledger.model import ID_RES, Sections
@@ -32,7 +30,6 @@ BEGIN_RE: Final = re.compile(
 )
 END_RE: Final = re.compile(r"^<!-- /agentops:(incident|troubleshooting|memory) (\S+) -->$",
                            re.MULTILINE)
-_FENCE_RE: Final = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def begin_prefix(kind: Kind, entry_id: str | None = None) -> str:
@@ -110,6 +107,7 @@ def render_meta(fields: Sequence[MetaField], values: Mapping[str, Any]) -> list[
 
 _META_LINE_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.*)\Z")
 _INT_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_SIMPLE_QUOTED_RE: Final = re.compile(r'"[^"\\\x00-\x1f\x7f]*"')
 _UNSURE: Final = object()
 
 
@@ -146,6 +144,8 @@ def _fast_scalar(raw: str) -> Any:
     if raw in ("null", "true", "false"):
         return None if raw == "null" else raw == "true"
     if raw.startswith('"'):
+        if _SIMPLE_QUOTED_RE.fullmatch(raw):
+            return raw[1:-1]  # nothing escaped: what JSON would decode, without decoding
         try:
             value = json.loads(raw)
         except ValueError:
@@ -166,6 +166,8 @@ def _fast_scalar(raw: str) -> Any:
 
 
 def _yaml_meta(text: str, where: str) -> dict[str, Any]:
+    import yaml  # only for blocks a person wrote: the tool's own are read without it
+
     try:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
@@ -178,6 +180,9 @@ def _yaml_meta(text: str, where: str) -> dict[str, Any]:
 
 def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, Any]:
     """Load the YAML block and check each known key; unknown keys (human notes) are ignored."""
+    canonical = _canonical_meta(text, fields, where)
+    if canonical is not None:
+        return canonical
     data = load_meta(text, where)
     out: dict[str, Any] = {}
     for f in fields:
@@ -187,6 +192,82 @@ def parse_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, 
             continue
         out[f.name] = _check(f, data[f.name], f"{where}: metadata.{f.name}")
     return out
+
+
+def _canonical_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[str, Any] | None:
+    """The block exactly as :func:`render_meta` writes it (these keys in this order, optional
+    ones only when set) read with one regex match, or None to read it line by line.
+
+    Each field remembers the values it has checked: ten thousand incidents share most of them
+    (``status: Investigating``, ``acknowledged: null``), so a fresh clone's ``stats`` or
+    ``incident list`` checks each distinct value once.
+    """
+    canonical = _canonical_of(fields)
+    m = canonical.block.fullmatch(text)
+    return None if m is None else _decode(canonical.slots, m.groups(), where)
+
+
+def read_head(text: str, kind: Kind,
+              fields: Sequence[MetaField]) -> tuple[str, dict[str, Any]] | None:
+    """The title and metadata of an entry whose head (begin marker to the end of the block)
+    is exactly as :func:`render` writes it, in one regex match; None for anything else."""
+    canonical = _canonical_of(fields)
+    m = canonical.head.match(text)
+    if m is None or m.group(1) != kind:
+        return None
+    entry_id, heading = m.group(2), m.group(3)
+    meta = _decode(canonical.slots, m.groups()[3:], entry_id)
+    if meta is None:
+        return None
+    prefix = f"{entry_id} {DASH} "
+    return (heading[len(prefix):] if heading.startswith(prefix) else heading), meta
+
+
+def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for (name, f, memo), raw in zip(slots, raws):  # one group per field, by construction
+        if raw is None:
+            continue  # an optional key that is not set
+        value = memo.get(raw, _UNSURE)
+        if value is _UNSURE:
+            scalar = _fast_scalar(raw)
+            if scalar is _UNSURE:
+                return None
+            value = _check(f, scalar, f"{where}: metadata.{name}")
+            if len(memo) < _MEMO_MAX:
+                memo[raw] = value  # checked values are immutable (lists become tuples)
+        out[name] = value
+    return out
+
+
+_Slot: TypeAlias = tuple[str, MetaField, dict[str, Any]]  # a field's name, itself, its memo
+
+
+class _Canonical(NamedTuple):
+    fields: Sequence[MetaField]
+    block: re.Pattern[str]  # the metadata block's lines
+    head: re.Pattern[str]  # begin marker, anchor, heading, summary line, then the block
+    slots: list[_Slot]  # per field: raw value -> checked value
+
+
+def _canonical_of(fields: Sequence[MetaField]) -> _Canonical:
+    found = _CANONICAL.get(id(fields))
+    if found is None or found.fields is not fields:
+        lines = "".join(f"(?:{re.escape(f.name)}: (.*)\n)?" if f.optional
+                        else f"{re.escape(f.name)}: (.*)\n" for f in fields)
+        head = (r"<!-- agentops:(\w+) (\S+) uid=\S+ -->\n(?:<a id=\"[^\"\n]*\"></a>\n\n)?"
+                r"### (.*)\n\n.*\n\n```yaml\n" + lines + "```\n")
+        found = _Canonical(fields, re.compile(lines), re.compile(head),
+                           [(f.name, f, {}) for f in fields])
+        _CANONICAL[id(fields)] = found
+    return found
+
+
+# fields (by identity: the kinds' META tables live as long as the process) -> their regexes
+# and memos, each memo bounded for a long-lived server (once full it stops learning; the
+# common values come first).
+_CANONICAL: Final[dict[int, _Canonical]] = {}
+_MEMO_MAX: Final = 4096
 
 
 def _check(f: MetaField, value: Any, where: str) -> Any:
@@ -277,18 +358,23 @@ def scan(text: str, summary_prefix: str | None = None) -> Layout:
     return Layout(kind, entry_id, uid, head[0], head[1], head[2], sections, end, open_fence)
 
 
+def scan_head(text: str, summary_prefix: str | None = None) -> Layout:
+    """Like :func:`scan` up to the metadata block; ``sections`` is left empty."""
+    begin = BEGIN_RE.match(text)
+    if begin is None:
+        raise LedgerError(f"entry does not start with a begin marker: {text[:80]!r}")
+    kind: Kind = begin.group(1)  # type: ignore[assignment]
+    head = _scan_head(text, begin.end() + 1, len(text), summary_prefix)
+    return Layout(kind, begin.group(2), begin.group(3), head[0], head[1], head[2], (), len(text))
+
+
 def _scan_head(
     text: str, start: int, stop: int, summary_prefix: str | None
 ) -> tuple[tuple[int, int] | None, tuple[int, int] | None, tuple[int, int] | None, int]:
     """Heading, summary line and YAML block, then the offset where sections may begin."""
     heading = summary = meta = None
-    meta_start = -1
     for a, b in lines(text, start, stop):
         line = text[a:b]
-        if meta_start >= 0:
-            if line == META_CLOSE:
-                return heading, summary, (meta_start, a), b + 1
-            continue
         if line.startswith(SECTION_PREFIX):
             return heading, summary, meta, a
         if heading is None and line.startswith(HEADING_PREFIX):
@@ -296,27 +382,63 @@ def _scan_head(
         elif summary is None and summary_prefix and line.startswith(summary_prefix):
             summary = (a, b)
         elif line == META_OPEN:
-            meta_start = b + 1
+            pos = b  # the block's closing fence, found with str.find, not line by line
+            while (close := text.find("\n" + META_CLOSE, pos, stop)) >= 0:
+                after = close + 1 + len(META_CLOSE)
+                if after == stop or text[after] == "\n":
+                    return heading, summary, (b + 1, close + 1), min(after + 1, stop)
+                pos = after
+            return heading, summary, meta, stop
     return heading, summary, meta, stop
 
 
 def _scan_sections(text: str, start: int, stop: int) -> tuple[tuple[SectionSpan, ...], bool]:
     """Section headings outside code fences; also whether a fence is left open."""
-    found: list[tuple[str, int, int]] = []
-    fence = ""
-    for a, b in lines(text, start, stop):
-        line = text[a:b]
-        match = _FENCE_RE.match(line)
-        if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = "" if not line.strip().strip(fence[0]) else fence
-        elif match:
-            fence = match.group(1)
-        elif line.startswith(SECTION_PREFIX):
-            found.append((line[len(SECTION_PREFIX):], a, min(b + 1, stop)))
+    if text.find("```", start, stop) < 0 and text.find("~~~", start, stop) < 0:
+        found, fence = _headings(text, start, stop), ""  # no fence: every heading counts
+    else:
+        found, fence = _headings_outside_fences(text, start, stop)
     ends = [s for _, s, _ in found[1:]] + [stop]
     spans = tuple(SectionSpan(h, s, body, e) for (h, s, body), e in zip(found, ends, strict=True))
     return spans, bool(fence)
+
+
+def _headings_outside_fences(text: str, start: int,
+                             stop: int) -> tuple[list[tuple[str, int, int]], str]:
+    """Like :func:`_headings`, skipping fenced code; also the fence left open, if any."""
+    found: list[tuple[str, int, int]] = []
+    fence = ""
+    for m in _SECTION_OR_FENCE_RE.finditer(text, start, stop):  # just fence and heading lines
+        marks = m.group(1)
+        if fence:
+            if marks and marks[0] == fence[0] and len(marks) >= len(fence):
+                fence = "" if not m.group(0).strip().strip(fence[0]) else fence
+        elif marks:
+            fence = marks
+        else:
+            found.append((m.group(2), m.start(), min(m.end() + 1, stop)))
+    return found, fence
+
+
+def _headings(text: str, start: int, stop: int) -> list[tuple[str, int, int]]:
+    """(heading, line start, body start) of each ``#### `` line in text[start:stop]."""
+    found: list[tuple[str, int, int]] = []
+    line = start if text.startswith(SECTION_PREFIX, start, stop) else -1
+    pos = start
+    while True:
+        if line < 0:
+            nl = text.find("\n" + SECTION_PREFIX, pos, stop)
+            if nl < 0:
+                return found
+            line = nl + 1
+        end = text.find("\n", line, stop)
+        end = stop if end < 0 else end
+        found.append((text[line + len(SECTION_PREFIX):end], line, min(end + 1, stop)))
+        pos, line = end, -1
+
+
+_SECTION_OR_FENCE_RE: Final = re.compile(r"^(?: {0,3}(`{3,}|~{3,}).*|#### (.*))$",
+                                         re.MULTILINE)
 
 
 def section_body(text: str, span: SectionSpan) -> str:

@@ -42,7 +42,7 @@ from agentops.ledger.memory import GENERATED_TAG
 from agentops.ledger.model import PLACEHOLDER, Incident, MemoryEntry, TroubleshootingEntry
 from agentops.report import enrichment
 
-SCHEMA: Final = "3"
+SCHEMA: Final = "4"  # 4: incidents as the tool opened them are left to their problem
 FIELDS: Final = ("title", "error", "signature", "action", "body", "meaning")
 WEIGHTS: Final = (8.0, 4.0, 4.0, 3.0, 1.5, 1.0)
 BOOST: Final = {"troubleshooting": 1.5, "memory": 1.5, "generated": 1.2, "incident": 1.0}

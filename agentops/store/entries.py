@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -70,10 +69,16 @@ def read_ledger(repo: Path, kind: Kind) -> str:
     return fsutil.read_text(path)
 
 
-def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) -> list[Entry]:
-    """Every entry of several files of one kind (INCIDENTS.md and its archives), in order."""
+def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None,
+                heads: bool = False) -> list[Entry]:
+    """Every entry of several files of one kind (INCIDENTS.md and its archives), in order.
+
+    ``heads`` (incidents): when nothing is cached, read each entry up to its metadata only
+    (as :func:`select_incidents` does), for figures that need no prose."""
     raws = [r for text in texts for r in fmt.parse_file(kind, text).entries]
     known = _load(cache)
+    if heads and kind == "incident" and not known:
+        return [fmt.parse_incident_head(r.text) for r in raws]
     digests = [hashlib.blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
     out: list[Entry] = []
     misses = 0
@@ -88,24 +93,33 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None) 
     return out
 
 
-def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
-                     gitdir: Path | None) -> list[Entry]:
-    """The incidents of every incident file whose status ``keep`` accepts, newest file first.
+def select_incidents(repo: Path, keep: Callable[[str], bool], *,
+                     gitdir: Path | None, heads: bool = False) -> list[Entry]:
+    """The incidents of every incident file whose entry text ``keep`` accepts, newest file
+    first.
 
-    The status line is read from each entry's text before anything is parsed, so listing the
-    few open incidents of a ledger of ten thousand resolved ones parses only those few.
+    ``keep`` looks at the text before anything is parsed (:func:`status_line`), so listing the
+    few open incidents of a ledger of ten thousand resolved ones parses only those few. With
+    ``heads`` an entry the cache does not hold is read up to its metadata only
+    (:func:`~agentops.ledger.incidents.parse_incident_head`: empty sections) and not cached,
+    which is what a one-line-per-incident view needs in a fresh clone.
     """
     raws = [r for path in incident_files(repo)
             for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
-            if keep(_status(r.text))]
+            if keep(r.text)]
     cache = cache_path(gitdir, "incident") if gitdir is not None else None
     known = _load(cache)
     out: list[Entry] = []
     misses = 0
     for raw in raws:
+        if heads and not known:  # a fresh clone: nothing to look up, nothing to save
+            out.append(fmt.parse_incident_head(raw.text))
+            continue
         digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
         entry = known.get(digest)
-        if entry is None:
+        if entry is None and heads:
+            entry = fmt.parse_incident_head(raw.text)
+        elif entry is None:
             entry, misses = raw.parse(), misses + 1
             known[digest] = entry
         out.append(entry)
@@ -114,12 +128,14 @@ def select_incidents(repo: Path, keep: Callable[[str | None], bool], *,
     return out
 
 
-_STATUS_RE = re.compile(r"^status: (\S+)$", re.MULTILINE)
-
-
-def _status(text: str) -> str | None:
-    m = _STATUS_RE.search(text)
-    return m.group(1) if m else None
+def status_line(text: str) -> str | None:
+    """The value of an entry's first ``status:`` line if it is one plain word (else None)."""
+    at = text.find("\nstatus: ")
+    if at < 0:
+        return None
+    end = text.find("\n", at + 9)
+    value = text[at + 9:end if end >= 0 else len(text)]
+    return value if value and " " not in value else None
 
 
 def archive_texts(repo: Path) -> list[str]:

@@ -107,3 +107,46 @@ def test_fast_reader_defers_to_yaml_for_what_people_write() -> None:
     assert _fast_meta("ratio: 0.5") is None
     assert _fast_meta("flag: yes") is None
     assert _fast_meta("# a comment\nstatus: Resolved") == {"status": "Resolved"}
+
+
+# --- the fast paths read what the line-by-line reader reads -----------------------------------
+
+from agentops.ledger import markdown as md  # noqa: E402
+from agentops.ledger.incidents import META  # noqa: E402
+
+
+@SLOW
+@given(incidents())
+def test_one_match_metadata_reader_agrees_with_the_line_reader(inc: Incident) -> None:
+    text = fmt.render_incident(inc)
+    layout = md.scan(text)
+    block = text[layout.meta[0]:layout.meta[1]] if layout.meta else ""
+    # a comment line is not what render_meta writes: it sends the block down the line path
+    by_lines = md.parse_meta("# by hand\n" + block, META, "x")
+    assert md._canonical_meta("# by hand\n" + block, META, "x") is None
+    assert md._canonical_meta(block, META, "x") in (None, by_lines)  # None: unusual values
+    assert md.parse_meta(block, META, "x") == by_lines
+
+
+def test_the_one_match_reader_takes_the_blocks_the_tool_writes() -> None:
+    from ledger_helpers import incident_monitoring, incident_open
+
+    for inc in (incident_open(), incident_monitoring()):
+        layout = md.scan(fmt.render_incident(inc))
+        block = fmt.render_incident(inc)[layout.meta[0]:layout.meta[1]] if layout.meta else ""
+        assert md._canonical_meta(block, META, "x") == md.parse_meta("#\n" + block, META, "x")
+
+
+def test_headings_inside_code_fences_are_not_sections() -> None:
+    from ledger_helpers import incident_open
+
+    inc = incident_open()
+    fenced = ("Seen in the logs:\n\n```text\n#### Not a section\n```\n\n"
+              "~~~~\n#### Nor this\n~~~~\n\nAfter the fences.")
+    sections = dict(inc.sections)
+    sections["Description"] = fenced
+    text = fmt.render_incident(inc._replace(sections=md.Sections(sections.items())))
+    parsed = fmt.parse_incident(text)
+    assert "Not a section" not in parsed.sections and "Nor this" not in parsed.sections
+    assert parsed.sections["Description"] == fenced
+    assert list(parsed.sections) == list(inc.sections)
