@@ -332,13 +332,14 @@ def observe(
             _apply(state, d, event, ids or {}, problems or {})
             linked = linked or d.action in (OPEN, RECUR)
     if linked and policy.correlation.window:
-        _link_subject(policy, state, event, decisions)
+        link_subject(policy, state, event, decisions)
     remember_resolution(policy, state, event, decisions)
 
 
-def _link_subject(policy: Policy, state: State, event: Event,
-                  decisions: Iterable[Decision]) -> None:
-    """Remember which open incident heard of the event's subject last."""
+def link_subject(policy: Policy, state: State, event: Event,
+                 decisions: Iterable[Decision]) -> None:
+    """Remember which open incident heard of the event's subject last (also replayed by the
+    rebuild from the journal's decisions)."""
     skey = None
     for d in decisions:
         if d.action not in (OPEN, RECUR) or d.dedup_key is None:

@@ -15,18 +15,26 @@ from pathlib import Path
 from typing import Any
 
 from agentops.errors import AgentopsError
-from agentops.events import Event, event_from_dict, format_time, parse_time
+from agentops.events import event_from_dict, event_from_journal, format_time, parse_time
 from agentops.ledger import format as fmt
 from agentops.ledger.archive import ARCHIVE_DIR, name_order
 from agentops.ledger.model import (
     INCIDENT_ID_RE,
     MEM_ID_RE,
     TS_ID_RE,
-    Incident,
     MemoryEntry,
     TroubleshootingEntry,
 )
-from agentops.policy.engine import RESOLVE, Decision, SubjectLink, observe, remember_resolution
+from agentops.policy.engine import (
+    OPEN,
+    RECUR,
+    RESOLVE,
+    Decision,
+    State,
+    link_subject,
+    observe,
+    remember_resolution,
+)
 from agentops.policy.model import Policy
 from agentops.store import journal, oplog, scan
 from agentops.store.entries import incident_files
@@ -224,46 +232,35 @@ def _empty(record: dict[str, Any]) -> dict[str, Any]:
 
 def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],
               ref_records: list[dict[str, Any]]) -> None:
-    """Which open incident heard of each subject last (for correlation across sources): from
-    the journal records of its events accepted within the correlation window (and a day of
-    slack), the first naming the source that opened it. Open incidents are few; only recent
-    journal lines are decoded."""
+    """Which open incident heard of each subject last (for correlation across sources): the
+    engine's own linking replayed over the journal records accepted within the correlation
+    window (and a day of slack), for the dedup keys still open. No ledger entry is read:
+    after an alert storm ten thousand incidents are open, and a fresh clone's first
+    ``record`` must not read them all."""
     window = policy.correlation.window
     if not window or not open_ids:
         return
-    from agentops import fsutil
-    from agentops.store.entries import locate_incident
-
-    wanted: dict[str, Incident] = {}
-    for inc_id in set(open_ids.values()):
-        rel = locate_incident(repo, inc_id)
-        text = fsutil.read_text(repo / rel) if rel else ""
-        span = fmt.find_entry("incident", text, inc_id)
-        if span is None:
-            continue
-        entry = fmt.parse_incident(text[span[0]:span[1]])
-        wanted.update((eid, entry) for eid in entry.events)
     heads = list(journal.heads(repo))  # the journal files older versions kept on the branch
     accepted = [h.accepted for h in heads] + [str(r.get("accepted", "")) for r in ref_records]
-    if not wanted or not any(accepted):
+    if not any(accepted):
         return
     floor = format_time(parse_time(max(accepted)) - window - timedelta(days=1))
     recent = [*journal.read_many(repo, [h for h in heads if h.accepted >= floor]),
               *(r for r in ref_records if str(r.get("accepted", "")) >= floor)]
-    found: dict[str, list[Event]] = {}
+    links = State(subjects={})  # in memory, then written at once: the table starts empty
     for record in recent:
-        inc = wanted.get(str(record.get("id")))
-        if inc is not None:
-            try:
-                found.setdefault(inc.id, []).append(event_from_dict(record["event"]))
-            except (AgentopsError, KeyError, TypeError):
-                continue
-    for inc in {i.id: i for i in wanted.values()}.values():
-        events = found.get(inc.id)
-        skey = policy.correlation.key(events[-1]) if events else None
-        if events and skey and inc.dedup_key:
-            last = max([e.time for e in events] + [r.time for r in inc.timeline])
-            store.subjects[skey] = SubjectLink(inc.dedup_key, events[0].source, last)
+        linking = [Decision(str(d["action"]), dedup_key=str(d["dedup_key"]))
+                   for d in record.get("decisions") or ()
+                   if isinstance(d, dict) and d.get("action") in (OPEN, RECUR)
+                   and d.get("dedup_key") in open_ids]
+        if not linking:
+            continue
+        try:
+            event = event_from_journal(record["event"], str(record.get("id", "")))
+        except (AgentopsError, KeyError, TypeError, ValueError):
+            continue
+        link_subject(policy, links, event, linking)
+    store.add_subjects(links.subjects)
 
 
 def _decisions(record: dict[str, Any]) -> list[Decision]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -221,6 +221,11 @@ class Store:
         text = fsutil.read_text(self.root / rel) if rel else ""
         span = fmt.find_entry("incident", text, inc_id)
         return open_incident(text[span[0]:span[1]]) if span else None
+
+    def add_subjects(self, links: Mapping[str, SubjectLink]) -> None:
+        """Subject links from a rebuild, written in one statement."""
+        self.db.executemany("INSERT OR REPLACE INTO subjects (k, v) VALUES (?, ?)",
+                            [(k, _link_dump(v)) for k, v in links.items()])
 
     # -- seen keys ------------------------------------------------------------------------
 
