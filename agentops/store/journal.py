@@ -100,40 +100,44 @@ class Head(NamedTuple):
     type: str
 
 
-# The first fields of a record as the pipeline writes it (json.dumps, compact, in this order).
-_HEAD_RE = re.compile(rb'\{"id":(?:"[^"\\]*"|null),"key":"([^"\\]*)",'
-                      rb'"accepted":"([^"\\]*)","event":\{"type":"([^"\\]*)"')
+# The first fields of a record as the pipeline writes it (json.dumps, compact, in this order):
+# an event's id or an operation's name, the key, the acceptance time, the batch (since the
+# journal moved to its ref), and an event's type.
+_HEAD_RE = re.compile(rb'\{(?:"id":(?:"[^"\\]*"|null)|"op":"[^"\\]*"),"key":"([^"\\]*)",'
+                      rb'"accepted":"([^"\\]*)"(?:,"batch":"[^"\\]*")?'
+                      rb'(?:,"event":\{"type":"([^"\\]*)")?')
 
 
 def heads(repo: Path) -> Iterator[Head]:
-    """Key, acceptance time and event type of every journal line, in journal order, read by one
-    regex pass per file; a file with lines the regex does not read (keys with escapes, records
-    written by hand) is decoded line by line. A torn last line is skipped."""
+    """Key, acceptance time and event type of every journal line on the branch (written by
+    older versions), in journal order, without decoding them (see :func:`scan_heads`)."""
     folder = repo / JOURNAL_DIR
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.jsonl")):
-        rel = f"{JOURNAL_DIR}/{path.name}"
-        data = path.read_bytes()
-        found: list[Head] = []
-        offset, ok = 0, not data or data.endswith(b"\n")
-        for line in data.split(b"\n") if ok else ():
-            m = _HEAD_RE.match(line)
-            if m is not None:
-                found.append(Head(rel, offset, m.group(1).decode(), m.group(2).decode(),
-                                  m.group(3).decode()))
-            elif line.strip():
-                ok = False
-                break
-            offset += len(line) + 1
-        if ok:
-            yield from found
+        for head, _line in scan_heads(f"{JOURNAL_DIR}/{path.name}", path.read_bytes()):
+            yield head
+
+
+def scan_heads(rel: str, data: bytes) -> Iterator[tuple[Head, bytes]]:
+    """Each complete line of one journal file's bytes with its head, read by a regex; a line
+    the regex does not read (a key with escapes, a record written by hand) is decoded. An
+    operation's type is "". A torn last line is skipped."""
+    for _, offset, line in _scan_file(rel, data):
+        m = _HEAD_RE.match(line)
+        if m is not None:
+            yield Head(rel, offset, m.group(1).decode(), m.group(2).decode(),
+                       (m.group(3) or b"").decode()), line
             continue
-        for _, offset, line in _scan_file(rel, data):
+        try:
             record = json.loads(line)
-            event = record.get("event") or {}
-            yield Head(rel, offset, str(record["key"]), str(record.get("accepted", "")),
-                       str(event.get("type", "")))
+        except ValueError:
+            raise LedgerError(f"{rel}@{offset}: journal line is not JSON") from None
+        if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+            continue
+        event = record.get("event")
+        etype = event.get("type", "") if isinstance(event, dict) else ""
+        yield Head(rel, offset, record["key"], str(record.get("accepted", "")), str(etype)), line
 
 
 def read_many(repo: Path, heads: list[Head]) -> list[dict[str, Any]]:

@@ -108,8 +108,18 @@ def read(repo: Path, commit: str | None = None, *, legacy_rev: str | None = None
         yield from _legacy_at(repo, legacy_rev)
     commit = commit if commit is not None else tip(repo)
     if commit:
-        for _name, data in _files(repo, commit):
-            yield from journal.parse_lines(data, where=f"{REF}:{_name}", needle=needle)
+        for name, _blob, data in parts(repo, commit):
+            yield from journal.parse_lines(data, where=f"{REF}:{name}", needle=needle)
+
+
+def record_at(repo: Path, blob: str, offset: int) -> dict[str, Any]:
+    """The record at ``offset`` of one journal part (by its blob id, which never changes)."""
+    data = git.run_bytes(repo, "cat-file", "blob", blob)
+    end = data.find(b"\n", offset)
+    record = json.loads(data[offset:end if end >= 0 else len(data)])
+    if not isinstance(record, dict):
+        raise ValueError(f"{blob}@{offset}: not a journal record")
+    return record
 
 
 def keys(repo: Path, commit: str | None, *, legacy_rev: str | None) -> set[str]:
@@ -135,18 +145,19 @@ def _entries(repo: Path, commit: str) -> list[tuple[str, str]]:
     return sorted(entries)
 
 
-def _files(repo: Path, commit: str) -> list[tuple[str, bytes]]:
+def parts(repo: Path, commit: str) -> list[tuple[str, str, bytes]]:
+    """(name, blob, bytes) of each part of a journal commit, oldest first, in one git call."""
     entries = _entries(repo, commit)
     if not entries:
         return []
     batch = git.run_bytes(repo, "cat-file", "--batch",
                           input="".join(f"{blob}\n" for _n, blob in entries).encode())
     out, pos = [], 0
-    for name, _blob in entries:
+    for name, blob in entries:
         header_end = batch.index(b"\n", pos)
         size = int(batch[pos:header_end].split()[2])
         start = header_end + 1
-        out.append((name, batch[start:start + size]))
+        out.append((name, blob, batch[start:start + size]))
         pos = start + size + 1
     return out
 
@@ -268,7 +279,8 @@ def merge_commits(repo: Path, ours: str | None, theirs: str | None, *, subject: 
         return theirs
     if git.is_ancestor(repo, theirs, ours):
         return ours
-    mine, other = dict(_files(repo, ours)), dict(_files(repo, theirs))
+    mine = {n: d for n, _b, d in parts(repo, ours)}
+    other = {n: d for n, _b, d in parts(repo, theirs)}
     entries = dict(_entries(repo, ours))
     for name, data in other.items():
         merged = _union(mine.get(name, b""), data)
@@ -360,5 +372,5 @@ def records_lint(repo: Path) -> list[str]:
     commit = tip(repo)
     if not commit:
         return []
-    return journal.lint_texts([(f"{REF}:{n}", d) for n, d in _files(repo, commit)],
+    return journal.lint_texts([(f"{REF}:{n}", d) for n, _b, d in parts(repo, commit)],
                               seen=journal.legacy_keys(repo))

@@ -195,39 +195,61 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
 
 def _journal_ref(repo: Path, store: Store, policy: Policy) -> list[dict[str, Any]]:
     """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
-    which older versions wrote on the branch): seen keys with their outcome, the counting
-    records of the longest window, every resolution. Operations only mark their key seen."""
+    which older versions wrote on the branch), in the same way: seen keys as pointers to their
+    line (``{"blob": id, "at": offset}``: a part's blob never changes), the counting records
+    of the longest window, every resolution. Returns the other records :func:`_subjects`
+    needs, decoded: those accepted within the correlation window (and a day) that open or
+    join an incident. Ten thousand lines from an alert storm are read by a regex, not decoded.
+    """
     commit = oplog.tip(repo)
     if not commit:
         return []
-    records = list(oplog.read(repo, commit, legacy=False))
-    for record in records:
-        if isinstance(record.get("key"), str):
-            store.seen[record["key"]] = {"event_id": record.get("id"),
-                                         "outcome": record.get("outcome", _empty(record))}
-    events = [r for r in records if isinstance(r.get("event"), dict)]
     longest = _longest_window(policy)
-    times = [parse_time(r["event"]["time"]) for r in events if "time" in r["event"]]
+    window = policy.correlation.window
+    seen: list[tuple[str, str]] = []
+    lines: list[tuple[journal.Head, bytes, bool, bool, bool]] = []  # counts, resolves, links
+    latest = max((h.accepted for h in journal.heads(repo)), default="")
+    kinds: dict[str, tuple[bool, bool]] = {}
+    for _name, blob, data in oplog.parts(repo, commit):
+        for head, line in journal.scan_heads(blob, data):
+            seen.append((head.key, f'{{"blob":"{blob}","at":{head.offset}}}'))
+            latest = max(latest, head.accepted)
+            if head.type not in kinds:
+                index = policy.index_for(head.type) if head.type else None
+                kinds[head.type] = (
+                    index is not None and longest is not None
+                    and bool(index.counted or index.resetters),
+                    index is not None and bool(index.resolving))
+            counts, resolving = kinds[head.type]
+            links = bool(window) and bool(head.type) and (
+                b'"action":"open"' in line or b'"action":"recur"' in line)
+            if counts or resolving or links:
+                lines.append((head, line, counts, resolving, links))
+    store.seen_pointers(seen)
+    if not lines:
+        return []
+    floor = format_time(parse_time(latest) - longest - timedelta(days=1)) if (
+        latest and longest is not None) else ""
+    link_floor = format_time(parse_time(latest) - window - timedelta(days=1)) if (
+        latest and window) else ""
+    chosen = [(json.loads(line), c, r, k and h.accepted >= link_floor)
+              for h, line, c, r, k in lines
+              if r or (c and h.accepted >= floor) or (k and h.accepted >= link_floor)]
+    times = [parse_time(rec["event"]["time"]) for rec, c, _, _ in chosen
+             if c and isinstance(rec.get("event"), dict) and "time" in rec["event"]]
     since = max(times) - longest if times and longest is not None else None
-    for record in events:
-        index = policy.index_for(str(record["event"].get("type", "")))
-        counts = longest is not None and bool(index.counted or index.resetters)
-        if not counts and not index.resolving:
+    for record, counts, resolving, _ in chosen:
+        if not (counts or resolving):
             continue
         try:
             event = event_from_dict(record["event"])
-        except AgentopsError:
+        except (AgentopsError, KeyError):
             continue
         if counts and since is not None and event.time > since:
             observe(policy, store.state, event, ())
-        if index.resolving:
+        if resolving:
             remember_resolution(policy, store.state, event, _decisions(record))
-    return records
-
-
-def _empty(record: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": record.get("id"), "matched": [], "incidents": [],
-            "troubleshooting": [], "memory": []}
+    return [record for record, _, _, links in chosen if links]
 
 
 def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],

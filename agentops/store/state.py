@@ -156,6 +156,11 @@ def _link_load(text: str) -> SubjectLink:
     return SubjectLink(key, source, parse_time(last))
 
 
+def _empty_outcome(record: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": record.get("id"), "matched": [], "incidents": [],
+            "troubleshooting": [], "memory": []}
+
+
 def _ident(value: str) -> str:
     return value
 
@@ -242,6 +247,12 @@ class Store:
             return value
         if self.root is None:
             raise RuntimeError("a seen key points into the journal: open the Store with root")
+        if "blob" in value:  # a line of the journal on its ref
+            from agentops.store.oplog import record_at
+
+            record = record_at(self.root, value["blob"], at)
+            return {"event_id": record.get("id"),
+                    "outcome": record.get("outcome", _empty_outcome(record))}
         from agentops.store.journal import read_at
 
         record = read_at(self.root, at[0], at[1])
