@@ -240,8 +240,9 @@ class Store:
         """Subject key -> the journal lines that linked it (``[where, offset, dedup keys]``,
         oldest first; ``where`` a part's blob id or a branch journal file): after an alert
         storm ten thousand subjects were linked, and a fresh clone's ``record`` needs one."""
+        encode = json.JSONEncoder(separators=(",", ":")).encode  # twice as fast as dumps
         self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
-                            [(k, json.dumps(v)) for k, v in rows.items()])
+                            [(k, encode(v)) for k, v in rows.items()])
 
     def _pending_link(self, skey: str) -> SubjectLink | None:
         """Replay the lines a rebuild left for ``skey`` with the engine's own step, once."""
