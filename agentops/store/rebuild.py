@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from agentops.errors import AgentopsError
+from agentops.errors import AgentopsError, LedgerError
 from agentops.events import (
     Event,
     event_from_dict,
@@ -238,7 +238,7 @@ def _journal_ref(repo: Path, store: Store,
     link_floor = format_time(parse_time(latest) - window - timedelta(days=1)) if (
         latest and window) else ""
     linking = [(h, line) for h, line, _, _, k in lines if k and h.accepted >= link_floor]
-    chosen = [(json.loads(line), c, r) for h, line, c, r, _ in lines
+    chosen = [(_decoded(h, line), c, r) for h, line, c, r, _ in lines
               if r or (c and h.accepted >= floor)]
     times = [parse_time(rec["event"]["time"]) for rec, c, _ in chosen
              if c and isinstance(rec.get("event"), dict) and "time" in rec["event"]]
@@ -283,7 +283,7 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
             keys = [k for k in linked if k in open_ids]
             skey = policy.correlation.subject_key(subject) if keys else None
         else:
-            record = json.loads(item) if isinstance(item, bytes) else item
+            record = _decoded(head, item) if isinstance(item, bytes) else item
             found = _link_of_record(record) if isinstance(record, dict) else None
             if found is None:
                 continue
@@ -293,6 +293,14 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
         if skey is not None:
             pending.setdefault(skey, []).append([head.rel, head.offset, keys])
     store.pending_links(pending)
+
+
+def _decoded(head: journal.Head, line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise LedgerError(f"{oplog.REF} blob {head.rel}@{head.offset}: journal line is not "
+                          "JSON (run `agentops lint`)") from None
 
 
 def _link_of_record(record: dict[str, Any]) -> tuple[Event, list[Decision]] | None:
