@@ -9,7 +9,13 @@ from typing import Any, Final
 from agentops.errors import LedgerError
 from agentops.ledger import markdown as md
 from agentops.ledger.markdown import MetaField
-from agentops.ledger.model import INCIDENT_SECTIONS, PLACEHOLDER, Incident, Sections
+from agentops.ledger.model import (
+    INCIDENT_SECTIONS,
+    PLACEHOLDER,
+    TIMELINE_HEADER,
+    Incident,
+    Sections,
+)
 from agentops.ledger.safety import escape_inline
 from agentops.vocabulary import CATEGORIES, IMPACT_FIELDS, SEVERITIES, STATUSES
 
@@ -116,22 +122,31 @@ def parse_incident_head(text: str) -> Incident:
 
 def as_opened(text: str) -> bool:
     """Whether an incident entry is still just what the tool opened it as: linked to a
-    TROUBLESHOOTING entry, the sections a person fills still placeholders, one timeline row,
-    no section of anyone's own. Such an entry adds nothing to ``recall`` that its problem's
-    entry does not hold (which lists it as evidence). Read from the text without parsing it;
-    anything unusual counts as written in."""
+    TROUBLESHOOTING entry, the sections a person fills still placeholders (in the template's
+    order), one timeline row, no section of anyone's own. Such an entry adds nothing to
+    ``recall`` that its problem's entry does not hold (which lists it as evidence). Read from
+    the text with a few string searches, without parsing it; anything unusual counts as
+    written in."""
     if "\ntroubleshooting: TS-" not in text or text.count("\n" + md.SECTION_PREFIX) != len(
             INCIDENT_SECTIONS):
         return False
-    if not all(f"\n{md.SECTION_PREFIX}{h}\n\n{PLACEHOLDER}\n\n" in text for h in _PERSON_OWNED):
+    at = text.find(_OPENED_UNTIL_ROW)
+    if at < 0:
         return False
-    start = text.find(f"\n{md.SECTION_PREFIX}Timeline\n")
-    end = text.find("\n" + md.SECTION_PREFIX, start + 1)
-    return start >= 0 and end >= 0 and text.count("\n| ", start, end) == 2  # header, one row
+    row_end = text.find("\n", at + len(_OPENED_UNTIL_ROW))
+    return row_end >= 0 and text.startswith(_OPENED_AFTER_ROW, row_end)
 
 
-_PERSON_OWNED: Final = ("Impact", "Root Cause", "Resolution", "Follow-up Actions",
-                        "Lessons Learned")
+def _placeholders(*headings: str) -> str:
+    return "".join(f"\n{md.SECTION_PREFIX}{h}\n\n{PLACEHOLDER}\n" for h in headings)
+
+
+# An entry as the tool opens it, from Impact to the first timeline row, and after that row:
+# the sections people fill still placeholders, and no second row.
+_OPENED_UNTIL_ROW: Final = (_placeholders("Impact", "Root Cause", "Resolution")
+                            + f"\n{md.SECTION_PREFIX}Timeline\n\n{TIMELINE_HEADER}\n| ")
+_OPENED_AFTER_ROW: Final = ("\n" + _placeholders("Follow-up Actions", "Lessons Learned")
+                            + f"\n{md.SECTION_PREFIX}Related Logs\n")
 
 
 def impact_values(raw: Mapping[str, Any], *, where: str,

@@ -150,3 +150,23 @@ def test_headings_inside_code_fences_are_not_sections() -> None:
     assert "Not a section" not in parsed.sections and "Nor this" not in parsed.sections
     assert parsed.sections["Description"] == fenced
     assert list(parsed.sections) == list(inc.sections)
+
+
+def test_an_incident_as_the_tool_opened_it_and_once_somebody_wrote_in_it() -> None:
+    from ledger_helpers import T0, incident_open, minutes, timeline
+
+    from agentops.ledger.incidents import as_opened
+
+    opened = incident_open()._replace(troubleshooting="TS-0001")
+    assert as_opened(fmt.render_incident(opened))
+    assert not as_opened(fmt.render_incident(opened._replace(troubleshooting=None)))
+
+    def edited(**bodies: str) -> str:
+        sections = dict(opened.sections) | bodies
+        return fmt.render_incident(opened._replace(sections=md.Sections(sections.items())))
+
+    assert not as_opened(edited(**{"Root Cause": "The CA bundle was stale."}))
+    assert not as_opened(edited(Timeline=timeline((T0, "opened"),
+                                                  (T0 + minutes(5), "Note: restarted"))))
+    assert not as_opened(edited(**{"Lessons Learned": "Pin the CA bundle."}))
+    assert not as_opened(edited(**{"Our notes": "a section of somebody's own"}))
