@@ -16,7 +16,7 @@ from agentops import lifecycle as lc
 from agentops.errors import RepoError
 from agentops.events import format_time
 from agentops.ledger import format as fmt
-from agentops.ledger.incidents import format_when
+from agentops.ledger.incidents import IncidentLine, format_when
 from agentops.ledger.model import INCIDENT_ID_RE, Incident, normalize_severity
 from agentops.ledger.schemas import entry_to_dict
 from agentops.paths import find_repo
@@ -47,7 +47,8 @@ def load(repo: Path | None, inc_id: str) -> tuple[Incident, str]:
 
 
 def list_incidents(repo: Path | None, *, status: str | None = None,
-                   severity: str | None = None, since: str | None = None) -> list[Incident]:
+                   severity: str | None = None,
+                   since: str | None = None) -> list[IncidentLine]:
     """Incidents newest first, filtered; ``--status open`` means anything not Resolved."""
     wanted = None if status is None or status.casefold() == "open" else lc.normalize_status(status)
     sev = normalize_severity(severity) if severity else None
@@ -61,9 +62,7 @@ def list_incidents(repo: Path | None, *, status: str | None = None,
             return True  # quoted or missing: the parsed entry decides
         return found == wanted if wanted else found != lc.RESOLVED
 
-    gitdir = git.common_dir(root)
-    for inc in entries.select_incidents(root, keep, gitdir=gitdir, heads=True):
-        assert isinstance(inc, Incident)
+    for inc in entries.incident_lines(root, keep, gitdir=git.common_dir(root)):
         if status and (inc.status != wanted if wanted else inc.status == lc.RESOLVED):
             continue
         if (sev and inc.severity != sev) or (start and (not inc.detected or inc.detected < start)):
@@ -80,7 +79,7 @@ def parse_since(value: str) -> datetime:
         return lc.parse_when(value, now=datetime.now(UTC), option="--since")
 
 
-def brief(inc: Incident) -> dict[str, Any]:
+def brief(inc: IncidentLine) -> dict[str, Any]:
     """One incident's line as data: its metadata and spans, no prose, no timeline (built
     field by field: ten thousand of them in an alert storm)."""
     return {"id": inc.id, "title": inc.title, "status": inc.status, "severity": inc.severity,
@@ -99,7 +98,7 @@ def _span(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def list_text(incidents: list[Incident]) -> str:
+def list_text(incidents: list[IncidentLine]) -> str:
     if not incidents:
         return "no incidents"
     return "\n".join(f"{i.id}  {i.severity:<8}  {i.status:<13}  {format_when(i.detected)}  "

@@ -44,6 +44,7 @@ from agentops.ledger.incidents import (
     format_duration,
     parse_incident,
     parse_incident_head,
+    parse_incident_line,
     render_incident,
 )
 from agentops.ledger.incidents import (
@@ -71,8 +72,8 @@ __all__ = [
     "append_timeline", "begin_marker", "count_entries", "end_marker", "fill_attributed",
     "fill_section_if_empty", "find_entry", "format_duration", "incident_summary",
     "insert_entries", "insert_entry", "lint", "parse_entry", "parse_file", "parse_incident",
-    "parse_incident_head", "parse_memory", "parse_troubleshooting", "read_block",
-    "refresh_summary", "render_empty_file",
+    "parse_incident_head", "parse_incident_line", "parse_memory", "parse_troubleshooting",
+    "read_block", "refresh_summary", "render_empty_file",
     "render_entry", "render_file", "render_incident", "render_memory", "render_memory_index",
     "render_troubleshooting", "renumber", "replace_entry", "set_followup_done",
     "set_last_incident", "set_memory_index", "set_stats_block", "update_fields",

@@ -207,27 +207,29 @@ def _canonical_meta(text: str, fields: Sequence[MetaField], where: str) -> dict[
     return None if m is None else _decode(canonical.slots, m.groups(), where)
 
 
-def read_head(text: str, kind: Kind,
-              fields: Sequence[MetaField]) -> tuple[str, dict[str, Any]] | None:
+def read_head(text: str, kind: Kind, fields: Sequence[MetaField], *,
+              only: frozenset[str] | None = None) -> tuple[str, dict[str, Any]] | None:
     """The title and metadata of an entry whose head (begin marker to the end of the block)
-    is exactly as :func:`render` writes it, in one regex match; None for anything else."""
+    is exactly as :func:`render` writes it, in one regex match; None for anything else.
+    With ``only``, just those fields are decoded and returned."""
     canonical = _canonical_of(fields)
     m = canonical.head.match(text)
     if m is None or m.group(1) != kind:
         return None
     entry_id, heading = m.group(2), m.group(3)
-    meta = _decode(canonical.slots, m.groups()[3:], entry_id)
+    meta = _decode(canonical.slots, m.groups()[3:], entry_id, only)
     if meta is None:
         return None
     prefix = f"{entry_id} {DASH} "
     return (heading[len(prefix):] if heading.startswith(prefix) else heading), meta
 
 
-def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str) -> dict[str, Any] | None:
+def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str,
+            only: frozenset[str] | None = None) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for (name, f, memo), raw in zip(slots, raws):  # one group per field, by construction
-        if raw is None:
-            continue  # an optional key that is not set
+        if raw is None or (only is not None and name not in only):
+            continue  # an optional key that is not set, or one not asked for
         value = memo.get(raw, _UNSURE)
         if value is _UNSURE:
             scalar = _fast_scalar(raw)

@@ -155,7 +155,8 @@ class Signature(NamedTuple):
     pattern: str | None = None
 
 
-def _span(start: datetime | None, end: datetime | None) -> timedelta | None:
+def span(start: datetime | None, end: datetime | None) -> timedelta | None:
+    """From ``start`` to ``end``, when both are known (time to acknowledge, to resolve...)."""
     return None if start is None or end is None else end - start
 
 
@@ -206,20 +207,20 @@ class Incident(NamedTuple):
 
     @property
     def time_to_acknowledge(self) -> timedelta | None:
-        return _span(self.detected, self.acknowledged)
+        return span(self.detected, self.acknowledged)
 
     @property
     def time_to_mitigate(self) -> timedelta | None:
-        return _span(self.detected, self.mitigated)
+        return span(self.detected, self.mitigated)
 
     @property
     def time_to_resolve(self) -> timedelta | None:
-        return _span(self.detected, self.resolved)
+        return span(self.detected, self.resolved)
 
     @property
     def impact_duration(self) -> timedelta | None:
         """Downtime: from impact start (or detection) to mitigation (or resolution)."""
-        return _span(self.impact_started or self.detected, self.mitigated or self.resolved)
+        return span(self.impact_started or self.detected, self.mitigated or self.resolved)
 
 
 class TroubleshootingEntry(NamedTuple):

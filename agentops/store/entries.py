@@ -23,8 +23,9 @@ from agentops.errors import RepoError
 from agentops.ledger import format as fmt
 from agentops.ledger.archive import ARCHIVE_DIR, archive_name, legacy_name, name_order
 from agentops.ledger.files import find_line
+from agentops.ledger.incidents import IncidentLine
 from agentops.ledger.markdown import begin_prefix
-from agentops.ledger.model import INCIDENT_ID_RE, Entry
+from agentops.ledger.model import INCIDENT_ID_RE, Entry, Incident
 from agentops.vocabulary import LEDGER_KINDS, Kind
 
 CACHE_VERSION: Final = 4  # 4: the incident impact fields
@@ -94,38 +95,51 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None,
 
 
 def select_incidents(repo: Path, keep: Callable[[str], bool], *,
-                     gitdir: Path | None, heads: bool = False) -> list[Entry]:
+                     gitdir: Path | None) -> list[Entry]:
     """The incidents of every incident file whose entry text ``keep`` accepts, newest file
     first.
 
     ``keep`` looks at the text before anything is parsed (:func:`status_line`), so listing the
-    few open incidents of a ledger of ten thousand resolved ones parses only those few. With
-    ``heads`` an entry the cache does not hold is read up to its metadata only
-    (:func:`~agentops.ledger.incidents.parse_incident_head`: empty sections) and not cached,
-    which is what a one-line-per-incident view needs in a fresh clone.
+    few open incidents of a ledger of ten thousand resolved ones parses only those few.
     """
-    raws = [r for path in incident_files(repo)
-            for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
-            if keep(r.text)]
+    raws = _kept(repo, keep)
     cache = cache_path(gitdir, "incident") if gitdir is not None else None
     known = _load(cache)
     out: list[Entry] = []
     misses = 0
     for raw in raws:
-        if heads and not known:  # a fresh clone: nothing to look up, nothing to save
-            out.append(fmt.parse_incident_head(raw.text))
-            continue
         digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
         entry = known.get(digest)
-        if entry is None and heads:
-            entry = fmt.parse_incident_head(raw.text)
-        elif entry is None:
+        if entry is None:
             entry, misses = raw.parse(), misses + 1
             known[digest] = entry
         out.append(entry)
     if cache is not None and misses:
         _save(cache, known)  # a subset: the others stay cached for stats and recall
     return out
+
+
+def incident_lines(repo: Path, keep: Callable[[str], bool], *,
+                   gitdir: Path | None) -> list[IncidentLine]:
+    """Like :func:`select_incidents`, what a list shows of each incident (no prose): from
+    the cache when it holds the entry, else decoding only those fields, caching nothing (a
+    fresh clone's ``incident list`` of ten thousand open incidents)."""
+    raws = _kept(repo, keep)
+    known = _load(cache_path(gitdir, "incident") if gitdir is not None else None)
+    if not known:
+        return [fmt.parse_incident_line(raw.text) for raw in raws]
+    out = []
+    for raw in raws:
+        entry = known.get(hashlib.blake2b(raw.text.encode(), digest_size=16).digest())
+        out.append(IncidentLine.of(entry) if isinstance(entry, Incident)
+                   else fmt.parse_incident_line(raw.text))
+    return out
+
+
+def _kept(repo: Path, keep: Callable[[str], bool]) -> list[fmt.RawEntry]:
+    return [r for path in incident_files(repo)
+            for r in fmt.parse_file("incident", fsutil.read_text(path)).entries
+            if keep(r.text)]
 
 
 def status_line(text: str) -> str | None:

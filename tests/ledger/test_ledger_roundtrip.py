@@ -170,3 +170,14 @@ def test_an_incident_as_the_tool_opened_it_and_once_somebody_wrote_in_it() -> No
                                                   (T0 + minutes(5), "Note: restarted"))))
     assert not as_opened(edited(**{"Lessons Learned": "Pin the CA bundle."}))
     assert not as_opened(edited(**{"Our notes": "a section of somebody's own"}))
+
+
+@SLOW
+@given(incidents())
+def test_the_line_a_list_shows_is_the_entry_s_own(inc: Incident) -> None:
+    from agentops.ledger.incidents import IncidentLine
+
+    text = fmt.render_incident(inc)
+    assert fmt.parse_incident_line(text) == IncidentLine.of(inc)
+    edited = text.replace("\n```yaml\n", "\n```yaml\n# by hand\n", 1)  # the line-by-line path
+    assert fmt.parse_incident_line(edited) == IncidentLine.of(inc)
