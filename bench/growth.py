@@ -19,21 +19,26 @@ repository). The machine is shared: medians of alternating runs, not best cases.
 
     python bench/growth.py [--sizes 1000,10000] [--with-50k] [--runs 7] [--resolved]
 
-Measured 2026-12-01 on the 2-core machine, quiet (load < 1), ``--with-50k --runs 5 --resolved``:
+Measured 2026-12-01 on the 2-core machine, quiet (load < 1): 1,000 and 10,000 with
+``--runs 5 --resolved`` after the last change of this round; 50,000 from the run before it
+(``--with-50k``, before ``IncidentLine`` and the faster ``as_opened``):
 
                                 1,000            10,000            50,000
-    ingest (s)                   0.97      6.30 ( 6.5x)     24.83 (25.6x)
-    record warm (ms)              185       167               142
-      / the empty repo, alternated  1.30x      0.86x             0.84x
-    record fresh clone (ms)       262       643             2,142
-      / a warm record, empty repo   1.39x      3.38x            15.92x
-    .git bytes/record, loose   13,243    13,420 ( 1.0x)     15,226 ( 1.1x)
-    .git bytes/record, gc'd     1,258     1,217 ( 1.0x)      1,272 ( 1.0x)
-    incident list, fresh (ms)     206       727 ( 3.5x)      2,337 (11.4x)
-    recall, fresh (ms)            193       363 ( 1.9x)        661 ( 3.4x)
-    stats, fresh (ms)             245       617 ( 2.5x)      2,306 ( 9.4x)
-    check, fresh (ms)             334     1,568 ( 4.7x)      6,020 (18.0x)
-    10,000 resolved: warm record 171 ms vs 163 ms on the empty repo (1.05x)
+    ingest (s)                   0.78      5.39 ( 6.9x)     24.83
+    record warm (ms)              209       172               142
+      / the empty repo, alternated  1.16x      1.10x             0.84x
+    record fresh clone (ms)       287       583             2,142
+      / a warm record, empty repo   1.54x      3.93x            15.92x
+    .git bytes/record, loose   13,239    13,422 ( 1.0x)     15,226
+    .git bytes/record, gc'd     1,257     1,219 ( 1.0x)      1,272
+    incident list, fresh (ms)     178       557 ( 3.1x)      2,337
+    recall, fresh (ms)            172       294 ( 1.7x)        661
+    stats, fresh (ms)             232       575 ( 2.5x)      2,306
+    check, fresh (ms)             239     1,258 ( 5.3x)      6,020
+    10,000 resolved: warm record 194 ms vs 182 ms on the empty repo (1.07x)
+
+The fresh-clone ratio at 10,000 moved between 3.4x and 3.9x over three runs (the empty
+repository's warm record is the noisy side: 128 to 190 ms).
 
 Before this wave's last round (same machine, loaded): a fresh clone's first record took 18 s
 at 10,000 open incidents (the rebuild read every open incident for correlation links), list
