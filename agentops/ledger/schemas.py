@@ -120,12 +120,7 @@ def _json(value: Any) -> Any:
 def entry_to_dict(entry: Entry) -> dict[str, Any]:
     """The JSON form of an entry, valid against its schema."""
     names = entry._fields + (_INCIDENT_DERIVED if isinstance(entry, Incident) else ())
-    return {name: json_field(entry, name) for name in names}
-
-
-def json_field(entry: Entry, name: str) -> Any:
-    """The JSON form of one field (or derived span) of an entry, as in :func:`entry_to_dict`."""
-    return _json(getattr(entry, name))
+    return {name: _json(getattr(entry, name)) for name in names}
 
 
 _INCIDENT_DERIVED: Final = ("timeline", "followups", "time_to_acknowledge", "time_to_mitigate",
