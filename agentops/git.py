@@ -657,15 +657,18 @@ def fetch(repo: Path, remote: str, branch: str) -> str | None:
     return rev_parse(repo, "FETCH_HEAD")
 
 
-def push_refs(repo: Path, remote: str, refs: Sequence[str], *, atomic: bool) -> PushResult:
+def push_refs(repo: Path, remote: str, refs: Sequence[str], *, atomic: bool,
+              force: bool = False) -> PushResult:
     """Push each of ``refs`` to the same name on ``remote`` in one ``git push``.
 
     ``atomic`` asks the remote to take all or none (``--atomic``); a remote that cannot is
-    reported as FAILED with git's message, and the caller may push without it.
+    reported as FAILED with git's message, and the caller may push without it. ``force``
+    replaces what the remote has (only for refs that are caches, never the branch).
     """
     _refuse_option(remote, *refs)
     args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote]
-    proc = _exec(repo, (*args, *(f"{ref}:{ref}" for ref in refs)))
+    plus = "+" if force else ""
+    proc = _exec(repo, (*args, *(f"{plus}{ref}:{ref}" for ref in refs)))
     return parse_push(proc.returncode, _text(proc.stdout), _text(proc.stderr))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -46,7 +47,7 @@ from agentops.policy.engine import (
 )
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
-from agentops.store import journal, oplog
+from agentops.store import journal, oplog, snapshot
 from agentops.store.state import Store
 from agentops.store.writer import LedgerWriter
 from agentops.vocabulary import LEDGER_FILES
@@ -331,7 +332,7 @@ def _commit(ctx: Context, outcomes: list[Outcome], *, actor: str | None) -> str 
     sha = commit_changes(ctx, subject=_subject(ctx), body=_body(outcomes),
                          trailers=_dedupe(ctx.trailers), actor=actor, save=False)
     _record_commit(ctx, sha)
-    ctx.store.save(state_key(ctx.repo))
+    _save(ctx)
     return sha
 
 
@@ -382,9 +383,22 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
         oplog.append(ctx.repo, ctx.journal_lines, when=ctx.now, ref=ref,
                      subject=_journal_subject(subject, ctx.batch, sha))
     if save:
-        ctx.store.save(state_key(ctx.repo))
+        _save(ctx)
     ctx.pending_path.unlink(missing_ok=True)
     return sha
+
+
+def _save(ctx: Context) -> None:
+    """Save the cache as describing both tips; every ``snapshot.EVERY`` journal lines, also
+    commit its journal tables as the snapshot a fresh clone starts from."""
+    snapshot.count_appended(ctx.store, len(ctx.journal_lines))
+    ctx.store.save(state_key(ctx.repo))
+    if snapshot.due(ctx.repo, ctx.store):
+        try:
+            snapshot.write(ctx.repo, ctx.store, ctx.policy)
+        except (git.GitError, OSError, sqlite3.Error):
+            return  # only a cache: the next batch tries again
+        ctx.store.save(state_key(ctx.repo))
 
 
 def _journal_subject(subject: str, batch: str, sha: str | None) -> str:

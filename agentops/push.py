@@ -31,7 +31,8 @@ from agentops import git
 from agentops.config import Config
 from agentops.errors import AgentopsError
 from agentops.events import Event, event_from_dict, parse_time
-from agentops.store import oplog
+from agentops.fsutil import write_note
+from agentops.store import oplog, snapshot
 
 
 class _Replayed(Protocol):
@@ -89,6 +90,7 @@ def push_with_replay(repo: Path, config: Config,
             atomic = False  # the remote cannot take both at once: push them one by one
             result = git.push_refs(repo, remote, refs, atomic=False)
         if result.ok:
+            _push_snapshot(repo, remote)
             return replayed
         if result.status is not git.PushStatus.REJECTED:
             raise AgentopsError(f"push to {where} failed:\n{result.detail}")
@@ -107,6 +109,18 @@ def push_with_replay(repo: Path, config: Config,
     raise AgentopsError(
         f"push to {where} was rejected {config.push_retries + 1} times; the commits are kept "
         "locally and will be pushed by the next agentops write")
+
+
+def _push_snapshot(repo: Path, remote: str) -> None:
+    """The journal state's snapshot, after the journal it describes, when it changed since
+    it was last pushed: forced (a cache, never merged: the newest replaces the remote's), and
+    best effort (a clone without it reads the whole journal)."""
+    tip = oplog.tip(repo, snapshot.REF)
+    marker = git.common_dir(repo) / "agentops" / "snapshot-pushed"
+    if not tip or (marker.exists() and marker.read_text().strip() == tip):
+        return
+    if git.push_refs(repo, remote, [snapshot.REF], atomic=False, force=True).ok:
+        write_note(marker, tip)
 
 
 def _fetch(repo: Path, remote: str, branch: str) -> tuple[str, str | None]:

@@ -51,7 +51,15 @@ def load_policy(
     policy = compile_sections(merged, errors, texts, [label for label, _ in sources])
     if errors:
         raise InvalidRulesError("\n".join(errors))
+    policy.digest = _digest(sources)
     return policy
+
+
+def _digest(sources: list[tuple[str, str]]) -> str:
+    from agentops.events import sha256
+
+    return str(sha256("".join(f"{len(label)}:{label}{len(text)}:{text}"
+                              for label, text in sources).encode()).hexdigest())
 
 
 def _collect(

@@ -310,6 +310,7 @@ class Policy:
         "_env_memo",
         "categories",
         "correlation",
+        "digest",
         "environments",
         "files",
         "indexes",
@@ -334,6 +335,9 @@ class Policy:
         self.sla = sla
         self.files = files
         self.uses_cel = uses_cel
+        # what the policy was compiled from (set by the loader): a snapshot of state derived
+        # under other rules is not this policy's state
+        self.digest = ""
         # per event type, built on first use; read directly on the hot path (no method call)
         self.indexes: dict[str, TypeIndex] = {}
         self._env_memo: dict[tuple[str | None, str | None], str | None] = {}

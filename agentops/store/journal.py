@@ -75,8 +75,8 @@ def scan(repo: Path) -> Iterator[tuple[str, int, bytes]]:
         yield from _scan_file(f"{JOURNAL_DIR}/{path.name}", path.read_bytes())
 
 
-def _scan_file(rel: str, data: bytes) -> Iterator[tuple[str, int, bytes]]:
-    pos = 0
+def _scan_file(rel: str, data: bytes, start: int = 0) -> Iterator[tuple[str, int, bytes]]:
+    pos = start
     while pos < len(data):
         nl = data.find(b"\n", pos)
         if nl < 0:  # unterminated: a complete record only if it decodes
@@ -119,11 +119,12 @@ def heads(repo: Path) -> Iterator[Head]:
             yield head
 
 
-def scan_heads(rel: str, data: bytes) -> Iterator[tuple[Head, bytes]]:
-    """Each complete line of one journal file's bytes with its head, read by a regex; a line
-    the regex does not read (a key with escapes, a record written by hand) is decoded. An
-    operation's type is "". A torn last line is skipped."""
-    for _, offset, line in _scan_file(rel, data):
+def scan_heads(rel: str, data: bytes, start: int = 0) -> Iterator[tuple[Head, bytes]]:
+    """Each complete line of one journal file's bytes (from offset ``start``, a line's
+    beginning) with its head, read by a regex; a line the regex does not read (a key with
+    escapes, a record written by hand) is decoded. An operation's type is "". A torn last
+    line is skipped."""
+    for _, offset, line in _scan_file(rel, data, start):
         m = _HEAD_RE.match(line)
         if m is not None:
             yield Head(rel, offset, m.group(1).decode(), m.group(2).decode(),

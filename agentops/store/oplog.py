@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agentops import git
+from agentops.errors import LedgerError
 from agentops.fsutil import write_note
 from agentops.store import journal
 
@@ -112,9 +113,15 @@ def read(repo: Path, commit: str | None = None, *, legacy_rev: str | None = None
             yield from journal.parse_lines(data, where=f"{REF}:{name}", needle=needle)
 
 
-def record_at(repo: Path, blob: str, offset: int) -> dict[str, Any]:
-    """The record at ``offset`` of one journal part (by its blob id, which never changes)."""
-    data = git.run_bytes(repo, "cat-file", "blob", blob)
+def record_at(repo: Path, blob: str, offset: int, *,
+              blobs: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """The record at ``offset`` of one journal part (by its blob id, which never changes);
+    ``blobs`` keeps the parts read, for callers that read many lines."""
+    data = blobs.get(blob) if blobs is not None else None
+    if data is None:
+        data = git.run_bytes(repo, "cat-file", "blob", blob)
+        if blobs is not None:
+            blobs[blob] = data
     end = data.find(b"\n", offset)
     record = json.loads(data[offset:end if end >= 0 else len(data)])
     if not isinstance(record, dict):
@@ -148,16 +155,33 @@ def _entries(repo: Path, commit: str) -> list[tuple[str, str]]:
 def parts(repo: Path, commit: str) -> list[tuple[str, str, bytes]]:
     """(name, blob, bytes) of each part of a journal commit, oldest first, in one git call."""
     entries = _entries(repo, commit)
-    if not entries:
+    out = []
+    for (name, blob), data in zip(entries, blobs(repo, [b for _n, b in entries]), strict=True):
+        if data is None:
+            raise LedgerError(f"{REF}:{name}: blob {blob} is missing from this repository "
+                              "(fetch the journal again: git fetch --refetch)")
+        out.append((name, blob, data))
+    return out
+
+
+def blobs(repo: Path, ids: Sequence[str]) -> list[bytes | None]:
+    """The bytes of each blob (None: not in this repository), in one ``cat-file --batch``."""
+    if not ids:
         return []
     batch = git.run_bytes(repo, "cat-file", "--batch",
-                          input="".join(f"{blob}\n" for _n, blob in entries).encode())
-    out, pos = [], 0
-    for name, blob in entries:
+                          input="".join(f"{blob}\n" for blob in ids).encode())
+    out: list[bytes | None] = []
+    pos = 0
+    for _blob in ids:
         header_end = batch.index(b"\n", pos)
-        size = int(batch[pos:header_end].split()[2])
+        header = batch[pos:header_end].split()
+        if len(header) < 3 or header[-1] == b"missing":
+            out.append(None)
+            pos = header_end + 1
+            continue
+        size = int(header[2])
         start = header_end + 1
-        out.append((name, blob, batch[start:start + size]))
+        out.append(batch[start:start + size])
         pos = start + size + 1
     return out
 

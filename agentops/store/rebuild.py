@@ -36,11 +36,12 @@ from agentops.policy.engine import (
     RECUR,
     RESOLVE,
     Decision,
+    next_link,
     observe,
     remember_resolution,
 )
 from agentops.policy.model import Policy
-from agentops.store import journal, oplog, scan
+from agentops.store import journal, oplog, scan, snapshot
 from agentops.store.entries import incident_files
 from agentops.store.state import Store
 from agentops.store.writer import FILES
@@ -48,13 +49,24 @@ from agentops.vocabulary import LEDGER_KINDS
 
 
 def rebuild(repo: Path, store: Store, policy: Policy) -> None:
+    """The ledger part always (people edit the files); the journal part from the committed
+    snapshot and the lines written since, when one verifies, else from every line."""
     store.clear()
     open_ids = _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
+    tip = oplog.tip(repo)
+    tail = snapshot.restore(repo, store, policy, tip) if tip else None
+    if tail is not None:
+        ref_lines, ref_latest, _ = _journal_ref(store, policy, tail)
+        _subjects(repo, store, policy, open_ids, ref_lines, ref_latest, tail=True)
+        return
     _journal(repo, store, policy)
-    ref_lines, ref_latest = _journal_ref(repo, store, policy)
+    parts = [(blob, data, 0) for _name, blob, data in oplog.parts(repo, tip)] if tip else []
+    legacy = max((h.accepted for h in journal.heads(repo)), default="")
+    ref_lines, ref_latest, count = _journal_ref(store, policy, parts, legacy)
     _subjects(repo, store, policy, open_ids, ref_lines, ref_latest)
+    snapshot.count_appended(store, count)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -197,26 +209,24 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             remember_resolution(policy, store.state, event, _decisions(record))
 
 
-def _journal_ref(repo: Path, store: Store,
-                 policy: Policy) -> tuple[list[tuple[journal.Head, bytes]], str]:
+def _journal_ref(store: Store, policy: Policy, parts: list[snapshot.Part], latest: str = ""
+                 ) -> tuple[list[tuple[journal.Head, bytes]], str, int]:
     """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
-    which older versions wrote on the branch), in the same way: seen keys as pointers to their
-    line (``{"blob": id, "at": offset}``: a part's blob never changes), the counting records
-    of the longest window, every resolution. Returns the lines :func:`_subjects` needs (those
-    accepted within the correlation window and a day that open or join an incident) and the
-    latest acceptance time. Ten thousand lines of an alert storm are read by regexes only.
+    which older versions wrote on the branch), from ``parts`` (blob, bytes, where the lines to
+    read start), in the same way: seen keys as pointers to their line (``{"blob": id, "at":
+    offset}``: a part's blob never changes), the counting records of the longest window,
+    every resolution. ``latest``: the latest acceptance time of the journal files before
+    it. Returns the lines :func:`_subjects` needs (those accepted within the correlation
+    window and a day that open or join an incident), the latest acceptance time and the
+    number of lines. Ten thousand lines of an alert storm are read by regexes only.
     """
-    commit = oplog.tip(repo)
-    if not commit:
-        return [], ""
     longest = _longest_window(policy)
     window = policy.correlation.window
     seen: list[tuple[str, str]] = []
     lines: list[tuple[journal.Head, bytes, bool, bool, bool]] = []  # counts, resolves, links
-    latest = max((h.accepted for h in journal.heads(repo)), default="")
     kinds: dict[str, tuple[bool, bool]] = {}
-    for _name, blob, data in oplog.parts(repo, commit):
-        for head, line in journal.scan_heads(blob, data):
+    for blob, data, start in parts:
+        for head, line in journal.scan_heads(blob, data, start):
             seen.append((head.key, f'{{"blob":"{blob}","at":{head.offset}}}'))
             latest = max(latest, head.accepted)
             if head.type not in kinds:
@@ -232,7 +242,7 @@ def _journal_ref(repo: Path, store: Store,
                 lines.append((head, line, counts, resolving, links))
     store.seen_pointers(seen)
     if not lines:
-        return [], latest
+        return [], latest, len(seen)
     floor = format_time(parse_time(latest) - longest - timedelta(days=1)) if (
         latest and longest is not None) else ""
     link_floor = format_time(parse_time(latest) - window - timedelta(days=1)) if (
@@ -252,19 +262,35 @@ def _journal_ref(repo: Path, store: Store,
             observe(policy, store.state, event, ())
         if resolving:
             remember_resolution(policy, store.state, event, _decisions(record))
-    return linking, latest
+    return linking, latest, len(seen)
 
 
 def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],
-              ref_lines: list[tuple[journal.Head, bytes]], ref_latest: str) -> None:
+              ref_lines: list[tuple[journal.Head, bytes]], ref_latest: str, *,
+              tail: bool = False) -> None:
     """Which open incident heard of each subject last (for correlation across sources), left
     as the journal lines that linked each subject (accepted within the correlation window
     and a day of slack, for dedup keys still open): the store replays a subject's lines with
     the engine's own step the first time an event asks for it (``Store.pending_links``).
     After an alert storm ten thousand subjects were linked and a fresh clone's ``record``
-    needs one; the lines are read by a regex (:func:`_link_of_line`), no ledger entry is."""
+    needs one; the lines are read by a regex (:func:`_link_of_line`), no ledger entry is.
+
+    ``tail``: the lines come after a snapshot's, whose links (replayed or pending) are in the
+    store already: each is applied on top with the engine's step (a few hundred at most)."""
     window = policy.correlation.window
     if not window or not open_ids:
+        return
+    if tail:
+        for head, line in ref_lines:
+            found = _link_of_record(_decoded(head, line))
+            if found is None:
+                continue
+            event, decisions = found
+            skey = policy.correlation.key(event)
+            for d in decisions if skey is not None else ():
+                if d.dedup_key in open_ids:
+                    store.subjects[skey] = next_link(store.subjects.get(skey), event, d.action,
+                                                     str(d.dedup_key))
         return
     heads = list(journal.heads(repo))  # the journal files older versions kept on the branch
     latest = max([h.accepted for h in heads] + [ref_latest])

@@ -21,12 +21,17 @@ from typing import Any, Generic, TypeVar
 from agentops.events import format_time, parse_time
 from agentops.policy.engine import OpenIncident, Resolution, State, SubjectLink
 
-SCHEMA_VERSION = "3"  # 2: resolutions per dedup key; 3: threshold event ids, subject links
+SCHEMA_VERSION = "4"  # 2: resolutions per dedup key; 3: threshold event ids, subject links;
+# 4: journal lines since the last snapshot (a cache of before counts none, so it rebuilds)
 V = TypeVar("V")
 _TABLES = (
     "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
     "hit_events", "subjects", "subject_lines",
 )
+# The tables a journal replay fills (the others come from the ledger files): what a committed
+# snapshot holds (see agentops.store.snapshot).
+JOURNAL_TABLES = ("seen", "hits", "samples", "hit_events", "resolved", "subjects",
+                  "subject_lines")
 
 
 class LazyTable(MutableMapping[Any, V], Generic[V]):
@@ -176,6 +181,7 @@ class Store:
 
     def __init__(self, path: Path, *, root: Path | None = None) -> None:
         self.root = root  # the work tree, for seen keys that point into the journal
+        self._blobs: dict[str, bytes] = {}  # journal parts read for pointers, by blob id
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA synchronous=OFF")
@@ -259,7 +265,7 @@ class Store:
         for where, offset, keys in json.loads(row[0]):
             try:
                 record = (read_at(self.root, where, offset) if where.endswith(".jsonl")
-                          else record_at(self.root, where, offset))
+                          else record_at(self.root, where, offset, blobs=self._blobs))
                 event = event_from_journal(record["event"], str(record.get("id", "")))
             except (AgentopsError, KeyError, TypeError, ValueError):
                 continue  # a line that cannot be read links nothing (lint reports it)
@@ -298,6 +304,49 @@ class Store:
             "event_id": record.get("id"), "matched": [], "incidents": [],
             "troubleshooting": [], "memory": []}
         return {"event_id": record.get("id"), "outcome": outcome}
+
+    # -- snapshots of the journal tables -------------------------------------------------
+
+    def export_journal(self, path: Path, meta: Mapping[str, str]) -> None:
+        """Write the journal tables and ``meta`` into a new SQLite file at ``path`` (in C:
+        ten thousand rows in milliseconds). Call after :meth:`save`."""
+        path.unlink(missing_ok=True)
+        self.db.execute("COMMIT")  # ATTACH is refused inside a transaction
+        try:
+            self.db.execute("ATTACH DATABASE ? AS snap", (str(path),))
+            try:
+                for table in (*JOURNAL_TABLES, "meta"):
+                    self.db.execute(f"CREATE TABLE snap.{table} (k TEXT PRIMARY KEY, v TEXT)")
+                for table in JOURNAL_TABLES:
+                    self.db.execute(f"INSERT INTO snap.{table} SELECT k, v FROM main.{table}")
+                self.db.executemany("INSERT INTO snap.meta (k, v) VALUES (?, ?)",
+                                    sorted(meta.items()))
+            finally:
+                self.db.execute("DETACH DATABASE snap")
+        finally:
+            self.db.execute("BEGIN")
+
+    def import_journal(self, path: Path, rename: Mapping[str, str]) -> None:
+        """Replace the journal tables by those of a snapshot file, pointing the rows that
+        name a part's old blob at its new one (``rename``: the part grew since)."""
+        for lazy in self._tables():  # what the rebuild read from the ledger so far
+            lazy.flush()
+        self.db.execute("COMMIT")  # (meta names no tip yet: a crash here leaves no current cache)
+        try:
+            self.db.execute("ATTACH DATABASE ? AS snap", (str(path),))
+            try:
+                for table in JOURNAL_TABLES:
+                    self.db.execute(f"DELETE FROM main.{table}")
+                    self.db.execute(f"INSERT INTO main.{table} SELECT k, v FROM snap.{table}")
+            finally:
+                self.db.execute("DETACH DATABASE snap")
+        finally:
+            self.db.execute("BEGIN")
+        for old, new in rename.items():
+            for table in ("seen", "subject_lines"):
+                self.db.execute(f"UPDATE {table} SET v = replace(v, ?, ?) WHERE instr(v, ?) > 0",
+                                (f'"{old}"', f'"{new}"', f'"{old}"'))
+        self._forget()
 
     # -- meta and counters ----------------------------------------------------------------
 

@@ -1,0 +1,218 @@
+"""The committed snapshot of the journal state: a fresh clone replays only the journal's tail,
+and knows exactly what a clone that read the whole journal knows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import run_cli
+from test_scale import storm
+
+from agentops.policy.loader import load_policy
+from agentops.store import oplog, snapshot
+from agentops.store.rebuild import rebuild
+from agentops.store.state import Store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+WARNING = FIXTURES / "kubernetes" / "eventlist-BackOff-pod-dd1-0.json"
+ALERT = FIXTURES / "alertmanager" / "kubesphere-KubePodCrashLooping-firing.json"
+FAIL = ["attempt", "-f", "outcome=failed", "-f", "task=migrate", "--actor", "agent-7"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def ok(repo: Path, *args: str) -> Any:
+    out = run_cli([*args, "--format", "json"], repo=repo)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def clone(origin: Path, where: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(origin), str(where)], check=True)
+    for key, value in (("user.name", "t"), ("user.email", "t@example.com")):
+        git(where, "config", key, value)
+    return where
+
+
+@pytest.fixture
+def storm_repo(git_repo: Path, tmp_path: Path) -> Path:
+    """A repository whose journal has more than a snapshot's worth of lines: one failed
+    attempt and one crash-looping pod, then an alert storm, then a second failed attempt."""
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    policy = git_repo / "rules" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("namespaces: [prod, ", "namespaces: [pp1, prod, ",
+                                                 1))
+    git(git_repo, "commit", "-qam", "pp1 is production")
+    ok(git_repo, "record", *FAIL, "--key", "fail-1")
+    ok(git_repo, "ingest", str(WARNING))
+    storm(tmp_path / "events.jsonl", snapshot.EVERY + 100)
+    assert run_cli(["ingest", str(tmp_path / "events.jsonl")], repo=git_repo).returncode == 0
+    ok(git_repo, "record", *FAIL, "--key", "fail-2")
+    return git_repo
+
+
+def tail_lines(repo: Path) -> int | None:
+    """Journal lines a rebuild of ``repo`` replays after the snapshot (None: no snapshot
+    fits, every line is read)."""
+    policy = load_policy([repo / "rules"], base=repo)
+    oplog.fetch_if_missing(repo, "origin")  # what any first command of a clone does
+    oplog.absorb(repo, "origin")
+    store = Store(repo / ".git" / "agentops" / "probe.sqlite", root=repo)
+    try:
+        tip = oplog.tip(repo)
+        assert tip is not None
+        tail = snapshot.restore(repo, store, policy, tip)
+        return None if tail is None else sum(data.count(b"\n", at) for _b, data, at in tail)
+    finally:
+        store.close()
+
+
+def test_a_big_ingest_leaves_a_snapshot_of_the_journal_state(storm_repo: Path) -> None:
+    tip = git(storm_repo, "rev-parse", snapshot.REF).strip()
+    assert git(storm_repo, "ls-tree", "--name-only", tip).split() == [snapshot.FILE]
+    assert git(storm_repo, "rev-list", "--count", tip).strip() == "1"  # no history to grow
+    # it covers the journal up to an ingest chunk: a rebuild replays fewer lines than a
+    # snapshot's worth (the rest of the storm and the failed attempt after it)
+    tail = tail_lines(storm_repo)
+    assert tail is not None and 1 <= tail < snapshot.EVERY
+
+
+def test_a_fresh_clone_starts_from_the_snapshot_and_knows_everything(
+        storm_repo: Path, tmp_path: Path) -> None:
+    tail = tail_lines(storm_repo)
+    fresh = clone(storm_repo, tmp_path / "fresh")
+    assert not (fresh / ".git" / "agentops").exists()
+    # a retried event of the storm (before the snapshot) answers its first outcome and
+    # writes nothing: nothing twice
+    again = ok(fresh, "record", "deletion", "-f", "resource=Pod/p5", "-f", "namespace=prod",
+               "--key", "storm-5")
+    assert [i["action"] for i in again["incidents"]] == ["open"]
+    assert again["commit"] == git(storm_repo, "log", "-1", "--format=%H", "--grep",
+                                  f"Agentops-Event: {again['event_id']}").strip()
+    assert git(fresh, "rev-parse", "HEAD") == git(storm_repo, "rev-parse", "HEAD")
+    assert tail_lines(fresh) == tail  # (the duplicate journals nothing)
+    # the threshold counts the failure before the snapshot and the one after it
+    third = ok(fresh, "record", *FAIL, "--key", "fail-3")
+    assert [i["action"] for i in third["incidents"]] == ["open"]
+    # the pod the warning opened an incident for (before the snapshot) correlates the alert
+    alerted = ok(fresh, "hook", "alertmanager", str(ALERT))
+    alert = alerted if isinstance(alerted, dict) else alerted[0]
+    assert [i["action"] for i in alert["incidents"]] == ["recur"]
+    assert "same subject as" in alert["why_not"][0]["reason"]
+    assert run_cli(["lint"], repo=fresh).returncode == 0
+
+
+def test_what_a_fresh_clone_answers_is_what_a_full_rebuild_answers(
+        storm_repo: Path, tmp_path: Path) -> None:
+    """The same events recorded in a clone that starts from the snapshot and in one without
+    it (which reads every journal line): the same outcomes."""
+    answers = []
+    for name, fetch in (("from-snapshot", False), ("from-every-line", True)):
+        repo = clone(storm_repo, tmp_path / name)
+        if fetch:  # the journal alone, before the first run would fetch the snapshot too
+            git(repo, "fetch", "-q", "origin", f"+{oplog.REF}:{oplog.REF}")
+            (repo / ".git" / "agentops").mkdir()
+            (repo / ".git" / "agentops" / "journal-fetched").write_text("1")
+        assert (tail_lines(repo) is None) == fetch
+        out = [ok(repo, "record", *FAIL, "--key", "fail-3"),
+               ok(repo, "record", "deletion", "-f", "resource=Pod/p7", "-f", "namespace=prod",
+                  "--time", "2026-11-24T09:00:00Z", "--key", "late-p7"),
+               ok(repo, "record", "deletion", "-f", "resource=Pod/p7", "-f", "namespace=prod",
+                  "--key", "storm-7"),
+               ok(repo, "hook", "alertmanager", str(ALERT))]
+        # (the commits differ: each clone commits at its own time)
+        answers.append([{k: v for k, v in o.items() if k != "commit"} for o in out])
+    assert answers[0] == answers[1]
+    assert [i["action"] for o in answers[0][:3] for i in o["incidents"]] == [
+        "open", "recur", "open"]
+
+
+def test_a_snapshot_made_under_other_rules_is_not_used(storm_repo: Path, tmp_path: Path) -> None:
+    fresh = clone(storm_repo, tmp_path / "fresh")
+    rules = fresh / "rules" / "policy.yaml"
+    rules.write_text(rules.read_text() + "\n# reviewed\n")
+    git(fresh, "commit", "-qam", "rules reviewed")
+    assert tail_lines(fresh) is None
+    # and the clone still counts the failures, from every journal line
+    third = ok(fresh, "record", *FAIL, "--key", "fail-3")
+    assert [i["action"] for i in third["incidents"]] == ["open"]
+
+
+def test_a_journal_that_is_not_the_snapshots_history_is_read_whole(
+        storm_repo: Path, tmp_path: Path) -> None:
+    """A snapshot whose covered part no longer starts the journal's part (a rewritten
+    journal) does not fit."""
+    fresh = clone(storm_repo, tmp_path / "fresh")
+    git(fresh, "fetch", "-q", "origin", f"+{oplog.REF}:{oplog.REF}",
+        f"+{snapshot.REF}:{snapshot.REF}")
+    [(name, blob, data)] = oplog.parts(fresh, git(fresh, "rev-parse", oplog.REF).strip())[:1]
+    rewritten = data.replace(b'"storm-0"', b'"storm-x"', 1)
+    new_blob = git_input(fresh, rewritten, "hash-object", "-w", "--stdin")
+    listing = git(fresh, "ls-tree", oplog.REF).replace(blob, new_blob)
+    tree = git_input(fresh, listing.encode(), "mktree")
+    commit = git(fresh, "commit-tree", tree, "-m", "rewritten").strip()
+    git(fresh, "update-ref", oplog.REF, commit)
+    assert tail_lines(fresh) is None
+
+
+def git_input(repo: Path, data: bytes, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+def test_a_full_rebuild_of_the_same_clone_after_the_snapshot_agrees(storm_repo: Path) -> None:
+    """Rebuilt in process: the store a snapshot restore leaves answers the engine's
+    questions (seen keys, counters, subjects) as the full rebuild's does."""
+    policy = load_policy([storm_repo / "rules"], base=storm_repo)
+    stores = []
+    for name in ("restored", "full"):
+        store = Store(storm_repo / ".git" / "agentops" / f"{name}.sqlite", root=storm_repo)
+        if name == "full":
+            snapshot_ref = git(storm_repo, "rev-parse", snapshot.REF).strip()
+            git(storm_repo, "update-ref", "-d", snapshot.REF)
+        rebuild(storm_repo, store, policy)
+        if name == "full":
+            git(storm_repo, "update-ref", snapshot.REF, snapshot_ref)
+        stores.append(store)
+    restored, full = stores
+    for key in ("storm-0", "storm-700", f"storm-{snapshot.EVERY + 99}", "fail-1", "fail-2"):
+        assert restored.seen[key]["event_id"] == full.seen[key]["event_id"]
+    assert restored.seen.get("storm-x") is None and full.seen.get("storm-x") is None
+    group = next(k for k in restored.db.execute("SELECT k FROM hits"))[0]
+    assert restored.hits.get(json.loads(group)) == full.hits.get(json.loads(group))
+    for n in (0, 500, snapshot.EVERY + 50):
+        skey = policy.correlation.subject_key({"namespace": "prod", "kind": "Pod",
+                                              "name": f"p{n}"})
+        link, other = restored.subjects.get(skey), full.subjects.get(skey)
+        assert link is not None and link == other
+    for store in stores:
+        store.close()
+
+
+def test_the_snapshot_is_pushed_with_the_journal_and_a_clone_of_the_remote_uses_it(
+        git_repo: Path, tmp_path: Path) -> None:
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    config = git_repo / ".agentops" / "config.yaml"
+    config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
+    git(git_repo, "commit", "-qam", "enable push")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo), str(remote)], check=True)
+    writer = clone(remote, tmp_path / "writer")
+    storm(tmp_path / "events.jsonl", snapshot.EVERY + 10)
+    assert run_cli(["ingest", str(tmp_path / "events.jsonl")], repo=writer).returncode == 0
+    pushed = git(remote, "for-each-ref", "--format=%(refname) %(objectname)", "refs/agentops/")
+    assert f"{snapshot.REF} {git(writer, 'rev-parse', snapshot.REF).strip()}" in pushed
+    reader = clone(remote, tmp_path / "reader")
+    tail = tail_lines(reader)
+    assert tail is not None and tail < snapshot.EVERY
+    again = ok(reader, "record", "deletion", "-f", "resource=Pod/p3", "-f", "namespace=prod",
+               "--key", "storm-3")
+    assert [i["action"] for i in again["incidents"]] == ["open"]  # its first outcome, once
+    assert git(reader, "rev-parse", "HEAD") == git(remote, "rev-parse", "HEAD")
