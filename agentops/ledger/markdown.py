@@ -212,24 +212,24 @@ def read_head(text: str, kind: Kind, fields: Sequence[MetaField], *,
     """The title and metadata of an entry whose head (begin marker to the end of the block)
     is exactly as :func:`render` writes it, in one regex match; None for anything else.
     With ``only``, just those fields are decoded and returned."""
-    canonical = _canonical_of(fields)
+    canonical = _canonical_of(fields, only)
     m = canonical.head.match(text)
     if m is None or m.group(1) != kind:
         return None
     entry_id, heading = m.group(2), m.group(3)
-    meta = _decode(canonical.slots, m.groups()[3:], entry_id, only)
+    meta = _decode(canonical.slots, m.groups()[3:], entry_id)
     if meta is None:
         return None
     prefix = f"{entry_id} {DASH} "
     return (heading[len(prefix):] if heading.startswith(prefix) else heading), meta
 
 
-def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str,
-            only: frozenset[str] | None = None) -> dict[str, Any] | None:
+def _decode(slots: list[_Slot], raws: Sequence[str | None], where: str
+            ) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for (name, f, memo), raw in zip(slots, raws):  # one group per field, by construction
-        if raw is None or (only is not None and name not in only):
-            continue  # an optional key that is not set, or one not asked for
+        if raw is None:
+            continue  # an optional key that is not set
         value = memo.get(raw, _UNSURE)
         if value is _UNSURE:
             scalar = _fast_scalar(raw)
@@ -252,23 +252,34 @@ class _Canonical(NamedTuple):
     slots: list[_Slot]  # per field: raw value -> checked value
 
 
-def _canonical_of(fields: Sequence[MetaField]) -> _Canonical:
-    found = _CANONICAL.get(id(fields))
+def _canonical_of(fields: Sequence[MetaField],
+                  only: frozenset[str] | None = None) -> _Canonical:
+    """The regexes of a block and a head of ``fields``; with ``only``, the head captures just
+    those fields (the others are matched, not captured: a list of ten thousand incidents
+    decodes a third of each block)."""
+    found = _CANONICAL.get((id(fields), only))
     if found is None or found.fields is not fields:
-        lines = "".join(f"(?:{re.escape(f.name)}: (.*)\n)?" if f.optional
-                        else f"{re.escape(f.name)}: (.*)\n" for f in fields)
+        def line(f: MetaField) -> str:
+            value = "(.*)" if only is None or f.name in only else ".*"
+            return (f"(?:{re.escape(f.name)}: {value}\n)?" if f.optional
+                    else f"{re.escape(f.name)}: {value}\n")
+
+        lines = "".join(line(f) for f in fields)
         head = (r"<!-- agentops:(\w+) (\S+) uid=\S+ -->\n(?:<a id=\"[^\"\n]*\"></a>\n\n)?"
                 r"### (.*)\n\n.*\n\n```yaml\n" + lines + "```\n")
+        base = _CANONICAL.get((id(fields), None))
+        memos = {n: memo for n, _f, memo in base.slots} if base and base.fields is fields else {}
         found = _Canonical(fields, re.compile(lines), re.compile(head),
-                           [(f.name, f, {}) for f in fields])
-        _CANONICAL[id(fields)] = found
+                           [(f.name, f, memos.get(f.name, {})) for f in fields
+                            if only is None or f.name in only])
+        _CANONICAL[(id(fields), only)] = found
     return found
 
 
 # fields (by identity: the kinds' META tables live as long as the process) -> their regexes
 # and memos, each memo bounded for a long-lived server (once full it stops learning; the
 # common values come first).
-_CANONICAL: Final[dict[int, _Canonical]] = {}
+_CANONICAL: Final[dict[tuple[int, frozenset[str] | None], _Canonical]] = {}
 _MEMO_MAX: Final = 4096
 
 

@@ -217,3 +217,41 @@ def test_raw_entry_parses_by_its_marker() -> None:
     doc = fmt.parse_file("incident", read_golden("INCIDENTS.md"))
     assert doc.entries[0].parse() == incident_monitoring()
     assert isinstance(fmt.parse_file("memory", read_golden("MEMORY.md")).parsed()[0], MemoryEntry)
+
+
+def _careful(kind: Kind, text: str, monkeypatch: pytest.MonkeyPatch) -> object:
+    with monkeypatch.context() as m:
+        m.setattr(files, "_split_plain", lambda *args: None)
+        try:
+            return fmt.parse_file(kind, text)
+        except LedgerError as exc:
+            return str(exc)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t,  # as the tool writes it
+    lambda t: t.replace("#### Description\n\n", "#### Description\n\nSee <!-- agentops:incident"
+                        " INC-2026-11-24-001 uid=X --> inline.\n", 1),
+    lambda t: t.replace("<!-- /agentops:incident INC-2026-11-24-002 -->\n", "", 1),  # torn
+    lambda t: t.replace("<!-- /agentops:incident INC-2026-11-24-001 -->",
+                        "<!-- /agentops:incident INC-2026-11-24-001 uid=Y -->", 1),
+    lambda t: t.replace("<!-- agentops:incident INC-2026-11-24-002 uid=UID1 -->",
+                        "<!-- agentops:incident INC-2026-11-24-002 -->", 1),
+    lambda t: t.replace("<!-- agentops:incident INC-2026-11-24-001 ",
+                        "<!-- agentops:memory INC-2026-11-24-001 ", 1),
+])
+def test_the_quick_split_reads_a_file_as_the_marker_by_marker_parse_does(
+        edit: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``parse_file`` cuts files the tool wrote with ``str.find``; whatever a person did to
+    the markers, the result (entries, or the error) is the careful parse's."""
+    text = fmt.render_empty_file("incident")
+    for n in range(3):
+        inc = incident_open()._replace(id=f"INC-2026-11-24-{n + 1:03d}", uid=f"UID{n}")
+        text = fmt.insert_entry("incident", text, fmt.render_incident(inc))
+    assert callable(edit)
+    text = edit(text)
+    try:
+        quick: object = fmt.parse_file("incident", text)
+    except LedgerError as exc:
+        quick = str(exc)
+    assert quick == _careful("incident", text, monkeypatch)
