@@ -119,6 +119,12 @@ def _push_snapshot(repo: Path, remote: str) -> None:
     marker = git.common_dir(repo) / "agentops" / "snapshot-pushed"
     if not tip or (marker.exists() and marker.read_text().strip() == tip):
         return
+    journal_tip = oplog.tip(repo, oplog.REF)
+    if not journal_tip or not snapshot.fits(repo, tip, journal_tip):
+        # made before a replay rewrote the journal on the remote's: it can never fit again,
+        # and it must not replace the remote's snapshot
+        oplog.set_ref(repo, snapshot.REF, None, tip)
+        return
     if git.push_refs(repo, remote, [snapshot.REF], atomic=False, force=True).ok:
         write_note(marker, tip)
 

@@ -216,3 +216,41 @@ def test_the_snapshot_is_pushed_with_the_journal_and_a_clone_of_the_remote_uses_
                "--key", "storm-3")
     assert [i["action"] for i in again["incidents"]] == ["open"]  # its first outcome, once
     assert git(reader, "rev-parse", "HEAD") == git(remote, "rev-parse", "HEAD")
+
+
+def test_a_snapshot_made_before_a_push_replay_never_replaces_the_remotes(
+        git_repo: Path, tmp_path: Path) -> None:
+    """Writer B's snapshot describes its own journal; its push is rejected and its events are
+    replayed onto the remote's journal, so that snapshot fits nothing any more: it is
+    dropped, and the remote keeps writer A's, which fits."""
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    config = git_repo / ".agentops" / "config.yaml"
+    config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
+    git(git_repo, "commit", "-qam", "enable push")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo), str(remote)], check=True)
+    a, b = clone(remote, tmp_path / "a"), clone(remote, tmp_path / "b")
+    # B journals a snapshot's worth less one, unpushed (push switched off in its work tree)
+    b_config = b / ".agentops" / "config.yaml"
+    b_config.write_text(b_config.read_text().replace("enabled: true", "enabled: false"))
+    storm(tmp_path / "b.jsonl", snapshot.EVERY - 1)
+    staging = (tmp_path / "b.jsonl").read_text().replace('"production"', '"staging"')
+    (tmp_path / "b.jsonl").write_text(staging.replace('"storm-', '"b-'))
+    assert run_cli(["ingest", str(tmp_path / "b.jsonl")], repo=b).returncode == 0
+    git(b, "checkout", "--", ".agentops/config.yaml")
+    # meanwhile A writes a storm: its snapshot reaches the remote
+    storm(tmp_path / "a.jsonl", snapshot.EVERY + 10)
+    assert run_cli(["ingest", str(tmp_path / "a.jsonl")], repo=a).returncode == 0
+    a_snapshot = git(remote, "rev-parse", snapshot.REF).strip()
+    # B's next record completes its snapshot, is rejected, replayed, pushed
+    ok(b, "record", "deletion", "-f", "resource=Pod/b", "-f", "namespace=prod", "--key", "b-x")
+    assert git(remote, "rev-parse", snapshot.REF).strip() == a_snapshot
+    assert git(b, "for-each-ref", snapshot.REF).strip() == ""  # b's own was dropped
+    # a clone of the remote starts from A's snapshot and knows B's events too
+    reader = clone(remote, tmp_path / "reader")
+    tail = tail_lines(reader)  # B's lines, replayed after A's (and A's after its last chunk)
+    assert tail is not None and snapshot.EVERY <= tail <= snapshot.EVERY + 10
+    again = ok(reader, "record", "deletion", "-f", "resource=Pod/p3", "-f", "namespace=prod",
+               "--environment", "staging", "--key", "b-3")
+    assert again["incidents"] == []
+    assert git(reader, "rev-parse", "HEAD") == git(remote, "rev-parse", "HEAD")

@@ -41,6 +41,7 @@ FILE: Final = "state.sqlite"
 # decoding), against a snapshot written (and compressed) once per that many lines.
 EVERY: Final = 1000
 FORMAT: Final = f"1/{SCHEMA_VERSION}"
+JOURNAL_TRAILER: Final = "Agentops-Journal"
 TAIL_KEY: Final = "journal_tail"  # store meta: journal lines the last snapshot does not cover
 
 Part = tuple[str, bytes, int]  # (blob, bytes, offset where the lines not covered start)
@@ -78,7 +79,7 @@ def write(repo: Path, store: Store, policy: Policy) -> str | None:
         temp.unlink(missing_ok=True)
     old = oplog.tip(repo, REF)
     loose = git.LooseWriter(repo)
-    message = f"agentops: snapshot of the journal state at {tip[:12]}"
+    message = f"agentops: snapshot of the journal state\n\n{JOURNAL_TRAILER}: {tip}"
     if loose.usable():
         blob = loose.write("blob", data)
         commit = loose.commit(loose.tree({FILE: blob}), [], message, ident=oplog.IDENT)
@@ -100,15 +101,12 @@ def restore(repo: Path, store: Store, policy: Policy, tip: str) -> list[Part] | 
     current = {name: (blob, size) for name, blob, size in listing(repo, tip)}
     for ref in _candidates(repo):
         snap = oplog.tip(repo, ref)
-        if not snap:
-            continue
         temp = _temp(repo)
         try:
-            data = git.show_file(repo, snap, FILE)
-            if data is None:
+            meta = _fetch(repo, snap, temp) if snap else None
+            if meta is None or meta.get("policy") != policy.digest:
                 continue
-            temp.write_bytes(data)
-            found = _verify(repo, temp, policy, current)
+            found = _tail(repo, meta, current)
             if found is None:
                 continue
             tail, rename = found
@@ -122,17 +120,39 @@ def restore(repo: Path, store: Store, policy: Policy, tip: str) -> list[Part] | 
     return None
 
 
-def _verify(repo: Path, path: Path, policy: Policy, current: dict[str, tuple[str, int]]
-            ) -> tuple[list[Part], dict[str, str]] | None:
-    """The tail and the blob renames if the snapshot file at ``path`` fits, else None."""
-    db = sqlite3.connect(path)
+def fits(repo: Path, snap: str, tip: str) -> bool:
+    """Whether snapshot commit ``snap`` covers only lines journal commit ``tip`` holds where
+    it holds them (whatever rules it was made under)."""
+    temp = _temp(repo)
     try:
-        meta = dict(db.execute("SELECT k, v FROM meta").fetchall())
+        meta = _fetch(repo, snap, temp)
+        current = {name: (blob, size) for name, blob, size in listing(repo, tip)}
+        return meta is not None and _tail(repo, meta, current) is not None
+    except (sqlite3.DatabaseError, git.GitError, OSError, ValueError):
+        return False
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _fetch(repo: Path, snap: str, temp: Path) -> dict[str, str] | None:
+    """Write the snapshot file of commit ``snap`` to ``temp``; its meta table if it is of
+    this format over this work tree's legacy journal files, else None."""
+    data = git.show_file(repo, snap, FILE)
+    if data is None:
+        return None
+    temp.write_bytes(data)
+    db = sqlite3.connect(temp)
+    try:
+        meta = {str(k): str(v) for k, v in db.execute("SELECT k, v FROM meta").fetchall()}
     finally:
         db.close()
-    if (meta.get("format") != FORMAT or meta.get("policy") != policy.digest
-            or meta.get("legacy") != _legacy(repo)):
-        return None
+    return meta if meta.get("format") == FORMAT and meta.get("legacy") == _legacy(repo) else None
+
+
+def _tail(repo: Path, meta: dict[str, str], current: dict[str, tuple[str, int]]
+          ) -> tuple[list[Part], dict[str, str]] | None:
+    """The lines of the journal ``current`` (name -> blob, size) that the snapshot does not
+    cover, and the renames of the blobs that grew; None if it covers anything else."""
     covers: dict[str, list[object]] = json.loads(meta.get("covers") or "{}")
     if any(name not in current for name in covers):
         return None  # a part it covered is gone: not this journal's history
