@@ -303,10 +303,10 @@ def search(index: Path, query: str, *, limit: int = 10, include_all: bool = Fals
     hits = {h.id: h for h in recall.search(index, query, limit=max(depth, limit),
                                            include_all=include_all)}
     everything = entry_count(index) <= whole
-    if not hits and not everything:
+    known = _candidates(index, None if everything else list(hits), include_all)
+    if not known:
         return []
     m = m or model()
-    known = _candidates(index, None if everything else list(hits), include_all)
     found, embedded = vectors(m, {doc_id: text for doc_id, (text, _) in known.items()}, cache)
     if embedded and cache is not None:
         prune(index, cache)
