@@ -14,7 +14,8 @@ pass and cached, as ``agentops recall`` caches them; the timed pass reads them f
 
 A set either holds its corpus or names, as ``corpus: <file>``, the set whose corpus its queries
 are asked against (bench/recall_holdout.yaml does: a second set written blind against the same
-ledger), resolved relative to the repository root.
+ledger; so does bench/recall_dev2.yaml, a second development set), resolved relative to the
+repository root.
 """
 
 from __future__ import annotations
