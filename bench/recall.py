@@ -10,11 +10,13 @@ semantic re-ranker (:mod:`agentops.report.semantic`) against the lexical baselin
 model's load time and the cost per query of each (the entry vectors are embedded on the first
 pass and cached, as ``agentops recall`` caches them; the timed pass reads them from the cache).
 
-    python bench/recall.py [--set PATH] [--show-misses] [--semantic [--weight W] [--depth K]]
+    python bench/recall.py [--set PATH] [--show-misses]
+                           [--semantic [--weight W] [--depth K] [--whole N]]
 
 A set either holds its corpus or names, as ``corpus: <file>``, the set whose corpus its queries
 are asked against (bench/recall_holdout.yaml does: a second set written blind against the same
-ledger), resolved relative to the repository root.
+ledger; so does bench/recall_dev2.yaml, a second development set), resolved relative to the
+repository root.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def main() -> None:
                         help="also measure the semantic re-ranker (the 'semantic' extra)")
     parser.add_argument("--weight", type=float, help="cosine weight in the blend")
     parser.add_argument("--depth", type=int, help="lexical candidates re-ranked")
+    parser.add_argument("--whole", type=int,
+                        help="largest ledger compared whole with the query (0: never)")
     args = parser.parse_args()
     data = yaml.safe_load(args.path.read_text())
     corpus = data["corpus"]
@@ -124,8 +128,8 @@ def main() -> None:
 
             model = semantic.Model.load()
             cache = semantic.cache_path(index)
-            options = {k: v for k, v in (("weight", args.weight), ("depth", args.depth))
-                       if v is not None}
+            options = {k: v for k, v in (("weight", args.weight), ("depth", args.depth),
+                                         ("whole", args.whole)) if v is not None}
 
             def reranked(path: Path, query: str) -> list[str]:
                 return [h.id for h in semantic.search(path, query, limit=3, cache=cache,
@@ -143,7 +147,9 @@ def main() -> None:
     if args.semantic:
         weight = args.weight if args.weight is not None else semantic.WEIGHT
         depth = args.depth if args.depth is not None else semantic.DEPTH
-        print(f"semantic: model {semantic.MODEL_ID}, weight {weight}, depth {depth}; "
+        whole = args.whole if args.whole is not None else semantic.WHOLE
+        print(f"semantic: model {semantic.MODEL_ID}, weight {weight}, depth {depth}, ledgers of "
+              f"up to {whole} entries compared whole; "
               f"model load {model.load_seconds * 1000:.0f} ms, first pass (embeds the "
               f"{len(docs)} entries) {warm:.0f} ms")
 

@@ -139,3 +139,17 @@ def test_camel_case_identifiers_are_split_into_extra_words() -> None:
     assert recall.query_terms("the CrashLoopBackOff of a pod") == [
         "crashloopbackoff", "crash", "loop", "back", "off", "pod"]
     assert recall.fts_query('say "xx" NEAR y*') == '"say" OR "xx" OR "near"'
+
+
+def test_an_error_class_means_only_what_holds_for_every_error_it_matches() -> None:
+    from agentops.report import enrichment
+
+    def ids(text: str) -> list[str]:
+        return [c.id for c in enrichment.classify(text)]
+
+    # a CI runner's full disk is not told the database's write-ahead log story
+    assert ids("System.IO.IOException: No space left on device : '/data/x.log'") == ["disk-full"]
+    assert ids('PANIC: could not write to file "pg_wal/xlogtemp.9": No space left on device') \
+        == ["disk-full", "pg-disk-full"]
+    for c in enrichment.classes():  # each meaning says where it comes from
+        assert c.source.startswith("https://"), c.id

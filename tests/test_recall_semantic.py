@@ -90,7 +90,13 @@ def test_the_environment_turns_it_on_and_entry_vectors_are_cached(
         stored = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
     finally:
         db.close()
-    assert stored == len(lexical)  # one vector per candidate, kept for the next query
+    index = sqlite3.connect(gitdir / "agentops" / "recall.sqlite")
+    try:
+        entries = index.execute("SELECT count(*) FROM docs").fetchone()[0]
+    finally:
+        index.close()
+    # a ledger this small is compared whole: one vector per entry, kept for the next query
+    assert stored == entries > len(lexical)
 
 
 def test_without_the_extra_the_error_names_it(repo: Path,
@@ -137,3 +143,22 @@ def test_vectors_of_texts_no_entry_has_are_pruned(repo: Path) -> None:
         assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == live
     finally:
         db.close()
+
+
+def test_a_symptom_sharing_no_word_with_the_ledger_is_found_by_meaning(repo: Path) -> None:
+    needs_the_extra()
+    query = "RAM exhausted"  # no entry has either word, nor their stems
+    assert agentops_json(repo, "recall", query, "--lexical")["hits"] == []
+    hit = first(repo, query, "--semantic")
+    assert hit["id"] == "TS-0002"
+    why = hit["why"]  # found by meaning alone: no field, word or error class matched
+    assert isinstance(why, list) and len(why) == 1
+    assert why[0].startswith("meaning close to the query (cosine ")
+
+
+def test_a_query_about_nothing_in_the_ledger_still_finds_nothing(repo: Path) -> None:
+    needs_the_extra()
+    query = "quarterly revenue forecast for the finance team"
+    assert agentops_json(repo, "recall", query, "--semantic")["hits"] == []
+    out = run_cli(["recall", "--semantic", query], repo=repo)
+    assert out.returncode == 0 and out.stdout.strip() == "no matches"

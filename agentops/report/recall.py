@@ -289,12 +289,14 @@ def _row(d: Doc) -> tuple[Any, ...]:
             json.dumps(list(d.evidence)), d.pattern, d.boost, json.dumps(d.actions), classes)
 
 
+# superseded and retired lessons are left out unless asked for (the parameter)
+ELIGIBLE: Final = "(kind != 'memory' OR status = 'active' OR ?)"
 _HIGHLIGHTS: Final = ", ".join(f"highlight(docs, {i}, char(1), char(2))"
                                for i in range(len(FIELDS)))
 _SEARCH: Final = f"""
 SELECT rowid, id, kind, status, heading, text, evidence, bm25(docs, {', '.join(map(str, WEIGHTS))})
   * boost AS rank, actions, classes, {_HIGHLIGHTS} FROM docs
-WHERE docs MATCH ? AND (kind != 'memory' OR status = 'active' OR ?) {{extra}}
+WHERE docs MATCH ? AND {ELIGIBLE} {{extra}}
 ORDER BY rank, CASE kind WHEN 'troubleshooting' THEN 0 WHEN 'memory' THEN 1 ELSE 2 END, id
 LIMIT ?
 """
@@ -318,6 +320,22 @@ def search(path: Path, query: str, *, limit: int = 10, include_all: bool = False
     hits = {r[1]: _hit(r, r[0] in known, asked) for r in rows}
     ranked = sorted(hits.values(), key=lambda h: (not h.signature_match, -h.score))
     return ranked[:limit]
+
+
+def entries(path: Path, ids: Sequence[str]) -> list[Hit]:
+    """The entries of ``ids`` as hits with no lexical score, for a re-ranker that found them by
+    other means."""
+    if not ids:
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(f"SELECT id, kind, status, heading, text, evidence, actions FROM docs "
+                          f"WHERE id IN ({', '.join('?' * len(ids))})", list(ids)).fetchall()
+    finally:
+        db.close()
+    return [Hit(id=r[0], kind=r[1], status=r[2], title=r[3], text=r[4],
+                evidence=tuple(json.loads(r[5])), score=0.0, actions=json.loads(r[6]))
+            for r in rows]
 
 
 def signature_matches(db: sqlite3.Connection, query: str) -> set[int]:

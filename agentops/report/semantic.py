@@ -17,10 +17,13 @@ shipped gzipped in ``agentops/data/semantic`` (its NOTICE names the upstream rev
 checked against its sha256 too.
 
 Ranking: the top ``DEPTH`` lexical candidates (signature-pattern matches stay first, as in
-lexical recall) are re-ordered by ``(1 - WEIGHT) * bm25 / max bm25 + WEIGHT * cosine``, the
-cosine between the query's vector and the entry's (title, error text, actionable text and
-diagnosis). Entry vectors are cached in a SQLite file beside the recall index, keyed by the
-model and a hash of the text, so a query embeds only itself once the entries were seen.
+lexical recall), and in a ledger of at most ``WHOLE`` entries every entry whose meaning is close
+to the query even if it shares no word with it, are ordered by
+``(1 - WEIGHT) * bm25 / max bm25 + WEIGHT * cosine * boost / max boost``: the cosine between the
+query's vector and the entry's (what happened: title, error text, documented meaning, diagnosis;
+not the fix), weighed by the kind's boost as BM25 is. Entry vectors are cached in a SQLite file
+beside the recall index, keyed by the model and a hash of the text, so a query embeds only
+itself once the entries were seen.
 """
 
 from __future__ import annotations
@@ -58,13 +61,27 @@ TOKENIZER_FILE: Final = "semantic/all-MiniLM-L6-v2.tokenizer.json.gz"
 # sha256 of the upstream tokenizer.json (uncompressed), revision 1110a243 of the model
 TOKENIZER_SHA256: Final = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 _CLASS_TOKEN_RE: Final = re.compile(rf"\b{enrichment.TOKEN_PREFIX}\w*\s?")
+# The ledger's own layout in a Symptoms section ("- Event type `k8s.warning`", "- Message
+# template: `...`", "- First message (in INC-...):"): labels, not what happened; left out of the
+# text embedded, where they would weigh as much as the error's words.
+_LAYOUT_RE: Final = re.compile(r"^- [A-Z][\w ]*(?: \([^()\n]*\))?(?::? `[^`\n]*`|:)$\n?", re.M)
 MAX_TOKENS: Final = 256  # the model's max_seq_length in sentence-transformers
 BATCH: Final = 16
 DEPTH: Final = 30  # lexical candidates re-ranked
 # Of the cosine in the blend. Cosines among candidates spread less than normalized BM25 scores,
-# hence a weight above one half; chosen on the development set, the best on each of its halves
-# (bench/recall.py --semantic --weight W measures others).
-WEIGHT: Final = 0.8
+# hence a weight above one half. On both development sets (bench/recall_eval.yaml and
+# bench/recall_dev2.yaml) paraphrase recall@1 is at its best, or one query from it, from 0.75 to
+# 0.9 and falls off either side; this is the middle of that range (bench/recall.py --semantic
+# --weight W measures others).
+WEIGHT: Final = 0.85
+# A ledger this small is compared whole with the query, so that an entry told in words the query
+# does not share is a candidate too. It costs each entry's embedding once (cached; about 50 ms an
+# entry on two busy cores) and a read of every entry's text per query (128 entries add about
+# 5 ms to a query), which is why larger ledgers re-rank their BM25 candidates only.
+WHOLE: Final = 128
+# Below this cosine an entry found only by meaning is not one: unrelated sentences score about
+# 0.1 to 0.2 with this model, so a query about nothing in the ledger still finds nothing.
+MIN_COSINE: Final = 0.25
 
 
 class ModelError(RecallError):
@@ -153,20 +170,48 @@ def model() -> Model:
 # --- entry vectors -----------------------------------------------------------------------------
 
 
-def doc_texts(index: Path, ids: Sequence[str]) -> dict[str, str]:
-    """What an entry is embedded as: its title, error text, actionable text, the rest of its
-    prose and the documented meaning of its error classes, in that order (the model reads the
-    first MAX_TOKENS tokens); the class tokens, which mean nothing to the model, are left out."""
-    marks = ", ".join("?" * len(ids))
+def doc_texts(index: Path, ids: Sequence[str] | None = None, *,
+              include_all: bool = False) -> dict[str, str]:
+    """What an entry is embedded as, by id (those of ``ids``, or every entry recall may answer
+    with): what happened, as a described symptom would tell it. That is its title, its error
+    text, the documented meaning of its error classes and its diagnosis and other prose, in that
+    order (the model reads the first MAX_TOKENS tokens). Its fix and workaround are left out:
+    remedies, which a symptom does not tell, and whose words (restart the rollout, raise the
+    node pool maximum) pull the entry towards other problems' symptoms. A lesson, which has no
+    error text, is its title and prose."""
+    return {doc_id: text for doc_id, (text, _) in _candidates(index, ids, include_all).items()}
+
+
+def _candidates(index: Path, ids: Sequence[str] | None,
+                include_all: bool) -> dict[str, tuple[str, float]]:
+    """Each entry's text to embed (:func:`doc_texts`) and its kind's boost."""
+    params: list[object]
+    if ids is None:
+        where, params = recall.ELIGIBLE, [include_all]
+    else:
+        where, params = f"id IN ({', '.join('?' * len(ids))})", list(ids)
     db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
     try:
-        rows = db.execute(f"SELECT id, heading, error, action, body, meaning FROM docs "
-                          f"WHERE id IN ({marks})", list(ids)).fetchall()
+        rows = db.execute(f"SELECT id, heading, error, meaning, body, action, boost FROM docs "
+                          f"WHERE {where}", params).fetchall()
     finally:
         db.close()
-    return {r[0]: _CLASS_TOKEN_RE.sub("", "\n".join(part.strip() for part in r[1:]
-                                                     if part and part.strip()))
-            for r in rows}
+    out = {}
+    for doc_id, title, error, meaning, body, action, boost in rows:
+        error = _LAYOUT_RE.sub("", error or "")
+        parts = ((title, error, _CLASS_TOKEN_RE.sub("", meaning or ""), body) if error.strip()
+                 else (title, action, body))
+        out[doc_id] = ("\n".join(p.strip() for p in parts if p and p.strip()), float(boost))
+    return out
+
+
+def entry_count(index: Path) -> int:
+    """How many entries the index holds (it is written once, so its last rowid is the count)."""
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT max(rowid) FROM docs").fetchone()[0] or 0)
+    finally:
+        db.close()
 
 
 def cache_path(index: Path) -> Path:
@@ -233,14 +278,9 @@ def prune(index: Path, cache: Path) -> int:
         return 0
     try:
         stored = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
-        index_db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
-        try:
-            ids = [r[0] for r in index_db.execute("SELECT id FROM docs")]
-        finally:
-            index_db.close()
-        if stored <= 2 * len(ids) + 64:
+        if stored <= 2 * entry_count(index) + 64:
             return 0
-        live = {_key(text) for text in doc_texts(index, ids).values()}
+        live = {_key(text) for text in doc_texts(index, include_all=True).values()}
         dead = [k for (k,) in db.execute("SELECT key FROM vectors") if k not in live]
         db.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in dead])
         db.commit()
@@ -255,24 +295,35 @@ def prune(index: Path, cache: Path) -> int:
 
 
 def search(index: Path, query: str, *, limit: int = 10, include_all: bool = False,
-           depth: int = DEPTH, weight: float = WEIGHT, cache: Path | None = None,
-           m: Model | None = None) -> list[Hit]:
-    """Lexical recall's best ``depth`` entries, re-ranked by a blend of BM25 and meaning."""
-    hits = recall.search(index, query, limit=max(depth, limit), include_all=include_all)
-    if not hits:
-        return hits
+           depth: int = DEPTH, weight: float = WEIGHT, whole: int = WHOLE,
+           cache: Path | None = None, m: Model | None = None) -> list[Hit]:
+    """Lexical recall's best ``depth`` entries, re-ranked by a blend of BM25 and meaning; in a
+    ledger of at most ``whole`` entries, with the entries close in meaning that share no word
+    with the query (their BM25 score is nought)."""
+    hits = {h.id: h for h in recall.search(index, query, limit=max(depth, limit),
+                                           include_all=include_all)}
+    everything = entry_count(index) <= whole
+    known = _candidates(index, None if everything else list(hits), include_all)
+    if not known:
+        return []
     m = m or model()
-    texts = doc_texts(index, [h.id for h in hits])
-    found, embedded = vectors(m, texts, cache)
+    found, embedded = vectors(m, {doc_id: text for doc_id, (text, _) in known.items()}, cache)
     if embedded and cache is not None:
         prune(index, cache)
     asked = m.embed([query])[0]
-    top = max(h.score for h in hits) or 1.0
-    ranked = []
-    for h in hits:
-        cosine = float(found[h.id] @ asked) if h.id in found else 0.0
-        blended = (1 - weight) * h.score / top + weight * cosine
-        ranked.append(replace(h, score=blended,
-                              why=(*h.why, f"meaning close to the query (cosine {cosine:.2f})")))
-    ranked.sort(key=lambda h: (not h.signature_match, -h.score))
-    return ranked[:limit]
+    cosines = {doc_id: float(vec @ asked) for doc_id, vec in found.items()}
+    top = max((h.score for h in hits.values()), default=1.0) or 1.0
+    near = [doc_id for doc_id, cosine in cosines.items()
+            if cosine >= MIN_COSINE and doc_id not in hits]  # found by meaning alone
+    # the kind's boost weighs the cosine as it weighs BM25: at equal closeness a problem's
+    # TROUBLESHOOTING entry, which carries the fix, ranks above the incident it was made from
+    prior = max(recall.BOOST.values())
+    scores = {doc_id: (1 - weight) * (h.score / top if (h := hits.get(doc_id)) else 0.0)
+              + weight * cosines.get(doc_id, 0.0) * known.get(doc_id, ("", prior))[1] / prior
+              for doc_id in [*hits, *near]}
+    best = sorted(scores, key=lambda d: (not (d in hits and hits[d].signature_match),
+                                         -scores[d]))[:limit]
+    hits.update((h.id, h) for h in recall.entries(index, [d for d in best if d not in hits]))
+    return [replace(hits[d], score=scores[d], why=(
+                *hits[d].why, f"meaning close to the query (cosine {cosines.get(d, 0.0):.2f})"))
+            for d in best]
