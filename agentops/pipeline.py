@@ -128,6 +128,8 @@ class Context:
         self.outbox_lines: list[bytes] = []  # announcements, committed with the batch
         self.trailers: list[tuple[str, str]] = []
         self.summaries: list[str] = []
+        # False for a chunk of a big batch that more chunks follow: the last one snapshots
+        self.final = True
 
     @property
     def pending_path(self) -> Path:
@@ -202,6 +204,7 @@ def _batch(repo: Path, events: Sequence[Event], *, actor: str | None, dry_run: b
             if until is not None and (len(outcomes) >= CHUNK_EVENTS
                                       or time.monotonic() >= until):
                 break
+        ctx.final = len(outcomes) == len(events)
         if warnings:
             outcomes = [o._replace(warnings=warnings.get(i, ())) for i, o in enumerate(outcomes)]
         if dry_run:
@@ -390,10 +393,11 @@ def commit_changes(ctx: Context, *, subject: str, body: str = "",
 
 def _save(ctx: Context) -> None:
     """Save the cache as describing both tips; every ``snapshot.EVERY`` journal lines, also
-    commit its journal tables as the snapshot a fresh clone starts from."""
+    commit its journal tables as the snapshot a fresh clone starts from (at the end of a big
+    batch, not after each of its chunks: each snapshot costs as much as the state is big)."""
     snapshot.count_appended(ctx.store, len(ctx.journal_lines))
     ctx.store.save(state_key(ctx.repo))
-    if snapshot.due(ctx.repo, ctx.store):
+    if ctx.final and snapshot.due(ctx.repo, ctx.store):
         try:
             snapshot.write(ctx.repo, ctx.store, ctx.policy)
         except (git.GitError, OSError, sqlite3.Error):
