@@ -254,3 +254,33 @@ def test_a_snapshot_made_before_a_push_replay_never_replaces_the_remotes(
                "--environment", "staging", "--key", "b-3")
     assert again["incidents"] == []
     assert git(reader, "rev-parse", "HEAD") == git(remote, "rev-parse", "HEAD")
+
+
+def _link_after_rebuild(repo: Path, name: str, *, snapshot_too: bool) -> Any:
+    policy = load_policy([repo / "rules"], base=repo)
+    saved = git(repo, "rev-parse", snapshot.REF).strip()
+    if not snapshot_too:
+        git(repo, "update-ref", "-d", snapshot.REF)
+    store = Store(repo / ".git" / "agentops" / f"{name}.sqlite", root=repo)
+    try:
+        rebuild(repo, store, policy)
+        return store.subjects.get(policy.correlation.subject_key(
+            {"namespace": "pp1", "kind": "Pod", "name": "dd1-0"}))
+    finally:
+        store.close()
+        git(repo, "update-ref", snapshot.REF, saved)
+
+
+def test_a_subject_linked_before_the_snapshot_and_again_after_it_is_replayed_in_order(
+        storm_repo: Path) -> None:
+    """The warning's link was replayed by the writer (the snapshot holds it decoded); the
+    alert after the snapshot joins the same incident: a restore applies the tail's line on
+    top of the snapshot's link, as the full rebuild does from every line."""
+    before = _link_after_rebuild(storm_repo, "before", snapshot_too=True)
+    alerted = ok(storm_repo, "hook", "alertmanager", str(ALERT))
+    alert = alerted if isinstance(alerted, dict) else alerted[0]
+    assert [i["action"] for i in alert["incidents"]] == ["recur"]
+    restored = _link_after_rebuild(storm_repo, "restored", snapshot_too=True)
+    full = _link_after_rebuild(storm_repo, "full", snapshot_too=False)
+    assert before is not None and restored == full
+    assert restored.dedup_key == before.dedup_key and restored.last_seen > before.last_seen

@@ -36,7 +36,6 @@ from agentops.policy.engine import (
     RECUR,
     RESOLVE,
     Decision,
-    next_link,
     observe,
     remember_resolution,
 )
@@ -276,23 +275,12 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
     needs one; the lines are read by a regex (:func:`_link_of_line`), no ledger entry is.
 
     ``tail``: the lines come after a snapshot's, whose links (replayed or pending) are in the
-    store already: each is applied on top with the engine's step (a few hundred at most)."""
+    store already: they are added after them (``Store.pending_links(append=True)``)."""
     window = policy.correlation.window
     if not window or not open_ids:
         return
-    if tail:
-        for head, line in ref_lines:
-            found = _link_of_record(_decoded(head, line))
-            if found is None:
-                continue
-            event, decisions = found
-            skey = policy.correlation.key(event)
-            for d in decisions if skey is not None else ():
-                if d.dedup_key in open_ids:
-                    store.subjects[skey] = next_link(store.subjects.get(skey), event, d.action,
-                                                     str(d.dedup_key))
-        return
-    heads = list(journal.heads(repo))  # the journal files older versions kept on the branch
+    # the journal files older versions kept on the branch (a snapshot's tail has none)
+    heads = [] if tail else list(journal.heads(repo))
     latest = max([h.accepted for h in heads] + [ref_latest])
     if not latest:
         return
@@ -318,7 +306,7 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
             skey = policy.correlation.key(event) if keys else None
         if skey is not None:
             pending.setdefault(skey, []).append([head.rel, head.offset, keys])
-    store.pending_links(pending)
+    store.pending_links(pending, append=tail)
 
 
 def _decoded(head: journal.Head, line: bytes) -> Any:

@@ -242,27 +242,49 @@ class Store:
 
     # -- subject links a rebuild leaves as journal lines ----------------------------------
 
-    def pending_links(self, rows: Mapping[str, list[list[Any]]]) -> None:
+    def pending_links(self, rows: Mapping[str, list[list[Any]]], *, append: bool = False
+                      ) -> None:
         """Subject key -> the journal lines that linked it (``[where, offset, dedup keys]``,
         oldest first; ``where`` a part's blob id or a branch journal file): after an alert
-        storm ten thousand subjects were linked, and a fresh clone's ``record`` needs one."""
+        storm ten thousand subjects were linked, and a fresh clone's ``record`` needs one.
+
+        ``append``: the lines come after those already here (a snapshot's tail): they go after
+        a subject's pending lines, or are replayed at once onto a link already replayed."""
         encode = json.JSONEncoder(separators=(",", ":")).encode  # twice as fast as dumps
-        self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
-                            [(k, encode(v)) for k, v in rows.items()])
+        if not append:
+            self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
+                                [(k, encode(v)) for k, v in rows.items()])
+            return
+        for skey, lines in rows.items():
+            if self.db.execute("SELECT 1 FROM subjects WHERE k = ?", (skey,)).fetchone():
+                replayed = self._replay(self.subjects.get(skey), lines)
+                if replayed is not None:
+                    self.subjects[skey] = replayed
+                continue
+            row = self.db.execute("SELECT v FROM subject_lines WHERE k = ?", (skey,)).fetchone()
+            before = json.loads(row[0]) if row else []
+            self.db.execute("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
+                            (skey, encode([*before, *lines])))
 
     def _pending_link(self, skey: str) -> SubjectLink | None:
         """Replay the lines a rebuild left for ``skey`` with the engine's own step, once."""
         row = self.db.execute("SELECT v FROM subject_lines WHERE k = ?", (skey,)).fetchone()
         if row is None or self.root is None:
             return None
+        link = self._replay(None, json.loads(row[0]))
+        self.db.execute("DELETE FROM subject_lines WHERE k = ?", (skey,))
+        return link
+
+    def _replay(self, link: SubjectLink | None, lines: list[list[Any]]) -> SubjectLink | None:
+        if self.root is None:
+            raise RuntimeError("subject links point into the journal: open the Store with root")
         from agentops.errors import AgentopsError
         from agentops.events import event_from_journal
         from agentops.policy.engine import OPEN, RECUR, next_link
         from agentops.store.journal import read_at
         from agentops.store.oplog import record_at
 
-        link: SubjectLink | None = None
-        for where, offset, keys in json.loads(row[0]):
+        for where, offset, keys in lines:
             try:
                 record = (read_at(self.root, where, offset) if where.endswith(".jsonl")
                           else record_at(self.root, where, offset, blobs=self._blobs))
@@ -273,7 +295,6 @@ class Store:
                 if (isinstance(d, dict) and d.get("action") in (OPEN, RECUR)
                         and d.get("dedup_key") in keys):
                     link = next_link(link, event, str(d["action"]), str(d["dedup_key"]))
-        self.db.execute("DELETE FROM subject_lines WHERE k = ?", (skey,))
         return link
 
     # -- seen keys ------------------------------------------------------------------------
