@@ -284,3 +284,27 @@ def test_a_subject_linked_before_the_snapshot_and_again_after_it_is_replayed_in_
     full = _link_after_rebuild(storm_repo, "full", snapshot_too=False)
     assert before is not None and restored == full
     assert restored.dedup_key == before.dedup_key and restored.last_seen > before.last_seen
+
+
+def test_an_incident_file_a_person_edited_after_the_snapshot_is_read_again(
+        storm_repo: Path, tmp_path: Path) -> None:
+    """The snapshot remembers what each incident file said, by its content's hash: a file a
+    person changed since (an incident resolved by hand) is read again, the others are not
+    needed."""
+    files = sorted((storm_repo / "incidents").rglob("*.md")) + [storm_repo / "INCIDENTS.md"]
+    key = "dedup_key: deleted/prod/Pod/p5\n"
+    [path] = [p for p in files if key in p.read_text()]
+    text = path.read_text()
+    at = text.index(key)
+    status = text.rindex("\nstatus: Investigating\n", 0, at)
+    path.write_text(text[:status] + "\nstatus: Resolved\n" + text[status + 23:])
+    git(storm_repo, "commit", "-qam", "p5 was a planned deletion")
+    fresh = clone(storm_repo, tmp_path / "fresh")
+    assert tail_lines(fresh) is not None
+    later = "2026-11-24T12:00:00Z"
+    p5 = ok(fresh, "record", "deletion", "-f", "resource=Pod/p5", "-f", "namespace=prod",
+            "--time", later)
+    p6 = ok(fresh, "record", "deletion", "-f", "resource=Pod/p6", "-f", "namespace=prod",
+            "--time", later)
+    assert [i["action"] for i in p5["incidents"]] == ["open"]  # its incident was resolved
+    assert [i["action"] for i in p6["incidents"]] == ["recur"]

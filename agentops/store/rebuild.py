@@ -8,6 +8,7 @@ window of any trigger can still count, so older ones are skipped for the replay.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import timedelta
@@ -51,11 +52,11 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     """The ledger part always (people edit the files); the journal part from the committed
     snapshot and the lines written since, when one verifies, else from every line."""
     store.clear()
+    tip = oplog.tip(repo)
+    tail = snapshot.restore(repo, store, policy, tip) if tip else None
     open_ids = _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
-    tip = oplog.tip(repo)
-    tail = snapshot.restore(repo, store, policy, tip) if tip else None
     if tail is not None:
         ref_lines, ref_latest, _ = _journal_ref(store, policy, tail)
         _subjects(repo, store, policy, open_ids, ref_lines, ref_latest, tail=True)
@@ -77,20 +78,31 @@ def _incidents(repo: Path, store: Store) -> dict[str, str]:
     """Id sequences and open incidents from every incident file, by a compact scan: the marker
     lines give the ids, and only entries whose status is not Resolved have their few metadata
     lines read (a fresh clone of a repository with ten thousand incidents must not parse them
-    all before its first ``record``). An entry the scan cannot read is parsed in full."""
+    all before its first ``record``). An entry the scan cannot read is parsed in full. A file
+    whose content is what a snapshot saw (same sha1) is not scanned again: what it said is in
+    the memo (``Store.file_memo``)."""
     highest: dict[str, int] = {}
     open_ids: dict[str, str] = {}  # dedup key -> the newest open incident holding it
+    memo = store.file_memo()
+    seen: set[str] = set()
+    new: dict[str, tuple[str, list[list[str]], dict[str, int]]] = {}
     for path in incident_files(repo):
-        text = path.read_text(encoding="utf-8")
-        # An archive file of the new layout holds one day, newest first: its first marker has
-        # the day's highest number there. Other files (INCIDENTS.md, monthly archives) are
-        # read marker by marker.
-        archived = path.parent.name == ARCHIVE_DIR and len(name_order(path.name)) >= 3
-        markers = _INC_MARKER_RE.finditer(text)
-        for m in [next(markers, None)] if archived else markers:
-            if m is not None and int(m.group(2)) > highest.get(m.group(1), 0):
-                highest[m.group(1)] = int(m.group(2))
-        _open_of(text, open_ids)
+        data = path.read_bytes()
+        rel = path.relative_to(repo).as_posix()
+        seen.add(rel)
+        sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        known = memo.get(rel)
+        if known is not None and known[0] == sha:
+            found, top = known[1], known[2]
+        else:
+            found, top = _scan_file(path, data.decode("utf-8"))
+            new[rel] = (sha, found, top)
+        for day, number in top.items():
+            highest[day] = max(highest.get(day, 0), number)
+        for inc_id, key in found:
+            if key not in open_ids or _newer(inc_id, open_ids[key]):
+                open_ids[key] = inc_id
+    store.remember_files(new, keep=seen)
     store.open_pointers(open_ids)
     for day, number in highest.items():
         store.bump(f"INC-{day}", number)
@@ -100,11 +112,24 @@ def _incidents(repo: Path, store: Store) -> dict[str, str]:
     return open_ids
 
 
-def _open_of(text: str, open_ids: dict[str, str]) -> None:
-    """Add the open incidents of one file to ``open_ids`` (dedup key -> newest id). The
-    metadata lines as the tool writes them are matched in one regex pass; a file where that
-    finds fewer open entries than it has open status lines (a hand-edited block) is read
-    entry by entry."""
+def _scan_file(path: Path, text: str) -> tuple[list[list[str]], dict[str, int]]:
+    """One incident file's open incidents ([id, dedup key]) and highest number per day."""
+    top: dict[str, int] = {}
+    # An archive file of the new layout holds one day, newest first: its first marker has
+    # the day's highest number there. Other files (INCIDENTS.md, monthly archives) are read
+    # marker by marker.
+    archived = path.parent.name == ARCHIVE_DIR and len(name_order(path.name)) >= 3
+    markers = _INC_MARKER_RE.finditer(text)
+    for m in [next(markers, None)] if archived else markers:
+        if m is not None and int(m.group(2)) > top.get(m.group(1), 0):
+            top[m.group(1)] = int(m.group(2))
+    return [[inc_id, key] for inc_id, key in _open_of(text)], top
+
+
+def _open_of(text: str) -> list[tuple[str, str]]:
+    """The open incidents of one file (id, dedup key). The metadata lines as the tool writes
+    them are matched in one regex pass; a file where that finds fewer open entries than it
+    has open status lines (a hand-edited block) is read entry by entry."""
     strict = []
     pos = text.find(_META_START)
     while pos >= 0:  # str.find skips ahead far faster than a multi-line regex scans
@@ -112,7 +137,8 @@ def _open_of(text: str, open_ids: dict[str, str]) -> None:
         if m is not None and m.group(2) != "Resolved":
             strict.append((m.group(1), m.group(3)))
         pos = text.find(_META_START, pos + 1)
-    found = [(i, scan.plain(key)) for i, key in strict if key != "null"]
+    found: list[tuple[str, str | None]] = [(i, scan.plain(key)) for i, key in strict
+                                           if key != "null"]
     statuses = text.count("\nstatus: ") - text.count("\nstatus: Resolved\n")
     if len(strict) < statuses:
         found = []
@@ -123,9 +149,7 @@ def _open_of(text: str, open_ids: dict[str, str]) -> None:
                 continue  # a status line outside an entry: lint reports it
             inc_id = text[begin:text.index(" ", begin + len(_INC_BEGIN))].split(" ")[-1]
             found.append((inc_id, scan.dedup_key(text, m.end(), end)))
-    for inc_id, key in found:
-        if key is not None and (key not in open_ids or _newer(inc_id, open_ids[key])):
-            open_ids[key] = inc_id
+    return [(inc_id, key) for inc_id, key in found if key is not None]
 
 
 _META_START = "\n```yaml\nid: "

@@ -5,7 +5,7 @@ heard of each subject last) is a function of every journal line. A fresh clone h
 so its first command read the whole journal: after an alert storm of ten thousand incidents
 that was most of the first ``record``'s cost, and agents in short-lived containers clone and
 record once. So every :data:`EVERY` journal lines the writer commits the journal tables of
-its cache (:data:`agentops.store.state.JOURNAL_TABLES`) as one SQLite file, and a rebuild
+its cache (:data:`agentops.store.state.SNAPSHOT_TABLES`) as one SQLite file, and a rebuild
 starts from it and replays only the lines written since.
 
 Where: ``refs/agentops/journal-snapshot``, a commit without parents whose tree holds
@@ -44,7 +44,7 @@ FILE: Final = "state.sqlite"
 # journal at most (read by regex, about 15 us a line).
 EVERY: Final = 1000
 SPACING: Final = 4
-FORMAT: Final = f"1/{SCHEMA_VERSION}"
+FORMAT: Final = f"2/{SCHEMA_VERSION}"  # 2: with the incident files memo
 JOURNAL_TRAILER: Final = "Agentops-Journal"
 TAIL_KEY: Final = "journal_tail"  # store meta: journal lines the last snapshot does not cover
 COVERED_KEY: Final = "journal_covered"  # store meta: the journal lines it covers
@@ -81,7 +81,7 @@ def write(repo: Path, store: Store, policy: Policy) -> str | None:
             "covers": json.dumps({name: [blob, size] for name, blob, size in listing(repo, tip)},
                                  separators=(",", ":"))}
     try:
-        store.export_journal(temp, meta)
+        store.export_snapshot(temp, meta)
         data = temp.read_bytes()
     finally:
         temp.unlink(missing_ok=True)
@@ -119,7 +119,7 @@ def restore(repo: Path, store: Store, policy: Policy, tip: str) -> list[Part] | 
             if found is None:
                 continue
             tail, rename = found
-            store.import_journal(temp, rename)
+            store.import_snapshot(temp, rename)
             store.set_meta(TAIL_KEY, str(sum(part[1].count(b"\n", part[2]) for part in tail)))
             store.set_meta(COVERED_KEY, meta.get("lines") or "0")
             return tail

@@ -26,12 +26,13 @@ SCHEMA_VERSION = "4"  # 2: resolutions per dedup key; 3: threshold event ids, su
 V = TypeVar("V")
 _TABLES = (
     "seen", "open", "hits", "samples", "problems", "lessons", "counters", "meta", "resolved",
-    "hit_events", "subjects", "subject_lines",
+    "hit_events", "subjects", "subject_lines", "ledger_files",
 )
-# The tables a journal replay fills (the others come from the ledger files): what a committed
-# snapshot holds (see agentops.store.snapshot).
-JOURNAL_TABLES = ("seen", "hits", "samples", "hit_events", "resolved", "subjects",
-                  "subject_lines")
+# What a committed snapshot holds (see agentops.store.snapshot): the tables a journal replay
+# fills, and what each incident file's content said (``ledger_files``: a pure function of the
+# content, keyed by its hash); the other tables are read from the ledger files every time.
+SNAPSHOT_TABLES = ("seen", "hits", "samples", "hit_events", "resolved", "subjects",
+                   "subject_lines", "ledger_files")
 
 
 class LazyTable(MutableMapping[Any, V], Generic[V]):
@@ -328,17 +329,17 @@ class Store:
 
     # -- snapshots of the journal tables -------------------------------------------------
 
-    def export_journal(self, path: Path, meta: Mapping[str, str]) -> None:
-        """Write the journal tables and ``meta`` into a new SQLite file at ``path`` (in C:
+    def export_snapshot(self, path: Path, meta: Mapping[str, str]) -> None:
+        """Write the snapshot's tables and ``meta`` into a new SQLite file at ``path`` (in C:
         ten thousand rows in milliseconds). Call after :meth:`save`."""
         path.unlink(missing_ok=True)
         self.db.execute("COMMIT")  # ATTACH is refused inside a transaction
         try:
             self.db.execute("ATTACH DATABASE ? AS snap", (str(path),))
             try:
-                for table in (*JOURNAL_TABLES, "meta"):
+                for table in (*SNAPSHOT_TABLES, "meta"):
                     self.db.execute(f"CREATE TABLE snap.{table} (k TEXT PRIMARY KEY, v TEXT)")
-                for table in JOURNAL_TABLES:
+                for table in SNAPSHOT_TABLES:
                     self.db.execute(f"INSERT INTO snap.{table} SELECT k, v FROM main.{table}")
                 self.db.executemany("INSERT INTO snap.meta (k, v) VALUES (?, ?)",
                                     sorted(meta.items()))
@@ -347,16 +348,16 @@ class Store:
         finally:
             self.db.execute("BEGIN")
 
-    def import_journal(self, path: Path, rename: Mapping[str, str]) -> None:
-        """Replace the journal tables by those of a snapshot file, pointing the rows that
-        name a part's old blob at its new one (``rename``: the part grew since)."""
+    def import_snapshot(self, path: Path, rename: Mapping[str, str]) -> None:
+        """Replace the snapshot's tables by those of a snapshot file, pointing the rows that
+        name a journal part's old blob at its new one (``rename``: the part grew since)."""
         for lazy in self._tables():  # what the rebuild read from the ledger so far
             lazy.flush()
         self.db.execute("COMMIT")  # (meta names no tip yet: a crash here leaves no current cache)
         try:
             self.db.execute("ATTACH DATABASE ? AS snap", (str(path),))
             try:
-                for table in JOURNAL_TABLES:
+                for table in SNAPSHOT_TABLES:
                     self.db.execute(f"DELETE FROM main.{table}")
                     self.db.execute(f"INSERT INTO main.{table} SELECT k, v FROM snap.{table}")
             finally:
@@ -368,6 +369,28 @@ class Store:
                 self.db.execute(f"UPDATE {table} SET v = replace(v, ?, ?) WHERE instr(v, ?) > 0",
                                 (f'"{old}"', f'"{new}"', f'"{old}"'))
         self._forget()
+
+    # -- what each incident file said ----------------------------------------------------
+
+    def file_memo(self) -> dict[str, tuple[str, list[list[str]], dict[str, int]]]:
+        """Per incident file: (sha1 of its content, its open incidents as [id, dedup key],
+        its highest incident number per day), as the last rebuild read them."""
+        out = {}
+        for path, text in self.db.execute("SELECT k, v FROM ledger_files"):
+            value = json.loads(text)
+            out[path] = (value["sha"], value["open"], value["top"])
+        return out
+
+    def remember_files(self, rows: Mapping[str, tuple[str, list[list[str]], dict[str, int]]],
+                       *, keep: set[str]) -> None:
+        """Record what these files said; forget files that are no longer there."""
+        self.db.executemany("INSERT OR REPLACE INTO ledger_files (k, v) VALUES (?, ?)",
+                            [(path, json.dumps({"sha": sha, "open": found, "top": top},
+                                               separators=(",", ":")))
+                             for path, (sha, found, top) in rows.items()])
+        gone = [(path,) for (path,) in self.db.execute("SELECT k FROM ledger_files")
+                if path not in keep]
+        self.db.executemany("DELETE FROM ledger_files WHERE k = ?", gone)
 
     # -- meta and counters ----------------------------------------------------------------
 
