@@ -4,9 +4,10 @@ Why: the derived state (seen idempotency keys, threshold counters, resolutions, 
 heard of each subject last) is a function of every journal line. A fresh clone has no cache,
 so its first command read the whole journal: after an alert storm of ten thousand incidents
 that was most of the first ``record``'s cost, and agents in short-lived containers clone and
-record once. So every :data:`EVERY` journal lines the writer commits the journal tables of
-its cache (:data:`agentops.store.state.SNAPSHOT_TABLES`) as one SQLite file, and a rebuild
-starts from it and replays only the lines written since.
+record once. So every :data:`EVERY` journal lines or more (see :data:`SPACING`) the writer
+commits the journal tables of its cache as one SQLite file, with what each incident file said
+(:data:`agentops.store.state.SNAPSHOT_TABLES`), and a rebuild starts from it, replays only the
+journal lines written since and scans only the incident files whose content changed.
 
 Where: ``refs/agentops/journal-snapshot``, a commit without parents whose tree holds
 ``state.sqlite``. Without parents, so that each snapshot replaces the last one and git can
