@@ -4,6 +4,10 @@ Open incidents, id sequences, known problem types and lessons come from the ledg
 have resolved or renumbered entries by hand); seen idempotency keys and the counters behind
 thresholds and aggregates come from replaying the journal. Only the events inside the longest
 window of any trigger can still count, so older ones are skipped for the replay.
+
+Both start from the committed snapshot when one fits (:mod:`agentops.store.snapshot`): the
+journal is then replayed from where the snapshot ends, and only the incident files whose
+content changed since are scanned.
 """
 
 from __future__ import annotations
