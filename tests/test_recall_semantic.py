@@ -211,6 +211,10 @@ def test_a_quoted_error_keeps_the_entry_lexical_recall_put_first(
         "recall.sqlite"
     hits = semantic.search(index, query, m=LeaningModel(query))  # type: ignore[arg-type]
     assert hits[0].id == expect
+    kept = "kept first: lexical recall's best match, of the error class the query quotes"
     if expect == "TS-0002":
         assert "error class x509-hostname (https://pkg.go.dev/crypto/x509#HostnameError)" \
             in hits[0].why
+        assert kept in hits[0].why
+    else:
+        assert not any(kept in h.why for h in hits)
