@@ -1,18 +1,21 @@
-"""The second development set (bench/recall_dev2.yaml) is well formed: its queries are asked
-against recall_eval.yaml's corpus, and each expects an entry that corpus has."""
+"""The second and third development sets (bench/recall_dev2.yaml, bench/recall_dev3.yaml) are
+well formed: their queries are asked against recall_eval.yaml's corpus, and each expects an
+entry that corpus has."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_dev2_expects_exist_in_the_corpus_it_names() -> None:
-    data = yaml.safe_load((ROOT / "bench" / "recall_dev2.yaml").read_text())
+@pytest.mark.parametrize("name", ["recall_dev2.yaml", "recall_dev3.yaml"])
+def test_dev_set_expects_exist_in_the_corpus_it_names(name: str) -> None:
+    data = yaml.safe_load((ROOT / "bench" / name).read_text())
     assert data["corpus"] == "bench/recall_eval.yaml"
     corpus = yaml.safe_load((ROOT / data["corpus"]).read_text())["corpus"]
     ids = {e["id"] for part in ("troubleshooting", "memory") for e in corpus[part]}

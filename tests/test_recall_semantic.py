@@ -162,3 +162,59 @@ def test_a_query_about_nothing_in_the_ledger_still_finds_nothing(repo: Path) -> 
     assert agentops_json(repo, "recall", query, "--semantic")["hits"] == []
     out = run_cli(["recall", "--semantic", query], repo=repo)
     assert out.returncode == 0 and out.stdout.strip() == "no matches"
+
+
+
+HOSTNAME = ('Get "https://grafana.example.org/api/health": tls: failed to verify certificate: '
+            'x509: certificate is valid for ingress.local, not grafana.example.org')
+UNKNOWN_CA = ('Post "https://vault.internal:8200/v1/auth": tls: failed to verify certificate: '
+              'x509: certificate signed by unknown authority')
+QUOTED_HOSTNAME = ("tls: failed to verify certificate: x509: certificate is valid for "
+                   "*.svc.local, svc.local, not metrics.example.org")
+
+
+class LeaningModel:
+    """A stand-in for the model that finds the expired-certificate entry closest to the query,
+    as the real one may for errors of one family, which read alike to it."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+
+    def embed(self, texts: list[str]) -> object:
+        import numpy as np
+
+        rows = []
+        for text in texts:
+            if text == self.query:
+                rows.append([0.9, 0.3, 0.3])  # closest to the expired entry
+            else:
+                rows.append([float("has expired" in text), float("is valid for" in text),
+                             float("unknown authority" in text)])
+        vectors = np.array(rows, dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+@pytest.mark.parametrize(("query", "expect"), [
+    (QUOTED_HOSTNAME, "TS-0002"),  # the error's own entry, first by BM25, stays first
+    ("clients reject the certificate of the server", "TS-0001"),  # quotes no error: re-ranked
+])
+def test_a_quoted_error_keeps_the_entry_lexical_recall_put_first(
+        git_repo: Path, query: str, expect: str) -> None:
+    needs_the_extra()
+    from agentops.report import semantic
+
+    init(git_repo)
+    for service, message in (("web", CERT), ("grafana", HOSTNAME), ("vault", UNKNOWN_CA)):
+        deploy_failed(git_repo, service, message)
+    assert first(git_repo, QUOTED_HOSTNAME, "--lexical")["id"] == "TS-0002"
+    index = Path(git(git_repo, "rev-parse", "--absolute-git-dir").strip()) / "agentops" / \
+        "recall.sqlite"
+    hits = semantic.search(index, query, m=LeaningModel(query))  # type: ignore[arg-type]
+    assert hits[0].id == expect
+    kept = "kept first: lexical recall's best match, of the error class the query quotes"
+    if expect == "TS-0002":
+        assert "error class x509-hostname (https://pkg.go.dev/crypto/x509#HostnameError)" \
+            in hits[0].why
+        assert kept in hits[0].why
+    else:
+        assert not any(kept in h.why for h in hits)

@@ -99,6 +99,9 @@ class Hit:
     signature_match: bool = False
     actions: dict[str, str] = field(default_factory=dict)
     why: tuple[str, ...] = ()
+    # the error classes (ids) the query quotes that this entry belongs to: the query holds an
+    # error of the entry's kind (the semantic re-ranker keeps such a first candidate first)
+    classes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "status": self.status, "title": self.title,
@@ -352,17 +355,19 @@ def signature_matches(db: sqlite3.Connection, query: str) -> set[int]:
 
 
 def _hit(row: Sequence[Any], signature_match: bool, asked: set[str]) -> Hit:
+    classes: list[list[str]] = json.loads(row[9])  # [id, token, source] per class
     return Hit(id=row[1], kind=row[2], status=row[3], title=row[4], text=row[5],
                evidence=tuple(json.loads(row[6])), score=-float(row[7]),
                signature_match=signature_match, actions=json.loads(row[8]),
-               why=_why(row, signature_match, asked))
+               why=_why(row, signature_match, asked, classes),
+               classes=tuple(class_id for class_id, token, _ in classes if token in asked))
 
 
-def _why(row: Sequence[Any], signature_match: bool, asked: set[str]) -> tuple[str, ...]:
+def _why(row: Sequence[Any], signature_match: bool, asked: set[str],
+         classes: Sequence[Sequence[str]]) -> tuple[str, ...]:
     """The reasons a hit matched: the signature, the words found per field, the error classes
     (with the documentation their meaning comes from)."""
     out = ["its signature pattern matches the query"] if signature_match else []
-    classes = json.loads(row[9])
     tokens = {token for _, token, _ in classes}
     for name, marked in zip(FIELDS, row[10:], strict=True):
         words = dict.fromkeys(w.lower() for w in _MARK_RE.findall(marked or "")
