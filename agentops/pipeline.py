@@ -398,7 +398,10 @@ def _save(ctx: Context) -> None:
     snapshot.count_appended(ctx.store, len(ctx.journal_lines))
     ctx.store.save(state_key(ctx.repo))
     if ctx.final and snapshot.due(ctx.repo, ctx.store):
+        from agentops.store.rebuild import incident_file_states
+
         try:
+            incident_file_states(ctx.repo, ctx.store)  # what the files say now goes with it
             snapshot.write(ctx.repo, ctx.store, ctx.policy)
         except (git.GitError, OSError, sqlite3.Error):
             return  # only a cache: the next batch tries again

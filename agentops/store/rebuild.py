@@ -87,26 +87,12 @@ def _incidents(repo: Path, store: Store) -> dict[str, str]:
     the memo (``Store.file_memo``)."""
     highest: dict[str, int] = {}
     open_ids: dict[str, str] = {}  # dedup key -> the newest open incident holding it
-    memo = store.file_memo()
-    seen: set[str] = set()
-    new: dict[str, tuple[str, list[list[str]], dict[str, int]]] = {}
-    for path in incident_files(repo):
-        data = path.read_bytes()
-        rel = path.relative_to(repo).as_posix()
-        seen.add(rel)
-        sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-        known = memo.get(rel)
-        if known is not None and known[0] == sha:
-            found, top = known[1], known[2]
-        else:
-            found, top = _scan_file(path, data.decode("utf-8"))
-            new[rel] = (sha, found, top)
+    for found, top in incident_file_states(repo, store):
         for day, number in top.items():
             highest[day] = max(highest.get(day, 0), number)
         for inc_id, key in found:
             if key not in open_ids or _newer(inc_id, open_ids[key]):
                 open_ids[key] = inc_id
-    store.remember_files(new, keep=seen)
     store.open_pointers(open_ids)
     for day, number in highest.items():
         store.bump(f"INC-{day}", number)
@@ -114,6 +100,32 @@ def _incidents(repo: Path, store: Store) -> dict[str, str]:
         day = max(highest)
         store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
     return open_ids
+
+
+def incident_file_states(repo: Path, store: Store
+                         ) -> list[tuple[list[list[str]], dict[str, int]]]:
+    """What each incident file says (its open incidents as [id, dedup key], its highest
+    number per day), from the memo for a file whose content it saw (same sha1), else by a
+    scan, which the memo then keeps. A snapshot refreshes the memo before it is written, so
+    that a fresh clone scans only the files changed since."""
+    memo = store.file_memo()
+    present: set[str] = set()
+    new: dict[str, tuple[str, list[list[str]], dict[str, int]]] = {}
+    out = []
+    for path in incident_files(repo):
+        data = path.read_bytes()
+        rel = path.relative_to(repo).as_posix()
+        present.add(rel)
+        sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        known = memo.get(rel)
+        if known is not None and known[0] == sha:
+            out.append((known[1], known[2]))
+        else:
+            found, top = _scan_file(path, data.decode("utf-8"))
+            new[rel] = (sha, found, top)
+            out.append((found, top))
+    store.remember_files(new, keep=present)
+    return out
 
 
 def _scan_file(path: Path, text: str) -> tuple[list[list[str]], dict[str, int]]:
