@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -256,16 +256,26 @@ class Store:
             self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
                                 [(k, encode(v)) for k, v in rows.items()])
             return
-        for skey, lines in rows.items():
-            if self.db.execute("SELECT 1 FROM subjects WHERE k = ?", (skey,)).fetchone():
-                replayed = self._replay(self.subjects.get(skey), lines)
-                if replayed is not None:
-                    self.subjects[skey] = replayed
-                continue
-            row = self.db.execute("SELECT v FROM subject_lines WHERE k = ?", (skey,)).fetchone()
-            before = json.loads(row[0]) if row else []
-            self.db.execute("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)",
-                            (skey, encode([*before, *lines])))
+        linked, pending = self._present("subjects", rows), self._present("subject_lines", rows)
+        for skey in linked:
+            replayed = self._replay(self.subjects.get(skey), rows[skey])
+            if replayed is not None:
+                self.subjects[skey] = replayed
+        self.db.executemany("INSERT OR REPLACE INTO subject_lines (k, v) VALUES (?, ?)", [
+            (skey, encode([*pending[skey], *lines]) if skey in pending else encode(lines))
+            for skey, lines in rows.items() if skey not in linked])
+
+    def _present(self, table: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The rows of ``table`` among ``keys``, decoded, in a few queries (a tail of ten
+        thousand subjects after a storm has hardly any)."""
+        wanted, out = list(keys), {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for k, v in self.db.execute(f"SELECT k, v FROM {table} WHERE k IN ({marks})",
+                                        chunk):
+                out[k] = json.loads(v) if table == "subject_lines" else v
+        return out
 
     def _pending_link(self, skey: str) -> SubjectLink | None:
         """Replay the lines a rebuild left for ``skey`` with the engine's own step, once."""
