@@ -396,6 +396,7 @@ def _save(ctx: Context) -> None:
     commit its journal tables as the snapshot a fresh clone starts from (at the end of a big
     batch, not after each of its chunks: each snapshot costs as much as the state is big)."""
     snapshot.count_appended(ctx.store, len(ctx.journal_lines))
+    snapshot.note_latest(ctx.store, format_time(ctx.now))
     ctx.store.save(state_key(ctx.repo))
     if ctx.final and snapshot.due(ctx.repo, ctx.store):
         from agentops.store.rebuild import incident_file_states

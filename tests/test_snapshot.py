@@ -4,6 +4,7 @@ and knows exactly what a clone that read the whole journal knows."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,135 @@ def test_an_incident_file_a_person_edited_after_the_snapshot_is_read_again(
             "--time", later)
     assert [i["action"] for i in p5["incidents"]] == ["open"]  # its incident was resolved
     assert [i["action"] for i in p6["incidents"]] == ["recur"]
+
+
+# --- small repositories, a snapshot every 3 lines (EVERY lowered in this process) -----------
+
+
+@pytest.fixture
+def small(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(snapshot, "EVERY", 3)
+    assert run_cli(["init"], repo=git_repo).returncode == 0
+    return git_repo
+
+
+def rebuilt(repo: Path, name: str, *, snapshot_too: bool = True) -> Store:
+    """A store rebuilt from scratch, from the snapshot (when it fits) or from every line."""
+    policy = load_policy([repo / "rules"], base=repo)
+    saved = oplog.tip(repo, snapshot.REF)
+    if not snapshot_too and saved:
+        git(repo, "update-ref", "-d", snapshot.REF)
+    store = Store(repo / ".git" / "agentops" / f"{name}.sqlite", root=repo)
+    try:
+        rebuild(repo, store, policy)
+    finally:
+        if not snapshot_too and saved:
+            git(repo, "update-ref", snapshot.REF, saved)
+    return store
+
+
+def rows(store: Store, table: str) -> list[tuple[str, str]]:
+    for lazy in store._tables():
+        lazy.flush()
+    return sorted(store.db.execute(f"SELECT k, v FROM {table}").fetchall())
+
+
+def test_a_snapshot_that_cannot_be_copied_whole_adds_nothing(small: Path, tmp_path: Path) -> None:
+    """A snapshot whose copy fails half-way (here: a table missing) leaves nothing behind:
+    the counters are the full replay's, not the snapshot's plus the replay's."""
+    for n in (1, 2):
+        ok(small, "record", *FAIL, "--key", f"f{n}")
+    for i in range(3):
+        ok(small, "record", "deletion", "-f", f"resource=Pod/p{i}", "-f", "namespace=prod")
+    snap = git(small, "rev-parse", snapshot.REF).strip()
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(subprocess.run(["git", "-C", str(small), "show", f"{snap}:{snapshot.FILE}"],
+                                      capture_output=True, check=True).stdout)
+    db = sqlite3.connect(broken)
+    db.execute("DROP TABLE ledger_files")
+    db.commit()
+    db.close()
+    blob = git(small, "hash-object", "-w", str(broken)).strip()
+    tree = git_input(small, f"100644 blob {blob}\t{snapshot.FILE}\n".encode(), "mktree")
+    git(small, "update-ref", snapshot.REF, git(small, "commit-tree", tree, "-m", "x").strip())
+    with_broken, full = rebuilt(small, "broken"), rebuilt(small, "full", snapshot_too=False)
+    assert rows(with_broken, "hits") == rows(full, "hits") != []
+    assert rows(with_broken, "hit_events") == rows(full, "hit_events")
+    with_broken.close()
+    full.close()
+
+
+def test_a_link_to_an_incident_a_person_resolved_since_the_snapshot_answers_as_a_replay(
+        small: Path, tmp_path: Path) -> None:
+    """Source A opened two incidents about one pod, a snapshot was made, then a person
+    resolved the later one by hand: the clone that starts from the snapshot links the pod as
+    a full replay does, and an event from source B gets the same outcome from both."""
+    pod = {"namespace": "prod", "kind": "Pod", "name": "p1"}
+    events = tmp_path / "a.jsonl"
+    events.write_text("".join(json.dumps({
+        "type": t, "key": k, "environment": "production", "time": when, "source": "srcA",
+        "subject": pod, **({"attributes": {"policy": "x"}} if t.startswith("security") else {})})
+        + "\n" for t, k, when in (("resource.deleted", "a1", "2026-11-24T08:00:00Z"),
+                                  ("security.violation", "a2", "2026-11-24T08:01:00Z"))))
+    assert run_cli(["ingest", str(events)], repo=small).returncode == 0
+    for i in range(3):
+        ok(small, "record", "deletion", "-f", f"resource=Pod/q{i}", "-f", "namespace=prod",
+           "--time", "2026-11-24T08:02:00Z")
+    assert oplog.tip(small, snapshot.REF)
+    text = (small / "INCIDENTS.md").read_text()
+    at = text.index("dedup_key: security/")
+    status = text.rindex("\nstatus: ", 0, at)
+    end = text.index("\n", status + 1)
+    (small / "INCIDENTS.md").write_text(text[:status] + "\nstatus: Resolved" + text[end:])
+    git(small, "commit", "-qam", "resolved by hand")
+    policy = load_policy([small / "rules"], base=small)
+    skey = policy.correlation.subject_key(pod)
+    restored, full = rebuilt(small, "restored"), rebuilt(small, "full", snapshot_too=False)
+    assert restored.subjects.get(skey) == full.subjects.get(skey) is not None
+    restored.close()
+    full.close()
+    later = tmp_path / "b.jsonl"
+    later.write_text(json.dumps({"type": "workload.degraded", "key": "b1", "time":
+                                 "2026-11-24T08:10:00Z", "environment": "production",
+                                 "source": "srcB", "subject": pod}) + "\n")
+    answers = []
+    for name, fetch_all in (("from-snapshot", False), ("from-every-line", True)):
+        repo = clone(small, tmp_path / name)
+        if fetch_all:
+            git(repo, "fetch", "-q", "origin", f"+{oplog.REF}:{oplog.REF}")
+            (repo / ".git" / "agentops").mkdir()
+            (repo / ".git" / "agentops" / "journal-fetched").write_text("1")
+        answers.append(ok(repo, "ingest", str(later))["outcomes"][0]["incidents"])
+    assert answers[0] == answers[1]
+
+
+def test_lines_merged_into_an_older_part_are_replayed_in_journal_order(small: Path) -> None:
+    """An agent offline since 11-20 brings two failed attempts of that day (a journal part
+    that sorts before the one the snapshot covers): the snapshot does not fit, and the
+    threshold counts as a full replay does."""
+    ok(small, "record", *FAIL, "--key", "f1")
+    for i in range(2):
+        ok(small, "record", "deletion", "-f", f"resource=Pod/p{i}", "-f", "namespace=prod")
+    assert oplog.tip(small, snapshot.REF)
+    tip = git(small, "rev-parse", oplog.REF).strip()
+    parts = oplog.parts(small, tip)
+    first = json.loads(parts[0][2].split(b"\n")[0])
+    assert first["key"] == "f1"
+    old = []
+    for n in range(2):
+        record = json.loads(json.dumps(first))
+        record.update(key=f"old{n}", id=f"ev-00000000000000a{n}",
+                      accepted=f"2026-11-20T08:0{n}:00Z")
+        record["event"]["time"] = f"2026-11-20T08:0{n}:00Z"
+        old.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+    blob = git_input(small, b"".join(old), "hash-object", "-w", "--stdin")
+    listing = "".join(f"100644 blob {b}\t{n}\n" for n, b, _ in parts)
+    tree = git_input(small, (listing + f"100644 blob {blob}\t2026-11-20_000.jsonl\n").encode(),
+                     "mktree")
+    git(small, "update-ref", oplog.REF,
+        git(small, "commit-tree", tree, "-p", tip, "-m", "from an agent offline").strip(), tip)
+    assert tail_lines(small) is None
+    restored, full = rebuilt(small, "restored"), rebuilt(small, "full", snapshot_too=False)
+    assert rows(restored, "hits") == rows(full, "hits")
+    restored.close()
+    full.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,19 +58,25 @@ def rebuild(repo: Path, store: Store, policy: Policy) -> None:
     store.clear()
     tip = oplog.tip(repo)
     tail = snapshot.restore(repo, store, policy, tip) if tip else None
-    open_ids = _incidents(repo, store)
+    _incidents(repo, store)
     _troubleshooting(repo, store)
     _memory(repo, store)
     if tail is not None:
-        ref_lines, ref_latest, _ = _journal_ref(store, policy, tail)
-        _subjects(repo, store, policy, open_ids, ref_lines, ref_latest, tail=True)
+        # the floors of the window are the whole journal's, as in a full replay: the
+        # snapshot's latest acceptance and the newest time its counters hold
+        ref_lines, ref_latest, _ = _journal_ref(store, policy, tail,
+                                                store.meta(snapshot.LATEST_KEY) or "",
+                                                counted=store.latest_counted())
+        _subjects(repo, store, policy, ref_lines, ref_latest, tail=True)
+        snapshot.note_latest(store, ref_latest)
         return
     _journal(repo, store, policy)
     parts = [(blob, data, 0) for _name, blob, data in oplog.parts(repo, tip)] if tip else []
     legacy = max((h.accepted for h in journal.heads(repo)), default="")
     ref_lines, ref_latest, count = _journal_ref(store, policy, parts, legacy)
-    _subjects(repo, store, policy, open_ids, ref_lines, ref_latest)
+    _subjects(repo, store, policy, ref_lines, ref_latest)
     snapshot.count_appended(store, count)
+    snapshot.note_latest(store, ref_latest)
 
 
 def _entries(repo: Path, kind: str) -> list[object]:
@@ -78,7 +84,7 @@ def _entries(repo: Path, kind: str) -> list[object]:
     return list(fmt.parse_file(kind, text).parsed())  # type: ignore[arg-type]
 
 
-def _incidents(repo: Path, store: Store) -> dict[str, str]:
+def _incidents(repo: Path, store: Store) -> None:
     """Id sequences and open incidents from every incident file, by a compact scan: the marker
     lines give the ids, and only entries whose status is not Resolved have their few metadata
     lines read (a fresh clone of a repository with ten thousand incidents must not parse them
@@ -99,7 +105,6 @@ def _incidents(repo: Path, store: Store) -> dict[str, str]:
     if highest:
         day = max(highest)
         store.set_meta("last_incident", f"INC-{day}-{highest[day]:03d}")
-    return open_ids
 
 
 def incident_file_states(repo: Path, store: Store
@@ -248,16 +253,18 @@ def _journal(repo: Path, store: Store, policy: Policy) -> None:
             remember_resolution(policy, store.state, event, _decisions(record))
 
 
-def _journal_ref(store: Store, policy: Policy, parts: list[snapshot.Part], latest: str = ""
+def _journal_ref(store: Store, policy: Policy, parts: list[snapshot.Part], latest: str = "",
+                 *, counted: datetime | None = None
                  ) -> tuple[list[tuple[journal.Head, bytes]], str, int]:
     """The same for the journal on its ref (``refs/agentops/journal``, after the files above,
     which older versions wrote on the branch), from ``parts`` (blob, bytes, where the lines to
     read start), in the same way: seen keys as pointers to their line (``{"blob": id, "at":
     offset}``: a part's blob never changes), the counting records of the longest window,
-    every resolution. ``latest``: the latest acceptance time of the journal files before
-    it. Returns the lines :func:`_subjects` needs (those accepted within the correlation
-    window and a day that open or join an incident), the latest acceptance time and the
-    number of lines. Ten thousand lines of an alert storm are read by regexes only.
+    every resolution. ``latest``: the latest acceptance time of the journal read before
+    these lines; ``counted``: the newest event time its counters hold. Returns the lines
+    :func:`_subjects` needs (those accepted within the correlation window and a day that open
+    or join an incident), the latest acceptance time and the number of lines. Ten thousand
+    lines of an alert storm are read by regexes only.
     """
     longest = _longest_window(policy)
     window = policy.correlation.window
@@ -291,6 +298,7 @@ def _journal_ref(store: Store, policy: Policy, parts: list[snapshot.Part], lates
               if r or (c and h.accepted >= floor)]
     times = [parse_time(rec["event"]["time"]) for rec, c, _ in chosen
              if c and isinstance(rec.get("event"), dict) and "time" in rec["event"]]
+    times += [counted] if counted is not None else []
     since = max(times) - longest if times and longest is not None else None
     for record, counts, resolving in chosen:
         try:
@@ -304,20 +312,22 @@ def _journal_ref(store: Store, policy: Policy, parts: list[snapshot.Part], lates
     return linking, latest, len(seen)
 
 
-def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str],
+def _subjects(repo: Path, store: Store, policy: Policy,
               ref_lines: list[tuple[journal.Head, bytes]], ref_latest: str, *,
               tail: bool = False) -> None:
-    """Which open incident heard of each subject last (for correlation across sources), left
-    as the journal lines that linked each subject (accepted within the correlation window
-    and a day of slack, for dedup keys still open): the store replays a subject's lines with
-    the engine's own step the first time an event asks for it (``Store.pending_links``).
+    """Which incident heard of each subject last (for correlation across sources), left as
+    the journal lines that linked each subject (accepted within the correlation window and a
+    day of slack): the store replays a subject's lines with the engine's own step the first
+    time an event asks for it (``Store.pending_links``). Whether that incident is still open
+    is asked when an event uses the link, as for a link made live (so a link does not depend
+    on when it was replayed, nor on which incidents were open then).
     After an alert storm ten thousand subjects were linked and a fresh clone's ``record``
     needs one; the lines are read by a regex (:func:`_link_of_line`), no ledger entry is.
 
     ``tail``: the lines come after a snapshot's, whose links (replayed or pending) are in the
     store already: they are added after them (``Store.pending_links(append=True)``)."""
     window = policy.correlation.window
-    if not window or not open_ids:
+    if not window:
         return
     # the journal files older versions kept on the branch (a snapshot's tail has none)
     heads = [] if tail else list(journal.heads(repo))
@@ -333,17 +343,16 @@ def _subjects(repo: Path, store: Store, policy: Policy, open_ids: dict[str, str]
     for head, item in items:
         fast = _link_of_line(item) if by_subject and isinstance(item, bytes) else None
         if fast is not None:
-            subject, linked = fast
-            keys = [k for k in linked if k in open_ids]
-            skey = policy.correlation.subject_key(subject) if keys else None
+            subject, keys = fast
+            skey = policy.correlation.subject_key(subject)
         else:
             record = _decoded(head, item) if isinstance(item, bytes) else item
             found = _link_of_record(record) if isinstance(record, dict) else None
             if found is None:
                 continue
             event, decisions = found
-            keys = [str(d.dedup_key) for d in decisions if d.dedup_key in open_ids]
-            skey = policy.correlation.key(event) if keys else None
+            keys = [str(d.dedup_key) for d in decisions]
+            skey = policy.correlation.key(event)
         if skey is not None:
             pending.setdefault(skey, []).append([head.rel, head.offset, keys])
     store.pending_links(pending, append=tail)

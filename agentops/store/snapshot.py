@@ -45,10 +45,11 @@ FILE: Final = "state.sqlite"
 # journal at most (read by regex, about 15 us a line).
 EVERY: Final = 1000
 SPACING: Final = 4
-FORMAT: Final = f"2/{SCHEMA_VERSION}"  # 2: with the incident files memo
+FORMAT: Final = f"1/{SCHEMA_VERSION}"
 JOURNAL_TRAILER: Final = "Agentops-Journal"
 TAIL_KEY: Final = "journal_tail"  # store meta: journal lines the last snapshot does not cover
 COVERED_KEY: Final = "journal_covered"  # store meta: the journal lines it covers
+LATEST_KEY: Final = "journal_latest"  # store meta: the latest acceptance time in the journal
 
 Part = tuple[str, bytes, int]  # (blob, bytes, offset where the lines not covered start)
 
@@ -61,6 +62,12 @@ def tracking_ref(remote: str) -> str:
 def count_appended(store: Store, lines: int) -> None:
     """The batch added ``lines`` journal lines the last snapshot does not cover."""
     store.set_meta(TAIL_KEY, str(int(store.meta(TAIL_KEY) or 0) + lines))
+
+
+def note_latest(store: Store, accepted: str) -> None:
+    """The journal now holds a line accepted at ``accepted`` (an ISO time, or "")."""
+    if accepted > (store.meta(LATEST_KEY) or ""):
+        store.set_meta(LATEST_KEY, accepted)
 
 
 def due(repo: Path, store: Store) -> bool:
@@ -78,7 +85,7 @@ def write(repo: Path, store: Store, policy: Policy) -> str | None:
     temp = _temp(repo)
     lines = int(store.meta(COVERED_KEY) or 0) + int(store.meta(TAIL_KEY) or 0)
     meta = {"format": FORMAT, "policy": policy.digest, "legacy": _legacy(repo), "journal": tip,
-            "lines": str(lines),
+            "lines": str(lines), "latest": store.meta(LATEST_KEY) or "",
             "covers": json.dumps({name: [blob, size] for name, blob, size in listing(repo, tip)},
                                  separators=(",", ":"))}
     try:
@@ -123,6 +130,7 @@ def restore(repo: Path, store: Store, policy: Policy, tip: str) -> list[Part] | 
             store.import_snapshot(temp, rename)
             store.set_meta(TAIL_KEY, str(sum(part[1].count(b"\n", part[2]) for part in tail)))
             store.set_meta(COVERED_KEY, meta.get("lines") or "0")
+            store.set_meta(LATEST_KEY, meta.get("latest") or "")
             return tail
         except (sqlite3.DatabaseError, git.GitError, OSError, ValueError):
             continue  # a snapshot that cannot be read is no snapshot
@@ -170,6 +178,11 @@ def _tail(repo: Path, meta: dict[str, str], current: dict[str, tuple[str, int]]
     grown = {name: (str(covers[name][0]), int(str(covers[name][1]))) for name, (blob, _) in
              current.items() if name in covers and covers[name][0] != blob}
     new = [name for name in current if name not in covers]
+    last = max(covers, default="")
+    if any(name < last for name in [*grown, *new]):
+        # lines merged into an older part (another clone's, or an older day's): a replay
+        # reads them before the newer covered ones, so replaying them after would not agree
+        return None
     wanted = [current[n][0] for n in [*grown, *new]] + [old for old, _ in grown.values()]
     blobs = dict(zip(wanted, oplog.blobs(repo, wanted), strict=True)) if wanted else {}
     tail: list[Part] = []

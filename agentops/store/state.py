@@ -360,25 +360,46 @@ class Store:
 
     def import_snapshot(self, path: Path, rename: Mapping[str, str]) -> None:
         """Replace the snapshot's tables by those of a snapshot file, pointing the rows that
-        name a journal part's old blob at its new one (``rename``: the part grew since)."""
-        for lazy in self._tables():  # what the rebuild read from the ledger so far
+        name a journal part's old blob at its new one (``rename``: the part grew since). All
+        or nothing: a copy that fails (a table missing, a full disk) leaves the tables empty
+        and raises, and the caller reads the journal instead."""
+        for lazy in self._tables():  # what the rebuild read so far
             lazy.flush()
-        self.db.execute("COMMIT")  # (meta names no tip yet: a crash here leaves no current cache)
-        try:
+        self.db.execute("COMMIT")  # ATTACH is refused inside a transaction (meta names no tip
+        try:  # yet: a crash from here on leaves nothing current)
             self.db.execute("ATTACH DATABASE ? AS snap", (str(path),))
+        except sqlite3.Error:
+            self.db.execute("BEGIN")
+            raise
+        try:
+            self.db.execute("BEGIN")
             try:
                 for table in SNAPSHOT_TABLES:
                     self.db.execute(f"DELETE FROM main.{table}")
                     self.db.execute(f"INSERT INTO main.{table} SELECT k, v FROM snap.{table}")
-            finally:
-                self.db.execute("DETACH DATABASE snap")
+                for old, new in rename.items():
+                    for table in ("seen", "subject_lines"):
+                        self.db.execute(
+                            f"UPDATE {table} SET v = replace(v, ?, ?) WHERE instr(v, ?) > 0",
+                            (f'"{old}"', f'"{new}"', f'"{old}"'))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
         finally:
+            self.db.execute("DETACH DATABASE snap")
             self.db.execute("BEGIN")
-        for old, new in rename.items():
-            for table in ("seen", "subject_lines"):
-                self.db.execute(f"UPDATE {table} SET v = replace(v, ?, ?) WHERE instr(v, ?) > 0",
-                                (f'"{old}"', f'"{new}"', f'"{old}"'))
-        self._forget()
+            self._forget()
+
+    def latest_counted(self) -> datetime | None:
+        """The newest event time the threshold and aggregate counters hold."""
+        newest: datetime | None = None
+        for table in ("hits", "samples"):
+            for (text,) in self.db.execute(f"SELECT v FROM {table}"):
+                for item in json.loads(text):
+                    when = parse_time(item if isinstance(item, str) else item[0])
+                    newest = when if newest is None or when > newest else newest
+        return newest
 
     # -- what each incident file said ----------------------------------------------------
 
