@@ -350,7 +350,11 @@ class Store:
                 for table in (*SNAPSHOT_TABLES, "meta"):
                     self.db.execute(f"CREATE TABLE snap.{table} (k TEXT PRIMARY KEY, v TEXT)")
                 for table in SNAPSHOT_TABLES:
-                    self.db.execute(f"INSERT INTO snap.{table} SELECT k, v FROM main.{table}")
+                    # which branch commit carried a seen event is this clone's history (a
+                    # rewritten branch, another worktree's): a clone looks it up itself
+                    value = "json_remove(v, '$.commit')" if table == "seen" else "v"
+                    self.db.execute(f"INSERT INTO snap.{table} SELECT k, {value} "
+                                    f"FROM main.{table}")
                 self.db.executemany("INSERT INTO snap.meta (k, v) VALUES (?, ?)",
                                     sorted(meta.items()))
             finally:
