@@ -45,6 +45,8 @@ FILE: Final = "state.sqlite"
 # journal at most (read by regex, about 15 us a line).
 EVERY: Final = 1000
 SPACING: Final = 4
+# What a snapshot file is: bump it (or the cache schema) with any change to what its tables
+# hold or how their rows are derived, so that no clone reads a snapshot of another meaning.
 FORMAT: Final = f"1/{SCHEMA_VERSION}"
 JOURNAL_TRAILER: Final = "Agentops-Journal"
 TAIL_KEY: Final = "journal_tail"  # store meta: journal lines the last snapshot does not cover
