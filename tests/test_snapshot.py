@@ -197,14 +197,20 @@ def test_a_full_rebuild_of_the_same_clone_after_the_snapshot_agrees(storm_repo: 
         store.close()
 
 
+def pushing_remote(repo: Path, tmp_path: Path) -> Path:
+    """A bare remote of ``repo`` whose policy pushes every write."""
+    assert run_cli(["init"], repo=repo).returncode == 0
+    config = repo / ".agentops" / "config.yaml"
+    config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
+    git(repo, "commit", "-qam", "enable push")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(remote)], check=True)
+    return remote
+
+
 def test_the_snapshot_is_pushed_with_the_journal_and_a_clone_of_the_remote_uses_it(
         git_repo: Path, tmp_path: Path) -> None:
-    assert run_cli(["init"], repo=git_repo).returncode == 0
-    config = git_repo / ".agentops" / "config.yaml"
-    config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
-    git(git_repo, "commit", "-qam", "enable push")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo), str(remote)], check=True)
+    remote = pushing_remote(git_repo, tmp_path)
     writer = clone(remote, tmp_path / "writer")
     storm(tmp_path / "events.jsonl", snapshot.EVERY + 10)
     assert run_cli(["ingest", str(tmp_path / "events.jsonl")], repo=writer).returncode == 0
@@ -224,12 +230,7 @@ def test_a_snapshot_made_before_a_push_replay_never_replaces_the_remotes(
     """Writer B's snapshot describes its own journal; its push is rejected and its events are
     replayed onto the remote's journal, so that snapshot fits nothing any more: it is
     dropped, and the remote keeps writer A's, which fits."""
-    assert run_cli(["init"], repo=git_repo).returncode == 0
-    config = git_repo / ".agentops" / "config.yaml"
-    config.write_text(config.read_text().replace("enabled: false", "enabled: true"))
-    git(git_repo, "commit", "-qam", "enable push")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo), str(remote)], check=True)
+    remote = pushing_remote(git_repo, tmp_path)
     a, b = clone(remote, tmp_path / "a"), clone(remote, tmp_path / "b")
     # B journals a snapshot's worth less one, unpushed (push switched off in its work tree)
     b_config = b / ".agentops" / "config.yaml"
