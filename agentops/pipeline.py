@@ -114,8 +114,8 @@ class Context:
     def __init__(self, repo: Path, *, now: datetime) -> None:
         self.repo = repo
         self.now = now
-        self.config: Config = load_config(repo)
         self.gitdir = git.common_dir(repo)
+        self.config: Config = load_config(repo, memo=self.gitdir / "agentops" / "config.json")
         self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
                                           cache=self.gitdir / "agentops" / "rules.pickle")
         self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)

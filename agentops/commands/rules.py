@@ -109,7 +109,7 @@ def _evaluate_when(when: Any, event: Any) -> tuple[bool, str | None]:
 
 
 def _where(trig: Trigger) -> str:
-    from agentops.policy.yamldoc import line_of
+    from agentops.policy.yamlload import line_of
 
     path = Path(trig.file)
     candidates = [path] if path.is_absolute() else [Path.cwd() / path]

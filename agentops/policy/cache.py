@@ -9,10 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agentops.policy.yamldoc import RulesLoader, check_structure
-
 
 class ParseCache:
     """Parsed YAML documents by the SHA-256 of their text, pickled in one file."""
@@ -38,6 +34,10 @@ class ParseCache:
         self.used.add(digest)
         if digest in self.docs:
             return self.docs[digest]
+        import yaml
+
+        from agentops.policy.yamlload import RulesLoader, check_structure
+
         check_structure(text)  # alias bombs and deep nesting, before building anything
         doc = yaml.load(text, Loader=RulesLoader)
         self.docs[digest] = doc

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentops.errors import InvalidRulesError
 from agentops.policy.cache import ParseCache
 from agentops.policy.model import Policy
@@ -41,7 +39,9 @@ def load_policy(
         texts[label] = text
         try:
             doc = parsed.load(text)
-        except yaml.YAMLError as exc:
+        except Exception as exc:  # a YAML error; the library is loaded only on a cache miss
+            if not _yaml_error(exc):
+                raise
             mark = getattr(exc, "problem_mark", None)
             line = f"{mark.line + 1}:" if mark is not None else ""
             errors.append(f"{label}:{line} invalid YAML: {getattr(exc, 'problem', exc)}")
@@ -53,6 +53,12 @@ def load_policy(
         raise InvalidRulesError("\n".join(errors))
     policy.digest = _digest(sources)
     return policy
+
+
+def _yaml_error(exc: Exception) -> bool:
+    import yaml
+
+    return isinstance(exc, yaml.YAMLError)
 
 
 def _digest(sources: list[tuple[str, str]]) -> str:

@@ -36,32 +36,38 @@ NAME_ATTRIBUTES: Final = ("container", "image", "pod", "service", "task", "job",
 MESSAGE_ATTRIBUTES: Final = ("error", "details", "summary", "description")
 _MIN_PATTERN_LITERAL: Final = 12
 
-_MASKS: Final = (
-    # quoted names first: whatever is inside the quotes varies
-    (re.compile(r'"[^"\n]{1,300}"'), '"<*>"'),
-    (re.compile(r"(?<![\w])'[^'\n]{1,300}'(?![\w])"), "'<*>'"),
-    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+"), "<url>"),
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-     "<id>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:->(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?)?"),
-     "<ip>"),
-    (re.compile(r"(?<![\w.<])(?:[A-Za-z]:)?(?:/[\w.@%+~-]+){2,}/?"), "<path>"),
-    (re.compile(r"\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?){2,}"
-                r"(?::\d+)?\b"), "<host>"),
-    # (the event's own names are masked here: see _NAMES_AT)
-    # Deployment pods: name-<template hash>-<5 chars>; Job and DaemonSet pods: name-<5 chars>
-    (re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-[a-z0-9]{8,10}-[a-z0-9]{5}(?![a-z0-9])"),
-     r"\1-<*>"),
-    (re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-(?=[a-z]*[0-9])[a-z0-9]{5}(?![a-z0-9])"),
-     r"\1-<*>"),
-    (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<hex>"),
-    (re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+][\w.]+)?\b"), "<version>"),
-    (re.compile(r"\b\d+(?:\.\d+)?(?:ms|us|ns|[smhd])(?:\d+(?:\.\d+)?(?:ms|[smh]))*\b"), "<num>"),
-    (re.compile(r"\b\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|[KMGT]i?B?)\b"), "<num>"),
-    # numbers, except HTTP statuses that name the problem (401 Unauthorized, 503 Service ...)
-    (re.compile(r"(?<![\w<])(?![45]\d\d [A-Z])\d+(?![\w>])"), "<num>"),
-)
-# a substring each mask needs to match at all (by position in _MASKS)
+
+@lru_cache(maxsize=1)  # compiled on the first message masked: an event without one
+def _masks() -> tuple[tuple[re.Pattern[str], str], ...]:  # never pays for them
+    return (
+        # quoted names first: whatever is inside the quotes varies
+        (re.compile(r'"[^"\n]{1,300}"'), '"<*>"'),
+        (re.compile(r"(?<![\w])'[^'\n]{1,300}'(?![\w])"), "'<*>'"),
+        (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+"), "<url>"),
+        (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+         "<id>"),
+        (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:->(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?)?"),
+         "<ip>"),
+        (re.compile(r"(?<![\w.<])(?:[A-Za-z]:)?(?:/[\w.@%+~-]+){2,}/?"), "<path>"),
+        (re.compile(r"\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?){2,}"
+                    r"(?::\d+)?\b"), "<host>"),
+        # (the event's own names are masked here: see _NAMES_AT)
+        # Deployment pods: name-<template hash>-<5 chars>; Job and DaemonSet pods: name-<5 chars>
+        (re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-[a-z0-9]{8,10}-[a-z0-9]{5}(?![a-z0-9])"),
+         r"\1-<*>"),
+        (re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-(?=[a-z]*[0-9])[a-z0-9]{5}(?![a-z0-9])"),
+         r"\1-<*>"),
+        (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<hex>"),
+        (re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+][\w.]+)?\b"), "<version>"),
+        (re.compile(r"\b\d+(?:\.\d+)?(?:ms|us|ns|[smhd])(?:\d+(?:\.\d+)?(?:ms|[smh]))*\b"),
+         "<num>"),
+        (re.compile(r"\b\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|[KMGT]i?B?)\b"), "<num>"),
+        # numbers, except HTTP statuses that name the problem (401 Unauthorized, 503 Service ...)
+        (re.compile(r"(?<![\w<])(?![45]\d\d [A-Z])\d+(?![\w>])"), "<num>"),
+    )
+
+
+# a substring each mask needs to match at all (by position in _masks())
 _NEEDS: Final = ('"', "'", "://", "-", ".", "/", ".", "-", "-", "", ".", "", "", "")
 _NAMES_AT: Final = 7
 _DIGITS_FROM: Final = 9  # the hex, version, duration, size and number masks
@@ -94,7 +100,7 @@ def mask(message: str, *, names: Sequence[str] = ()) -> str:
 def _mask(message: str, names: tuple[str, ...]) -> str:
     text = _SPACE_RE.sub(" ", message).strip()[:4 * MAX_TEMPLATE]
     digits = any(c.isdigit() for c in text)
-    for i, (regex, replacement) in enumerate(_MASKS):
+    for i, (regex, replacement) in enumerate(_masks()):
         if i == _NAMES_AT and names:  # after the structural masks: a name in a URL stays in it
             text = _names_re(names).sub("<*>", text)
         if i >= _DIGITS_FROM and not digits:
@@ -225,13 +231,15 @@ _CLASSES: Final = (
     ("Name resolution failed", (r"\blookup \S+ on \S+:|no such host|NXDOMAIN",)),
     ("Deployment stalled", (r"exceeded its progress deadline",)),
 )
-_CLASS_RES: Final = tuple((label, tuple(re.compile(r, re.I) for r in rs)) for label, rs in _CLASSES)
+@lru_cache(maxsize=1)
+def _class_res() -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    return tuple((label, tuple(re.compile(r, re.I) for r in rs)) for label, rs in _CLASSES)
 
 
 def readable_title(message: str, template: str, *, reason: str | None = None,
                    event_type: str = "") -> str:
     """``Image pull unauthorized: authentication required``; never a key."""
-    label = next((lbl for lbl, rs in _CLASS_RES if all(r.search(message) for r in rs)), None)
+    label = next((lbl for lbl, rs in _class_res() if all(r.search(message) for r in rs)), None)
     tail = _last_clause(template)
     if label is not None:
         if tail and tail.casefold() not in label.casefold():

@@ -38,7 +38,8 @@ from agentops.policy.engine import IGNORED, Decision, State, decide, normalise, 
 from agentops.policy.loader import load_policy
 from agentops.policy.model import Policy
 from agentops.policy.schema import parse_duration
-from agentops.policy.yamldoc import RuleError, RulesLoader
+from agentops.policy.yamldoc import RuleError
+from agentops.policy.yamlload import RulesLoader
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 

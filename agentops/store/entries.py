@@ -12,8 +12,6 @@ corrupt or foreign one is just a miss.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -80,7 +78,7 @@ def parse_files(kind: Kind, texts: Sequence[str], *, cache: Path | None = None,
     known = _load(cache)
     if heads and kind == "incident" and not known:
         return [fmt.parse_incident_head(r.text) for r in raws]
-    digests = [hashlib.blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
+    digests = [_blake2b(r.text.encode(), digest_size=16).digest() for r in raws]
     out: list[Entry] = []
     misses = 0
     for raw, digest in zip(raws, digests, strict=True):
@@ -108,7 +106,7 @@ def select_incidents(repo: Path, keep: Callable[[str], bool], *,
     out: list[Entry] = []
     misses = 0
     for raw in raws:
-        digest = hashlib.blake2b(raw.text.encode(), digest_size=16).digest()
+        digest = _blake2b(raw.text.encode(), digest_size=16).digest()
         entry = known.get(digest)
         if entry is None:
             entry, misses = raw.parse(), misses + 1
@@ -130,7 +128,7 @@ def incident_lines(repo: Path, keep: Callable[[str], bool], *,
         return [fmt.parse_incident_line(raw.text) for raw in raws]
     out = []
     for raw in raws:
-        entry = known.get(hashlib.blake2b(raw.text.encode(), digest_size=16).digest())
+        entry = known.get(_blake2b(raw.text.encode(), digest_size=16).digest())
         out.append(IncidentLine.of(entry) if isinstance(entry, Incident)
                    else fmt.parse_incident_line(raw.text))
     return out
@@ -166,11 +164,19 @@ def load_entries(repo: Path, kind: Kind, *, gitdir: Path | None) -> list[Entry]:
     return parse_files(kind, texts, cache=cache)
 
 
+def _blake2b(data: bytes, *, digest_size: int) -> Any:
+    import hashlib  # OpenSSL's start-up (3 ms) only for the commands that read entries
+
+    return hashlib.blake2b(data, digest_size=digest_size)
+
+
 def _load(path: Path | None) -> dict[bytes, Any]:
     if path is None:
         return {}
     try:
         with path.open("rb") as fh:
+            import pickle  # the read commands' cache, not the record path's
+
             version, entries = pickle.load(fh)
     except Exception:
         return {}
@@ -179,6 +185,8 @@ def _load(path: Path | None) -> dict[bytes, Any]:
 
 def _save(path: Path, entries: dict[bytes, Any]) -> None:
     # Entries are NamedTuples: pickle stores them as their class and values, loading fast.
+    import pickle
+
     data = pickle.dumps((CACHE_VERSION, entries), protocol=pickle.HIGHEST_PROTOCOL)
     with contextlib.suppress(OSError):  # a read-only git dir only costs speed
         fsutil.atomic_write(path, data)

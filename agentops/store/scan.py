@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-import yaml
-
 from agentops.errors import AgentopsError
 from agentops.events import parse_time
 from agentops.ledger import format as fmt
@@ -31,7 +29,7 @@ def plain(raw: str) -> str | None:
         return raw
     try:
         value = _scalar(raw)
-    except (ValueError, yaml.YAMLError):
+    except ValueError:
         return None
     return value if isinstance(value, str) else None
 
@@ -46,7 +44,7 @@ def dedup_key(text: str, start: int, stop: int) -> str | None:
         return None
     try:
         value = _scalar(m.group(1))
-    except (ValueError, yaml.YAMLError):
+    except ValueError:
         return None
     return value if isinstance(value, str) else None
 
@@ -74,7 +72,7 @@ def open_incident(entry: str) -> OpenIncident | None:
         return OpenIncident(id=str(fields["id"]), rule=str(fields.get("rule") or ""),
                             dedup_key=key, opened=detected, last_seen=max(times),
                             severity=str(fields.get("severity")), occurrences=occurrences)
-    except (KeyError, ValueError, AgentopsError, yaml.YAMLError):
+    except (KeyError, ValueError, AgentopsError):
         inc = fmt.parse_incident(_whole(entry))
         if inc.status == "Resolved" or not inc.dedup_key or not inc.detected:
             return None
@@ -99,7 +97,12 @@ def _scalar(raw: str) -> object:
     if _INT_RE.fullmatch(raw):
         return int(raw)
     if raw[:1] in "\"'[{&*!|>%@`" or ": " in raw or " #" in raw:
-        value = yaml.safe_load(raw)
+        import yaml  # a value a person wrote: the library only then
+
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(raw) from None
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ValueError(raw)
         return value
