@@ -117,7 +117,7 @@ class Context:
         self.gitdir = git.common_dir(repo)
         self.config: Config = load_config(repo, memo=self.gitdir / "agentops" / "config.json")
         self.policy: Policy = load_policy([repo / RULES_DIR], base=repo,
-                                          cache=self.gitdir / "agentops" / "rules.pickle")
+                                          cache=self.gitdir / "agentops" / "rules.cache")
         self.store = Store(self.gitdir / "agentops" / "state.sqlite", root=repo)
         self.ledger = LedgerWriter(repo, self.store, redact=self.config.redaction_patterns)
         self.journal_lines: list[bytes] = []

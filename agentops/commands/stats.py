@@ -41,7 +41,7 @@ def load_sla(root: Path) -> Sla:
         return Sla()
     from agentops.policy.loader import load_policy
 
-    cache = git.common_dir(root) / "agentops" / "rules.pickle"
+    cache = git.common_dir(root) / "agentops" / "rules.cache"
     return load_policy([root / RULES_DIR], base=root, cache=cache).sla
 
 

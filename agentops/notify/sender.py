@@ -130,7 +130,7 @@ class Sender:
     def _policy(self) -> Policy | None:
         try:
             return load_policy([self.repo / RULES_DIR], base=self.repo,
-                               cache=self.gitdir / "agentops" / "notify" / "rules.pickle")
+                               cache=self.gitdir / "agentops" / "notify" / "rules.cache")
         except AgentopsError as exc:
             log.error("cannot load the policy, nothing is sent until it is fixed: %s", exc)
             return None
