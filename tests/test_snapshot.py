@@ -442,3 +442,13 @@ def test_lines_merged_into_an_older_part_are_replayed_in_journal_order(small: Pa
     assert rows(restored, "hits") == rows(full, "hits")
     restored.close()
     full.close()
+
+
+def test_a_remotes_snapshot_is_found_after_git_packed_the_refs(
+        storm_repo: Path, tmp_path: Path) -> None:
+    fresh = clone(storm_repo, tmp_path / "fresh")
+    oplog.fetch_if_missing(fresh, "origin")
+    assert git(fresh, "for-each-ref", snapshot.tracking_ref("origin")).strip()
+    git(fresh, "pack-refs", "--all", "--prune")
+    assert not (fresh / ".git" / "refs" / "agentops" / "remotes").exists()
+    assert tail_lines(fresh) is not None

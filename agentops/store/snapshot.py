@@ -220,9 +220,20 @@ def listing(repo: Path, commit: str) -> list[tuple[str, str, int]]:
 
 
 def _candidates(repo: Path) -> list[str]:
-    remotes = git.common_dir(repo) / "refs" / "agentops" / "remotes"
-    names = sorted(p.name for p in remotes.iterdir()) if remotes.is_dir() else []
-    return [REF, *(tracking_ref(name) for name in names)]
+    """Our snapshot ref, then each remote's: loose, or packed by ``git pack-refs``/``gc``."""
+    common = git.common_dir(repo)
+    remotes = common / "refs" / "agentops" / "remotes"
+    names = {p.name for p in remotes.iterdir()} if remotes.is_dir() else set()
+    prefix, suffix = oplog.tracking_ref("\0").split("\0")
+    suffix += REF[len(oplog.REF):]
+    try:
+        for line in (common / "packed-refs").read_text().splitlines():
+            ref = line.partition(" ")[2]
+            if ref.startswith(prefix) and ref.endswith(suffix):
+                names.add(ref[len(prefix):-len(suffix)])
+    except FileNotFoundError:
+        pass
+    return [REF, *(tracking_ref(name) for name in sorted(names))]
 
 
 def _legacy(repo: Path) -> str:
