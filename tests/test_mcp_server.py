@@ -85,6 +85,20 @@ def test_resolve_writes_the_lesson_and_recall_finds_it(repo: Path) -> None:
     assert "agentops: resolve " + inc in git(repo, "log", "--format=%s")
 
 
+def test_recall_reranks_by_meaning_when_asked(repo: Path) -> None:
+    """``semantic`` is the MCP client's --semantic: the hits say the meaning was weighed."""
+    async def scenario(client: Client) -> tuple[Any, Any]:
+        await three_failures(client)
+        query = "the schema change keeps failing"
+        return (await call(client, "recall", query=query),
+                await call(client, "recall", query=query, semantic=True))
+
+    lexical, semantic = drive(repo, scenario)
+    assert lexical["hits"] and semantic["hits"]
+    assert not any("meaning close to the query" in " ".join(h["why"]) for h in lexical["hits"])
+    assert all("meaning close to the query" in " ".join(h["why"]) for h in semantic["hits"])
+
+
 def test_followup_and_check(repo: Path) -> None:
     async def scenario(client: Client) -> tuple[Any, Any]:
         inc = (await three_failures(client))[2]["incidents"][0]["id"]

@@ -83,7 +83,8 @@ def recall(args: Args, repo: Path) -> Any:
     from agentops.commands import recall as cmd
 
     result = cmd.recall(args["query"], repo=repo, limit=args.get("limit", 10),
-                        include_all=bool(args.get("include_all")))
+                        include_all=bool(args.get("include_all")),
+                        semantic=args.get("semantic"))
     return cmd.as_json(result)
 
 

@@ -98,6 +98,10 @@ def recall() -> dict[str, Any]:
                   "description": "At most this many (default 10)."},
         "include_all": {"type": "boolean",
                         "description": "Include superseded and retired lessons."},
+        "semantic": {"type": "boolean",
+                     "description": "Re-rank by meaning, for a symptom told in other words "
+                                    "(needs the semantic extra; default: lexical unless the "
+                                    "server runs with AGENTOPS_RECALL_SEMANTIC=1)."},
     }, ("query",))
 
 
