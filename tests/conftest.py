@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,8 +13,18 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where ``recall --semantic`` unpacks its model (440 MB): once a session, not once a HOME;
+    a cache the developer set (AGENTOPS_MODEL_CACHE) is used as it is."""
+    given = os.environ.get("AGENTOPS_MODEL_CACHE")
+    return Path(given) if given else tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                 model_cache: Path) -> None:
+    monkeypatch.setenv("AGENTOPS_MODEL_CACHE", str(model_cache))
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(

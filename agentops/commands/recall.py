@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,10 @@ def ensure_index(root: Path) -> tuple[Path, bool]:
 
 
 def recall(query: str, *, repo: Path | None, limit: int = 10, include_all: bool = False,
-           semantic: bool | None = None) -> dict[str, Any]:
+           semantic: bool | None = None,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """{"query", "rebuilt", "hits": [Hit...]}; ``semantic`` None means
-    :func:`semantic_default`."""
+    :func:`semantic_default`; ``progress`` hears of its slow first steps."""
     root = find_repo(repo)
     path, rebuilt = ensure_index(root)
     try:
@@ -92,7 +94,7 @@ def recall(query: str, *, repo: Path | None, limit: int = 10, include_all: bool 
             from agentops.report import semantic as rerank
 
             hits = rerank.search(path, query, limit=limit, include_all=include_all,
-                                 cache=rerank.cache_path(path))
+                                 cache=rerank.cache_path(path), progress=progress)
         else:
             hits = report.search(path, query, limit=limit, include_all=include_all)
     finally:

