@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import run_cli
 from mcp import Client
 from mcp_client import call, call_error, drive, git, initialised
+from test_recall_semantic import needs_the_extra
 
 ATTEMPT = {"agent": "agent-9", "task": "migrate", "outcome": "failed", "error": "lock timeout"}
 TOOLS = ["record_event", "recall", "list_incidents", "show_incident", "update_incident",
@@ -87,6 +88,8 @@ def test_resolve_writes_the_lesson_and_recall_finds_it(repo: Path) -> None:
 
 def test_recall_reranks_by_meaning_when_asked(repo: Path) -> None:
     """``semantic`` is the MCP client's --semantic: the hits say the meaning was weighed."""
+    needs_the_extra()
+
     async def scenario(client: Client) -> tuple[Any, Any]:
         await three_failures(client)
         query = "the schema change keeps failing"

@@ -100,8 +100,9 @@ def recall() -> dict[str, Any]:
                         "description": "Include superseded and retired lessons."},
         "semantic": {"type": "boolean",
                      "description": "Re-rank by meaning, for a symptom told in other words "
-                                    "(needs the semantic extra; default: lexical unless the "
-                                    "server runs with AGENTOPS_RECALL_SEMANTIC=1)."},
+                                    "(needs the semantic extra and its model's packages; "
+                                    "default: lexical unless the server runs with "
+                                    "AGENTOPS_RECALL_SEMANTIC=1)."},
     }, ("query",))
 
 

