@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -319,7 +320,7 @@ def test_an_archive_that_is_not_upstream_s_is_refused_and_nothing_is_left(
     needs_the_extra()
     from agentops.report import semantic
 
-    other = bytes(range(256)) * 400  # 100 kB: its compressed bytes span the three pieces
+    other = random.Random(7).randbytes(100_000)  # incompressible: it spans the three pieces
     parts = split_archive(tmp_path, {"model.safetensors": other, "tokenizer.json": b"{}"})
     monkeypatch.setattr(semantic, "archive_parts", lambda: parts)
     cache = tmp_path / "cache"
